@@ -1,0 +1,183 @@
+package sim
+
+import (
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+)
+
+// epoch is the wall-clock instant virtual time zero maps to. It is a fixed
+// constant so that nothing a stack derives from Now() depends on the machine.
+var epoch = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// eventKind says what an event does when the run loop reaches it.
+type eventKind uint8
+
+const (
+	evTimer   eventKind = iota // a gVisor timer callback on one host
+	evDeliver                  // a packet arriving at one host
+	evApp                      // a scenario action (may touch any host)
+)
+
+// event is one entry of the World's heap. Events are ordered by virtual time,
+// then by the sequence number they were (re)scheduled with, so two events at
+// the same instant run in the order they were created.
+type event struct {
+	at    time.Duration
+	seq   uint64
+	index int // position in the heap; -1 when not queued
+	kind  eventKind
+	host  *Host
+	fn    func()
+	pkt   *flight // evDeliver only
+}
+
+// eventHeap is a binary min-heap of events keyed by (at, seq). It is written
+// out rather than built on container/heap to avoid an interface conversion
+// per operation on the hot path.
+type eventHeap []*event
+
+func (h eventHeap) less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+
+func (h eventHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h *eventHeap) push(e *event) {
+	e.index = len(*h)
+	*h = append(*h, e)
+	h.up(e.index)
+}
+
+func (h *eventHeap) pop() *event {
+	old := *h
+	n := len(old) - 1
+	old.swap(0, n)
+	e := old[n]
+	old[n] = nil
+	*h = old[:n]
+	if n > 0 {
+		h.down(0)
+	}
+	e.index = -1
+	return e
+}
+
+func (h *eventHeap) remove(e *event) {
+	i := e.index
+	old := *h
+	n := len(old) - 1
+	if i != n {
+		old.swap(i, n)
+	}
+	old[n] = nil
+	*h = old[:n]
+	if i != n {
+		if !h.down(i) {
+			h.up(i)
+		}
+	}
+	e.index = -1
+}
+
+func (h *eventHeap) fix(e *event) {
+	if !h.down(e.index) {
+		h.up(e.index)
+	}
+}
+
+func (h eventHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h eventHeap) down(i0 int) bool {
+	i, n := i0, len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+// hostClock is the tcpip.Clock one host's stack sees. All hosts share the
+// World's virtual time; the clock only remembers which host a timer belongs
+// to, so that firing it barriers that host alone.
+type hostClock struct {
+	w *World
+	h *Host
+}
+
+var _ tcpip.Clock = hostClock{}
+
+// Now implements tcpip.Clock.
+func (c hostClock) Now() time.Time { return epoch.Add(c.w.Now()) }
+
+// NowMonotonic implements tcpip.Clock.
+func (c hostClock) NowMonotonic() tcpip.MonotonicTime {
+	return tcpip.MonotonicTime{}.Add(c.w.Now())
+}
+
+// AfterFunc implements tcpip.Clock. The callback runs on the simulation
+// goroutine when the run loop reaches it, never on a goroutine of its own; a
+// zero or negative duration queues it at the current instant.
+func (c hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
+	t := &timer{w: c.w, ev: event{kind: evTimer, host: c.h, fn: f, index: -1}}
+	c.w.mu.Lock()
+	c.w.noteAsync()
+	c.w.scheduleLocked(&t.ev, d)
+	c.w.mu.Unlock()
+	return t
+}
+
+// timer implements tcpip.Timer on the World's heap.
+type timer struct {
+	w  *World
+	ev event
+}
+
+var _ tcpip.Timer = (*timer)(nil)
+
+// Stop implements tcpip.Timer.
+func (t *timer) Stop() bool {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	t.w.noteAsync()
+	if t.ev.index < 0 {
+		return false
+	}
+	t.w.heap.remove(&t.ev)
+	return true
+}
+
+// Reset implements tcpip.Timer.
+func (t *timer) Reset(d time.Duration) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	t.w.noteAsync()
+	t.w.scheduleLocked(&t.ev, d)
+}

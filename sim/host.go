@@ -1,0 +1,279 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math/rand"
+	randv2 "math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// Defaults for HostOptions, following Linux.
+const (
+	// DefaultMSL gives Linux's 60 s TIME-WAIT (TCP_TIMEWAIT_LEN = 2×30 s).
+	DefaultMSL = 30 * time.Second
+	// DefaultFinTimeout is Linux's net.ipv4.tcp_fin_timeout.
+	DefaultFinTimeout = 60 * time.Second
+	// DefaultFirstPort and DefaultLastPort are Linux's ip_local_port_range.
+	DefaultFirstPort = 32768
+	DefaultLastPort  = 60999
+)
+
+// TWReuse selects gVisor's TIME-WAIT reuse mode for outgoing connections.
+type TWReuse uint8
+
+// TIME-WAIT reuse modes.
+const (
+	// TWReuseLoopback reuses only on loopback: gVisor's default and, as
+	// tcp_tw_reuse=2, Linux's. Between simulated hosts it never reuses.
+	TWReuseLoopback TWReuse = iota
+	// TWReuseOff never reuses (tcp_tw_reuse=0).
+	TWReuseOff
+	// TWReuseGlobal reuses a TIME-WAIT tuple for a new outgoing connection
+	// (gVisor's Global mode: once 1 s has passed since the last timestamp,
+	// or at once if the connection had no timestamps).
+	TWReuseGlobal
+)
+
+func (r TWReuse) String() string {
+	switch r {
+	case TWReuseOff:
+		return "off"
+	case TWReuseGlobal:
+		return "global"
+	}
+	return "loopback"
+}
+
+// HostOptions configures a host. Only Name and Addr are required; every
+// other zero value means Linux's default.
+type HostOptions struct {
+	Name string
+	// Addr is the host's IPv4 address.
+	Addr netip.Addr
+	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2×MSL.
+	MSL time.Duration
+	// FirstPort and LastPort bound the ephemeral port range.
+	FirstPort, LastPort uint16
+	// TWReuse is the TIME-WAIT reuse mode.
+	TWReuse TWReuse
+	// FinTimeout is how long an orphaned FIN-WAIT-2 lasts
+	// (net.ipv4.tcp_fin_timeout).
+	FinTimeout time.Duration
+}
+
+// Host is one simulated machine: a gVisor network stack with IPv4 and TCP on
+// a NIC of the World's own.
+type Host struct {
+	w     *World
+	name  string
+	addr  netip.Addr
+	taddr tcpip.Address
+	opts  HostOptions
+
+	stack *stack.Stack
+	tcp   stack.TransportProtocol
+	nic   *nic
+
+	touched bool
+	closed  bool
+
+	// readyMu guards ready: waiter callbacks run on processor goroutines.
+	readyMu sync.Mutex
+	ready   []*Socket
+
+	sockets []*Socket
+	obs     observer
+}
+
+// creating serialises stack creation: GOMAXPROCS is process-wide, and it
+// must be 1 while tcp.NewProtocol decides how many processors to start.
+var creating sync.Mutex
+
+// AddHost creates a host with its own gVisor stack.
+func (w *World) AddHost(o HostOptions) (*Host, error) {
+	if err := w.checkHost(&o); err != nil {
+		return nil, err
+	}
+	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o}
+	h.nic = &nic{h: h, mtu: 1500}
+	h.obs.init(h)
+
+	seed := w.subSeed("host", o.Name)
+	var key [32]byte
+	r := randv2.New(randv2.NewPCG(seed, splitmix(seed)))
+	for i := range key {
+		key[i] = byte(r.Uint32())
+	}
+	sopts := stack.Options{
+		NetworkProtocols: []stack.NetworkProtocolFactory{ipv4.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{func(s *stack.Stack) stack.TransportProtocol {
+			h.tcp = tcp.NewProtocol(s)
+			return h.tcp
+		}},
+		Clock:      hostClock{w: w, h: h},
+		RandSource: &lockedSource{src: rand.NewSource(int64(splitmix(seed ^ 1)))},
+		SecureRNG:  &lockedReader{r: randv2.NewChaCha8(key)},
+	}
+	done := w.enter()
+	defer done()
+
+	creating.Lock()
+	prev := runtime.GOMAXPROCS(1)
+	h.stack = stack.New(sopts)
+	runtime.GOMAXPROCS(prev)
+	creating.Unlock()
+
+	if err := h.configure(); err != nil {
+		h.stack.Destroy()
+		return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
+	}
+	w.hosts = append(w.hosts, h)
+	return h, nil
+}
+
+func (w *World) checkHost(o *HostOptions) error {
+	if o.Name == "" {
+		return fmt.Errorf("sim: host: a name is required")
+	}
+	if !o.Addr.Is4() {
+		return fmt.Errorf("sim: host %s: address %v: want an IPv4 address", o.Name, o.Addr)
+	}
+	for _, h := range w.hosts {
+		if h.name == o.Name {
+			return fmt.Errorf("sim: host %s: the name is taken", o.Name)
+		}
+		if h.addr == o.Addr {
+			return fmt.Errorf("sim: host %s: address %v is already %s's", o.Name, o.Addr, h.name)
+		}
+	}
+	if o.MSL == 0 {
+		o.MSL = DefaultMSL
+	}
+	if o.MSL < 0 {
+		return fmt.Errorf("sim: host %s: MSL %v: want a positive duration", o.Name, o.MSL)
+	}
+	if o.FinTimeout == 0 {
+		o.FinTimeout = DefaultFinTimeout
+	}
+	if o.FinTimeout < 0 {
+		return fmt.Errorf("sim: host %s: FIN-WAIT-2 timeout %v: want a positive duration", o.Name, o.FinTimeout)
+	}
+	if o.FirstPort == 0 && o.LastPort == 0 {
+		o.FirstPort, o.LastPort = DefaultFirstPort, DefaultLastPort
+	}
+	if o.FirstPort == 0 || o.LastPort < o.FirstPort {
+		return fmt.Errorf("sim: host %s: port range %d-%d: want 1 <= first <= last <= 65535", o.Name, o.FirstPort, o.LastPort)
+	}
+	if o.TWReuse > TWReuseGlobal {
+		return fmt.Errorf("sim: host %s: tw_reuse mode %d: want off, global or loopback", o.Name, o.TWReuse)
+	}
+	return nil
+}
+
+func (h *Host) configure() error {
+	s := h.stack
+	if err := s.CreateNIC(1, h.nic); err != nil {
+		return fmt.Errorf("create NIC: %s", err)
+	}
+	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: h.taddr.WithPrefix()}
+	if err := s.AddProtocolAddress(1, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("add address: %s", err)
+	}
+	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
+	tw := tcpip.TCPTimeWaitTimeoutOption(2 * h.opts.MSL)
+	fin := tcpip.TCPLingerTimeoutOption(h.opts.FinTimeout)
+	reuse := map[TWReuse]tcpip.TCPTimeWaitReuseOption{
+		TWReuseLoopback: tcpip.TCPTimeWaitReuseLoopbackOnly,
+		TWReuseOff:      tcpip.TCPTimeWaitReuseDisabled,
+		TWReuseGlobal:   tcpip.TCPTimeWaitReuseGlobal,
+	}[h.opts.TWReuse]
+	for _, opt := range []tcpip.SettableTransportProtocolOption{&tw, &fin, &reuse} {
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
+			return fmt.Errorf("set %T: %s", opt, err)
+		}
+	}
+	if err := s.SetPortRange(h.opts.FirstPort, h.opts.LastPort); err != nil {
+		return fmt.Errorf("port range %d-%d: %s", h.opts.FirstPort, h.opts.LastPort, err)
+	}
+	return nil
+}
+
+// Name returns the host's name.
+func (h *Host) Name() string { return h.name }
+
+// Addr returns the host's IPv4 address.
+func (h *Host) Addr() netip.Addr { return h.addr }
+
+// Options returns the host's options with defaults filled in.
+func (h *Host) Options() HostOptions { return h.opts }
+
+// MSL returns the host's maximum segment lifetime.
+func (h *Host) MSL() time.Duration { return h.opts.MSL }
+
+// TimeWait returns how long TIME-WAIT lasts on this host (2×MSL).
+func (h *Host) TimeWait() time.Duration { return 2 * h.opts.MSL }
+
+// Stack returns the host's gVisor stack, for what tcpsim does not wrap.
+// Calls on it must come from the simulation goroutine, inside World.At.
+func (h *Host) Stack() *stack.Stack { return h.stack }
+
+// barrier waits until the host's TCP processor has nothing left to do.
+func (h *Host) barrier() {
+	if h.closed {
+		return // Pause on a closed stack blocks forever.
+	}
+	h.tcp.Pause()
+	h.tcp.Resume()
+}
+
+func (h *Host) close() {
+	if h.closed {
+		return
+	}
+	for _, s := range h.sockets {
+		s.ep.Abort()
+	}
+	h.closed = true
+	h.stack.Close()
+	h.stack.Wait()
+}
+
+// lockedSource is a math/rand Source safe for concurrent use.
+type lockedSource struct {
+	mu  sync.Mutex
+	src rand.Source
+}
+
+func (s *lockedSource) Int63() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.src.Int63()
+}
+
+func (s *lockedSource) Seed(seed int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.src.Seed(seed)
+}
+
+// lockedReader is a deterministic byte stream safe for concurrent use.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (r *lockedReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.r.Read(p)
+}

@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/tcpsim/tcpsim/netem"
+)
+
+// Link joins two hosts through a netem.Link. Side A is the first host given
+// to AddLink: packets from it travel netem.AtoB.
+type Link struct {
+	a, b *Host
+	nl   *netem.Link
+}
+
+// A returns the host on side A.
+func (l *Link) A() *Host { return l.a }
+
+// B returns the host on side B.
+func (l *Link) B() *Host { return l.b }
+
+// Dir returns the direction a packet from host from travels in.
+func (l *Link) Dir(from *Host) netem.Dir {
+	if from == l.a {
+		return netem.AtoB
+	}
+	return netem.BtoA
+}
+
+// AddLink joins a and b with a link configured by opts. When opts.Seed is
+// zero the link's seed is derived from the world's seed.
+func (w *World) AddLink(a, b *Host, opts netem.Options) (*Link, error) {
+	if a == nil || b == nil || a.w != w || b.w != w {
+		return nil, fmt.Errorf("sim: link: both hosts must belong to this world")
+	}
+	if a == b {
+		return nil, fmt.Errorf("sim: link: %s cannot be linked to itself", a.name)
+	}
+	for _, l := range w.links {
+		if (l.a == a && l.b == b) || (l.a == b && l.b == a) {
+			return nil, fmt.Errorf("sim: link: %s and %s are already linked", a.name, b.name)
+		}
+	}
+	if opts.Seed == 0 {
+		opts.Seed = w.subSeed("link", a.name+"\x00"+b.name)
+	}
+	nl, err := netem.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sim: link %s-%s: %w", a.name, b.name, err)
+	}
+	l := &Link{a: a, b: b, nl: nl}
+	w.mu.Lock()
+	w.links = append(w.links, l)
+	w.mu.Unlock()
+	return l, nil
+}
+
+// linkTo finds the link from host from to the host owning dst. Requires w.mu.
+func (w *World) linkTo(from *Host, dst netip.Addr) (*Link, netem.Dir, *Host) {
+	for _, l := range w.links {
+		switch {
+		case l.a == from && l.b.addr == dst:
+			return l, netem.AtoB, l.b
+		case l.b == from && l.a.addr == dst:
+			return l, netem.BtoA, l.a
+		}
+	}
+	return nil, netem.AnyDir, nil
+}
+
+// nic is a host's gVisor link endpoint: no link header, no address
+// resolution, no queue. Writes go straight to the World; deliveries come from
+// the run loop.
+type nic struct {
+	h          *Host
+	mtu        uint32
+	dispatcher stack.NetworkDispatcher
+}
+
+var _ stack.LinkEndpoint = (*nic)(nil)
+
+func (n *nic) MTU() uint32                                { return n.mtu }
+func (n *nic) SetMTU(mtu uint32)                          { n.mtu = mtu }
+func (*nic) MaxHeaderLength() uint16                      { return 0 }
+func (*nic) LinkAddress() tcpip.LinkAddress               { return "" }
+func (*nic) SetLinkAddress(tcpip.LinkAddress)             {}
+func (*nic) Capabilities() stack.LinkEndpointCapabilities { return 0 }
+func (n *nic) Attach(d stack.NetworkDispatcher)           { n.dispatcher = d }
+func (n *nic) IsAttached() bool                           { return n.dispatcher != nil }
+func (*nic) Wait()                                        {}
+func (*nic) ARPHardwareType() header.ARPHardwareType      { return header.ARPHardwareNone }
+func (*nic) AddHeader(*stack.PacketBuffer)                {}
+func (*nic) ParseHeader(*stack.PacketBuffer) bool         { return true }
+func (*nic) Close()                                       {}
+func (*nic) SetOnCloseAction(func())                      {}
+
+// WritePackets implements stack.LinkWriter.
+func (n *nic) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	k := 0
+	for _, pkt := range pkts.AsSlice() {
+		n.h.w.emit(n.h, pkt)
+		k++
+	}
+	return k, nil
+}
+
+// deliver hands an IPv4 packet to the stack as if it came off the wire.
+func (n *nic) deliver(data []byte) {
+	if n.dispatcher == nil {
+		return
+	}
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: payload(data)})
+	n.dispatcher.DeliverNetworkPacket(ipv4.ProtocolNumber, pkt)
+	pkt.DecRef()
+}

@@ -1,0 +1,259 @@
+package sim
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// epRec is what the observer knows of one gVisor endpoint.
+type epRec struct {
+	ep            *tcp.Endpoint
+	state         State
+	local, remote netip.AddrPort
+	// touched is the last time a segment of this endpoint's tuple crossed
+	// the host: TIME-WAIT can only end 2×MSL after it.
+	touched time.Duration
+	sock    *Socket
+}
+
+type tuple struct {
+	local, remote netip.AddrPort
+}
+
+type twEntry struct {
+	due time.Duration
+	seq uint64
+	rec *epRec
+}
+
+// observer records every state transition of every endpoint of one host,
+// including endpoints the application already closed (TIME-WAIT). It polls
+// after every interaction with the stack (a delivered segment, a timer, an
+// application call), each of which is barriered, so it sees each state the
+// endpoint rests in. Endpoints are found by the tuples of the packets the
+// host sends and receives; TIME-WAIT endpoints are polled only when a
+// segment of theirs passes or their timer may have expired, so thousands of
+// them cost nothing per event.
+type observer struct {
+	h      *Host
+	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
+	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
+	tw     []twEntry                // min-heap by (due, seq)
+	twSeq  uint64
+	// tuples are noted by emit and deliver under World.mu.
+	tuples  []tuple
+	pending []tuple
+	hits    []*epRec
+	// entered counts entries into each state.
+	entered [numStates]int
+	current [numStates]int
+}
+
+func (o *observer) init(h *Host) {
+	o.h = h
+	o.byEP = make(map[*tcp.Endpoint]*epRec)
+}
+
+// noteTupleLocked records the tuple of a packet the host sent (outbound) or
+// received. Requires World.mu.
+func (h *Host) noteTupleLocked(data []byte, outbound bool) {
+	if len(data) < 20 || data[9] != 6 {
+		return
+	}
+	ihl := int(data[0]&0x0f) * 4
+	if len(data) < ihl+4 {
+		return
+	}
+	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[12:16])), binary.BigEndian.Uint16(data[ihl:]))
+	dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[16:20])), binary.BigEndian.Uint16(data[ihl+2:]))
+	if outbound {
+		h.obs.tuples = append(h.obs.tuples, tuple{local: src, remote: dst})
+	} else {
+		h.obs.tuples = append(h.obs.tuples, tuple{local: dst, remote: src})
+	}
+}
+
+// track starts observing ep (created by the application) and returns its
+// record.
+func (o *observer) track(ep *tcp.Endpoint) *epRec {
+	if r, ok := o.byEP[ep]; ok {
+		return r
+	}
+	r := &epRec{ep: ep, state: Closed}
+	o.byEP[ep] = r
+	o.active = append(o.active, r)
+	o.current[Closed]++
+	return r
+}
+
+// observe records what changed on the host since the last call. It runs on
+// the simulation goroutine after a barrier.
+func (h *Host) observe() {
+	o := &h.obs
+	w := h.w
+	now := w.Now()
+
+	w.mu.Lock()
+	o.pending, o.tuples = o.tuples, o.pending[:0]
+	w.mu.Unlock()
+
+	o.hits = o.hits[:0]
+	for _, t := range o.pending {
+		id := stack.TransportEndpointID{
+			LocalPort:     t.local.Port(),
+			LocalAddress:  tcpip.AddrFrom4(t.local.Addr().As4()),
+			RemotePort:    t.remote.Port(),
+			RemoteAddress: tcpip.AddrFrom4(t.remote.Addr().As4()),
+		}
+		ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, 1).(*tcp.Endpoint)
+		if !ok {
+			continue
+		}
+		r, known := o.byEP[ep]
+		if !known {
+			r = o.track(ep)
+		}
+		r.touched = now
+		if r.state == TimeWait {
+			o.hits = append(o.hits, r)
+		}
+	}
+
+	// Endpoints that are neither CLOSED nor in TIME-WAIT.
+	kept := o.active[:0]
+	for _, r := range o.active {
+		o.poll(r, now)
+		if r.state != Closed && r.state != TimeWait {
+			kept = append(kept, r)
+		}
+	}
+	clear(o.active[len(kept):])
+	o.active = kept
+
+	// TIME-WAIT endpoints a segment reached, then those whose time is up.
+	for _, r := range o.hits {
+		o.poll(r, now)
+	}
+	var again []*epRec
+	for len(o.tw) > 0 && o.tw[0].due <= now {
+		e := o.twPop()
+		if e.rec.state != TimeWait {
+			continue
+		}
+		o.poll(e.rec, now)
+		if e.rec.state == TimeWait {
+			again = append(again, e.rec)
+		}
+	}
+	for _, r := range again {
+		// Still there: gVisor restarted its timer (a segment we saw) or
+		// fires it later at this very instant.
+		o.twPush(max(r.touched+h.TimeWait(), now+1), r)
+	}
+}
+
+// poll compares r's state with the last one recorded and records the
+// transitions between them.
+func (o *observer) poll(r *epRec, now time.Duration) {
+	s := stateOf(r.ep.EndpointState())
+	if s == r.state {
+		return
+	}
+	id := r.ep.ID // quiescent after the barrier
+	if id.LocalPort != 0 {
+		r.local = netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
+	}
+	if id.RemotePort != 0 {
+		r.remote = netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddress.As4()), id.RemotePort)
+	}
+	from := r.state
+	for _, mid := range path(from, s) {
+		o.record(r, now, from, mid, true)
+		from = mid
+	}
+	o.record(r, now, from, s, false)
+	r.state = s
+	switch s {
+	case TimeWait:
+		r.touched = now
+		o.twPush(now+o.h.TimeWait(), r)
+	case Closed:
+		delete(o.byEP, r.ep)
+	}
+}
+
+func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred bool) {
+	o.entered[to]++
+	o.current[from]--
+	o.current[to]++
+	w := o.h.w
+	if w.opts.DiscardTrace {
+		return
+	}
+	w.transitions = append(w.transitions, Transition{
+		At: now, Host: o.h.name, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred,
+	})
+}
+
+func (o *observer) twPush(due time.Duration, r *epRec) {
+	o.twSeq++
+	o.tw = append(o.tw, twEntry{due: due, seq: o.twSeq, rec: r})
+	for j := len(o.tw) - 1; j > 0; {
+		i := (j - 1) / 2
+		if !o.twLess(j, i) {
+			break
+		}
+		o.tw[i], o.tw[j] = o.tw[j], o.tw[i]
+		j = i
+	}
+}
+
+func (o *observer) twLess(i, j int) bool {
+	if o.tw[i].due != o.tw[j].due {
+		return o.tw[i].due < o.tw[j].due
+	}
+	return o.tw[i].seq < o.tw[j].seq
+}
+
+func (o *observer) twPop() twEntry {
+	top := o.tw[0]
+	n := len(o.tw) - 1
+	o.tw[0] = o.tw[n]
+	o.tw[n] = twEntry{}
+	o.tw = o.tw[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if l+1 < n && o.twLess(l+1, l) {
+			j = l + 1
+		}
+		if !o.twLess(j, i) {
+			break
+		}
+		o.tw[i], o.tw[j] = o.tw[j], o.tw[i]
+		i = j
+	}
+	return top
+}
+
+// StateCount returns how many endpoints of the host are in state s now, as
+// far as the observer has seen (CLOSED endpoints are not counted once they
+// are gone).
+func (h *Host) StateCount(s State) int {
+	if s == Closed {
+		return 0
+	}
+	return h.obs.current[s]
+}
+
+// Entered returns how many times any endpoint of the host entered state s.
+func (h *Host) Entered(s State) int { return h.obs.entered[s] }

@@ -1,0 +1,236 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/tcpsim/tcpsim/netem"
+)
+
+// Packet is one copy of a packet in the trace: what was sent, when, and what
+// the network did with it.
+type Packet struct {
+	// ID numbers packets from 1 in the order they were sent or injected.
+	ID int
+	// Sent is the virtual time the packet left its sender (or was injected).
+	Sent time.Duration
+	// Delivered is the virtual time it reached To, or -1 if it never did
+	// (dropped, or held and never released).
+	Delivered time.Duration
+	// From and To are host names; From is empty for an injected segment.
+	From, To string
+	// Data is the IPv4 packet.
+	Data []byte
+	Fate netem.Fate
+	// Rule names what decided the fate ("loss", a rule name, "no route"),
+	// if anything did.
+	Rule string
+	// Orig is the ID of the original packet for a Duplicated copy.
+	Orig int
+}
+
+// flight is a packet on its way to a host.
+type flight struct {
+	id   int // index+1 into w.packets; 0 when the trace is discarded
+	to   *Host
+	data []byte
+}
+
+// buf returns a byte slice of length n, reused when the trace is discarded.
+// Requires w.mu.
+func (w *World) bufLocked(n int) []byte {
+	if k := len(w.bufs); k > 0 {
+		b := w.bufs[k-1]
+		w.bufs = w.bufs[:k-1]
+		if cap(b) >= n {
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, 2048))
+}
+
+// newEventLocked returns a cleared delivery event. Requires w.mu.
+func (w *World) newEventLocked() *event {
+	if k := len(w.free); k > 0 {
+		ev := w.free[k-1]
+		w.free = w.free[:k-1]
+		return ev
+	}
+	return &event{kind: evDeliver, index: -1, pkt: &flight{}}
+}
+
+// recordLocked appends p to the trace and returns its ID. Requires w.mu.
+func (w *World) recordLocked(p Packet) int {
+	w.npackets++
+	p.ID = w.npackets
+	if !w.opts.DiscardTrace {
+		w.packets = append(w.packets, p)
+	}
+	return p.ID
+}
+
+// emit is called by a host's link endpoint, possibly on a gVisor processor
+// goroutine, for every packet the stack writes.
+func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.noteAsync()
+	data := w.bufLocked(pkt.Size())
+	n := 0
+	for _, s := range pkt.AsSlices() {
+		n += copy(data[n:], s)
+	}
+	from.noteTupleLocked(data, true)
+	w.route(from, data)
+}
+
+// route puts data on the link towards its destination. Requires w.mu.
+func (w *World) route(from *Host, data []byte) {
+	now := w.Now()
+	var dst netip.Addr
+	if len(data) >= 20 {
+		dst = netip.AddrFrom4([4]byte(data[16:20]))
+	}
+	l, dir, to := w.linkTo(from, dst)
+	if l == nil {
+		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: data, Fate: netem.Dropped, Rule: "no route"})
+		w.recycleLocked(data)
+		return
+	}
+	outs := l.nl.Send(now, dir, data)
+	orig := 0
+	for i, o := range outs {
+		d := data
+		if i > 0 { // a duplicate gets its own bytes
+			d = w.bufLocked(len(data))
+			copy(d, data)
+		}
+		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: d, Fate: o.Fate, Rule: o.Rule}
+		if o.Fate == netem.Dropped {
+			p.Delivered = -1
+		}
+		if o.Fate == netem.Duplicated {
+			p.Orig = orig
+		}
+		id := w.recordLocked(p)
+		if i == 0 {
+			orig = id
+		}
+		switch {
+		case o.Fate == netem.Dropped:
+			w.recycleLocked(d)
+		case o.Fate == netem.Held && o.At < 0:
+			ev := w.newEventLocked()
+			ev.host, ev.pkt.to, ev.pkt.data, ev.pkt.id = to, to, d, w.traceIndex(id)
+			w.held = append(w.held, ev)
+		default:
+			w.scheduleDeliveryLocked(to, d, id, o.At)
+		}
+	}
+}
+
+func (w *World) traceIndex(id int) int {
+	if w.opts.DiscardTrace {
+		return 0
+	}
+	return id
+}
+
+func (w *World) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
+	ev := w.newEventLocked()
+	ev.host, ev.pkt.to, ev.pkt.data, ev.pkt.id = to, to, data, w.traceIndex(id)
+	w.scheduleLocked(ev, at-w.Now())
+}
+
+func (w *World) recycleLocked(data []byte) {
+	if w.opts.DiscardTrace {
+		w.bufs = append(w.bufs, data)
+	}
+}
+
+// deliver hands a packet to its host's stack.
+func (w *World) deliver(ev *event) {
+	h := ev.pkt.to
+	w.touch(h)
+	data := ev.pkt.data
+	w.mu.Lock()
+	h.noteTupleLocked(data, false)
+	w.mu.Unlock()
+	h.nic.deliver(data)
+	w.mu.Lock()
+	w.recycleLocked(data)
+	ev.pkt.data, ev.host, ev.pkt.to = nil, nil, nil
+	w.free = append(w.free, ev)
+	w.mu.Unlock()
+}
+
+// Inject delivers a crafted IPv4 packet to host to at virtual time at (now,
+// if at has passed), as if it came from the wire; it appears in the trace
+// with fate Injected. Build the bytes with netem.Segment.Marshal.
+func (w *World) Inject(to *Host, at time.Duration, data []byte) (int, error) {
+	if to == nil || to.w != w {
+		return 0, fmt.Errorf("sim: inject: host is not part of this world")
+	}
+	if _, ok := netem.Decode(data); !ok {
+		if len(data) < header.IPv4MinimumSize {
+			return 0, fmt.Errorf("sim: inject: %d bytes is shorter than an IPv4 header", len(data))
+		}
+		return 0, fmt.Errorf("sim: inject: not a well-formed IPv4/TCP packet")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at = max(at, w.Now())
+	d := append([]byte(nil), data...)
+	id := w.recordLocked(Packet{Sent: at, Delivered: at, To: to.name, Data: d, Fate: netem.Injected})
+	w.scheduleDeliveryLocked(to, d, id, at)
+	return id, nil
+}
+
+// Held returns the IDs of packets held by a link rule and not yet released.
+func (w *World) Held() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]int, 0, len(w.held))
+	for _, ev := range w.held {
+		ids = append(ids, ev.pkt.id)
+	}
+	return ids
+}
+
+// Release delivers the held packet with that trace ID at virtual time at (now,
+// if at has passed). Release(0, at) releases every held packet, oldest first.
+func (w *World) Release(id int, at time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	found := false
+	kept := w.held[:0]
+	for _, ev := range w.held {
+		if id != 0 && ev.pkt.id != id {
+			kept = append(kept, ev)
+			continue
+		}
+		found = true
+		at := max(at, w.Now())
+		if ev.pkt.id > 0 {
+			w.packets[ev.pkt.id-1].Delivered = at
+		}
+		w.scheduleLocked(ev, at-w.Now())
+	}
+	clear(w.held[len(kept):])
+	w.held = kept
+	if !found && id != 0 {
+		return fmt.Errorf("sim: release: packet %d is not held", id)
+	}
+	return nil
+}
+
+// payload returns a delivered packet's bytes as a gVisor buffer.
+func payload(data []byte) buffer.Buffer { return buffer.MakeWithData(data) }

@@ -1,0 +1,453 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// SocketOptions are set on a socket before it binds.
+type SocketOptions struct {
+	// LocalPort binds the socket to this port of the host's address before
+	// connecting; zero picks an ephemeral port.
+	LocalPort uint16
+	// ReuseAddr sets SO_REUSEADDR.
+	ReuseAddr bool
+	// Linger sets SO_LINGER: on close, wait up to LingerTimeout for unsent
+	// data; {on, 0} makes Close send RST and skip TIME-WAIT.
+	Linger        bool
+	LingerTimeout time.Duration
+	// NoAutoRead leaves received bytes in the socket's receive buffer
+	// instead of reading them as they arrive (closing with unread data then
+	// sends RST).
+	NoAutoRead bool
+}
+
+// OpError is the error of a socket call, carrying the errno a Linux
+// application would see.
+type OpError struct {
+	Op    string // "connect", "listen", "send", ...
+	Host  string
+	Addr  string // the address the call was about, if any
+	Errno string // e.g. "EADDRNOTAVAIL"
+	Err   tcpip.Error
+}
+
+func (e *OpError) Error() string {
+	a := ""
+	if e.Addr != "" {
+		a = " " + e.Addr
+	}
+	return fmt.Sprintf("%s: %s%s: %s (%s)", e.Host, e.Op, a, e.Errno, e.Err)
+}
+
+// Errno returns the errno name of err if it is, or wraps, an *OpError, and
+// "" otherwise.
+func Errno(err error) string {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return oe.Errno
+	}
+	return ""
+}
+
+// errnoOf names a gVisor error the way Linux's errno would.
+func errnoOf(err tcpip.Error) string {
+	switch err.(type) {
+	case *tcpip.ErrNoPortAvailable:
+		return "EADDRNOTAVAIL"
+	case *tcpip.ErrPortInUse:
+		return "EADDRINUSE"
+	case *tcpip.ErrConnectionRefused:
+		return "ECONNREFUSED"
+	case *tcpip.ErrConnectionReset:
+		return "ECONNRESET"
+	case *tcpip.ErrConnectionAborted:
+		return "ECONNABORTED"
+	case *tcpip.ErrTimeout:
+		return "ETIMEDOUT"
+	case *tcpip.ErrClosedForSend:
+		return "EPIPE"
+	case *tcpip.ErrNotConnected:
+		return "ENOTCONN"
+	case *tcpip.ErrAlreadyConnected:
+		return "EISCONN"
+	case *tcpip.ErrAlreadyConnecting, *tcpip.ErrConnectStarted:
+		return "EALREADY"
+	case *tcpip.ErrWouldBlock:
+		return "EAGAIN"
+	case *tcpip.ErrInvalidEndpointState:
+		return "EINVAL"
+	case *tcpip.ErrBadLocalAddress:
+		return "EADDRNOTAVAIL"
+	case *tcpip.ErrHostUnreachable, *tcpip.ErrNetworkUnreachable:
+		return "EHOSTUNREACH"
+	}
+	return "EIO"
+}
+
+// Socket is a TCP socket of a host, driven from the simulation goroutine.
+// Received bytes are read as they arrive (unless NoAutoRead) and kept in
+// order; callbacks, when set, run on the simulation goroutine after the
+// event that made them due.
+type Socket struct {
+	h    *Host
+	id   int
+	ep   tcpip.Endpoint
+	wq   *waiter.Queue
+	we   waiter.Entry
+	rec  *epRec
+	opts SocketOptions
+
+	listener   bool
+	connecting bool
+	connected  bool
+	eof        bool
+	closed     bool
+	queued     bool // in h.ready
+	err        error
+	received   []byte
+	accepted   []*Socket
+	rbuf       bytes.Buffer
+
+	// OnAccept runs for each connection a listener accepts.
+	OnAccept func(*Socket)
+	// OnConnect runs when an outgoing connection is established.
+	OnConnect func(*Socket)
+	// OnData runs with each chunk of bytes read.
+	OnData func(*Socket, []byte)
+	// OnEOF runs once, when the peer's FIN has been read.
+	OnEOF func(*Socket)
+	// OnError runs once with the first asynchronous error (refused, reset,
+	// timed out).
+	OnError func(*Socket, error)
+}
+
+func (h *Host) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, opts SocketOptions) *Socket {
+	s := &Socket{h: h, id: len(h.sockets) + 1, ep: ep, wq: wq, opts: opts}
+	s.we = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp, func(waiter.EventMask) {
+		h.markReady(s)
+	})
+	wq.EventRegister(&s.we)
+	if tep, ok := ep.(*tcp.Endpoint); ok {
+		s.rec = h.obs.track(tep)
+		s.rec.sock = s
+	}
+	h.sockets = append(h.sockets, s)
+	return s
+}
+
+func (h *Host) applyOptions(ep tcpip.Endpoint, o SocketOptions) {
+	so := ep.SocketOptions()
+	so.SetReuseAddress(o.ReuseAddr)
+	if o.Linger {
+		so.SetLinger(tcpip.LingerOption{Enabled: true, Timeout: o.LingerTimeout})
+	}
+}
+
+func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
+	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: errnoOf(err), Err: err}
+}
+
+// quiesce ends an application call inside an event: the host is barriered
+// and observed, so that each call's transitions are seen on their own.
+func (h *Host) quiesce() {
+	h.w.touch(h)
+	h.barrier()
+	h.observe()
+}
+
+// call wraps an application call: outside the run loop it becomes an event
+// of its own; inside, it is barriered and observed on return.
+func (h *Host) call() func() {
+	done := h.w.enter()
+	return func() {
+		h.quiesce()
+		done()
+	}
+}
+
+// Listen opens a listening socket on port of the host's address. Connections
+// are accepted as they complete; OnAccept, if set, runs for each.
+func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
+	defer h.call()()
+	addr := netip.AddrPortFrom(h.addr, port).String()
+	if port == 0 {
+		return nil, &OpError{Op: "listen", Host: h.name, Addr: addr, Errno: "EINVAL", Err: &tcpip.ErrInvalidEndpointState{}}
+	}
+	wq := &waiter.Queue{}
+	ep, terr := h.stack.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, wq)
+	if terr != nil {
+		return nil, h.opErr("listen", addr, terr)
+	}
+	h.applyOptions(ep, opts)
+	if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: port}); terr != nil {
+		ep.Close()
+		return nil, h.opErr("bind", addr, terr)
+	}
+	s := h.newSocket(ep, wq, opts)
+	s.listener = true
+	if terr := ep.Listen(1024); terr != nil {
+		s.closed = true
+		ep.Close()
+		return nil, h.opErr("listen", addr, terr)
+	}
+	return s, nil
+}
+
+// Connect opens a connection to remote. The handshake proceeds as events
+// run; errors the call itself returns (EADDRNOTAVAIL when the ephemeral
+// ports are spent, EADDRINUSE for a taken LocalPort) come back at once, the
+// others through Err and OnError.
+func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, error) {
+	defer h.call()()
+	if !remote.Addr().Is4() || remote.Port() == 0 {
+		return nil, &OpError{Op: "connect", Host: h.name, Addr: remote.String(), Errno: "EINVAL", Err: &tcpip.ErrBadAddress{}}
+	}
+	wq := &waiter.Queue{}
+	ep, terr := h.stack.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, wq)
+	if terr != nil {
+		return nil, h.opErr("connect", remote.String(), terr)
+	}
+	h.applyOptions(ep, opts)
+	if opts.LocalPort != 0 {
+		if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: opts.LocalPort}); terr != nil {
+			ep.Close()
+			return nil, h.opErr("bind", netip.AddrPortFrom(h.addr, opts.LocalPort).String(), terr)
+		}
+	}
+	s := h.newSocket(ep, wq, opts)
+	terr = ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
+	switch terr.(type) {
+	case nil:
+		s.connected = true
+	case *tcpip.ErrConnectStarted:
+		s.connecting = true
+	default:
+		s.closed = true
+		ep.Close()
+		return nil, h.opErr("connect", remote.String(), terr)
+	}
+	return s, nil
+}
+
+// Send queues b for sending and returns how many bytes were taken.
+func (s *Socket) Send(b []byte) (int, error) {
+	defer s.h.call()()
+	var r bytes.Reader
+	r.Reset(b)
+	n, terr := s.ep.Write(&r, tcpip.WriteOptions{})
+	if terr != nil {
+		return int(n), s.h.opErr("send", s.remoteString(), terr)
+	}
+	return int(n), nil
+}
+
+// Shutdown closes the write side (like shutdown(SHUT_WR)), the read side,
+// or both.
+func (s *Socket) Shutdown(read, write bool) error {
+	defer s.h.call()()
+	var f tcpip.ShutdownFlags
+	if read {
+		f |= tcpip.ShutdownRead
+	}
+	if write {
+		f |= tcpip.ShutdownWrite
+	}
+	if terr := s.ep.Shutdown(f); terr != nil {
+		return s.h.opErr("shutdown", s.remoteString(), terr)
+	}
+	return nil
+}
+
+// Close closes the socket. The connection goes on closing in the stack (and
+// is still observed) after the application let go of it.
+func (s *Socket) Close() error {
+	defer s.h.call()()
+	if s.closed {
+		return &OpError{Op: "close", Host: s.h.name, Errno: "EBADF", Err: &tcpip.ErrClosedForSend{}}
+	}
+	s.closed = true
+	s.ep.Close()
+	return nil
+}
+
+// Read takes whatever the stack has received for a NoAutoRead socket.
+func (s *Socket) Read() []byte {
+	defer s.h.call()()
+	return s.readAll()
+}
+
+// Received returns every byte read on the socket so far, in order.
+func (s *Socket) Received() []byte { return slices.Clone(s.received) }
+
+// Accepted returns the connections a listener accepted, in order.
+func (s *Socket) Accepted() []*Socket { return slices.Clone(s.accepted) }
+
+// Err returns the first asynchronous error, or nil.
+func (s *Socket) Err() error { return s.err }
+
+// EOF reports whether the peer's FIN has been read.
+func (s *Socket) EOF() bool { return s.eof }
+
+// Connected reports whether the connection was established.
+func (s *Socket) Connected() bool { return s.connected }
+
+// Host returns the socket's host.
+func (s *Socket) Host() *Host { return s.h }
+
+// State returns the connection's current state as last observed.
+func (s *Socket) State() State {
+	if s.rec == nil {
+		return Closed
+	}
+	return s.rec.state
+}
+
+// Local returns the socket's local address as last observed.
+func (s *Socket) Local() netip.AddrPort {
+	if s.rec != nil && s.rec.local.IsValid() {
+		return s.rec.local
+	}
+	if a, err := s.ep.GetLocalAddress(); err == nil {
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr.As4()), a.Port)
+	}
+	return netip.AddrPort{}
+}
+
+// Remote returns the socket's peer address as last observed.
+func (s *Socket) Remote() netip.AddrPort {
+	if s.rec != nil {
+		return s.rec.remote
+	}
+	return netip.AddrPort{}
+}
+
+func (s *Socket) remoteString() string {
+	if r := s.Remote(); r.IsValid() {
+		return r.String()
+	}
+	return ""
+}
+
+// markReady queues s for dispatch; called from waiter callbacks on any
+// goroutine.
+func (h *Host) markReady(s *Socket) {
+	h.readyMu.Lock()
+	if !s.queued {
+		s.queued = true
+		h.ready = append(h.ready, s)
+	}
+	h.readyMu.Unlock()
+}
+
+// dispatch serves the sockets that became ready during the event, in the
+// order they were created.
+func (h *Host) dispatch() {
+	h.readyMu.Lock()
+	ready := h.ready
+	h.ready = nil
+	for _, s := range ready {
+		s.queued = false
+	}
+	h.readyMu.Unlock()
+	slices.SortFunc(ready, func(a, b *Socket) int { return a.id - b.id })
+	for _, s := range ready {
+		s.serve()
+	}
+}
+
+// serve reacts to a socket's readiness: accept, connect completion, data,
+// EOF, error.
+func (s *Socket) serve() {
+	if s.listener {
+		s.acceptAll()
+		return
+	}
+	if s.connecting {
+		ev := s.ep.Readiness(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
+		switch {
+		case ev&(waiter.EventErr|waiter.EventHUp) != 0 && s.err == nil && s.State() != Established:
+			s.connecting = false
+			s.fail("connect", s.ep.LastError())
+		case ev&waiter.WritableEvents != 0:
+			s.connecting = false
+			s.connected = true
+			if s.OnConnect != nil {
+				s.OnConnect(s)
+			}
+		}
+	}
+	if !s.opts.NoAutoRead && !s.closed {
+		if b := s.readAll(); len(b) > 0 && s.OnData != nil {
+			s.OnData(s, b)
+		}
+	}
+	if s.eof && !s.closed && s.OnEOF != nil {
+		f := s.OnEOF
+		s.OnEOF = nil
+		f(s)
+	}
+}
+
+func (s *Socket) fail(op string, terr tcpip.Error) {
+	if terr == nil || s.err != nil {
+		return
+	}
+	s.err = s.h.opErr(op, s.remoteString(), terr)
+	if s.OnError != nil {
+		s.OnError(s, s.err)
+	}
+}
+
+// readAll reads what the stack holds for s.
+func (s *Socket) readAll() []byte {
+	if s.eof || s.closed {
+		return nil
+	}
+	s.rbuf.Reset()
+	for {
+		_, terr := s.ep.Read(&s.rbuf, tcpip.ReadOptions{})
+		switch terr.(type) {
+		case nil:
+			continue
+		case *tcpip.ErrWouldBlock:
+		case *tcpip.ErrClosedForReceive:
+			s.eof = true
+		default:
+			s.fail("recv", terr)
+		}
+		break
+	}
+	if s.rbuf.Len() == 0 {
+		return nil
+	}
+	start := len(s.received)
+	s.received = append(s.received, s.rbuf.Bytes()...)
+	return s.received[start:len(s.received):len(s.received)]
+}
+
+func (s *Socket) acceptAll() {
+	for !s.closed {
+		ep, wq, terr := s.ep.Accept(nil)
+		if terr != nil {
+			return
+		}
+		c := s.h.newSocket(ep, wq, s.opts)
+		c.connected = true
+		s.accepted = append(s.accepted, c)
+		if s.OnAccept != nil {
+			s.OnAccept(c)
+		}
+		// Data or a FIN may have arrived before the socket existed.
+		c.serve()
+	}
+}

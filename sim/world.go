@@ -1,0 +1,332 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+)
+
+// Default budgets. A run that reaches one stops with a *BudgetError.
+const (
+	DefaultMaxTime   = 24 * time.Hour
+	DefaultMaxEvents = 50_000_000
+)
+
+// Options configures a World. The zero value is a good default: seed 0, the
+// default budgets, and a full trace kept in memory.
+type Options struct {
+	// Seed derives every random stream of the run: each host's ISNs,
+	// timestamp offsets, ephemeral ports and IP IDs, and each link's loss.
+	Seed uint64
+	// MaxTime bounds virtual time; zero means DefaultMaxTime.
+	MaxTime time.Duration
+	// MaxEvents bounds the number of events run; zero means DefaultMaxEvents.
+	MaxEvents int64
+	// DiscardTrace keeps no packet trace and no transitions (counts only),
+	// for long workloads and benchmarks. Packet buffers are then recycled.
+	DiscardTrace bool
+}
+
+// BudgetError reports that a run stopped because it reached its
+// virtual-time or event budget.
+type BudgetError struct {
+	// Budget is "virtual-time" or "event".
+	Budget string
+	Limit  string
+	At     time.Duration
+	Events int64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("sim: %s budget of %s exhausted at t=%v after %d events", e.Budget, e.Limit, e.At, e.Events)
+}
+
+// ErrIdle is returned by RunUntil when no event is left and the condition
+// still does not hold.
+var ErrIdle = errors.New("sim: no events left and the condition does not hold")
+
+// World owns virtual time: one heap of events ordered by (virtual time,
+// insertion sequence), the hosts, the links between them and what was
+// observed. All methods must be called from one goroutine.
+type World struct {
+	opts Options
+
+	// mu guards the heap, seq, the packet trace and the links; gVisor's
+	// processor goroutines reach them through timers and packet writes.
+	mu   sync.Mutex
+	heap eventHeap
+	seq  uint64
+	now  atomic.Int64
+
+	events  int64
+	inEvent atomic.Bool
+	async   atomic.Int64
+	closed  bool
+
+	hosts   []*Host
+	links   []*Link
+	touched []*Host
+
+	packets     []Packet
+	transitions []Transition
+	held        []*event
+	free        []*event
+	bufs        [][]byte
+	npackets    int
+}
+
+// New returns an empty World at virtual time zero.
+func New(opts Options) *World {
+	if opts.MaxTime <= 0 {
+		opts.MaxTime = DefaultMaxTime
+	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	return &World{opts: opts}
+}
+
+// Seed returns the world's seed.
+func (w *World) Seed() uint64 { return w.opts.Seed }
+
+// Now returns the virtual time since the start of the run.
+func (w *World) Now() time.Duration { return time.Duration(w.now.Load()) }
+
+// Events returns how many events have run.
+func (w *World) Events() int64 { return w.events }
+
+// AsyncOps counts timer operations and packet writes that happened outside
+// an event window. Anything but zero means a stack did work the barrier did
+// not wait for, and determinism is at risk.
+func (w *World) AsyncOps() int64 { return w.async.Load() }
+
+// Hosts returns the hosts in the order they were added.
+func (w *World) Hosts() []*Host { return slices.Clone(w.hosts) }
+
+// Host returns the host with that name, or nil.
+func (w *World) Host(name string) *Host {
+	for _, h := range w.hosts {
+		if h.name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Links returns the links in the order they were added.
+func (w *World) Links() []*Link { return slices.Clone(w.links) }
+
+// Packets returns the packet trace so far, in sending order.
+func (w *World) Packets() []Packet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.packets)
+}
+
+// PacketCount returns how many packets were sent or injected, also when the
+// trace is discarded.
+func (w *World) PacketCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.npackets
+}
+
+// Transitions returns every state transition observed so far, in order.
+func (w *World) Transitions() []Transition { return slices.Clone(w.transitions) }
+
+// subSeed derives an independent 64-bit seed for one named stream.
+func (w *World) subSeed(kind, name string) uint64 {
+	f := fnv.New64a()
+	fmt.Fprintf(f, "%d\x00%s\x00%s", w.opts.Seed, kind, name)
+	return splitmix(f.Sum64())
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// noteAsync counts an operation made while no event is running.
+func (w *World) noteAsync() {
+	if !w.inEvent.Load() {
+		w.async.Add(1)
+	}
+}
+
+// scheduleLocked (re)queues ev to run d from now. Requires w.mu.
+func (w *World) scheduleLocked(ev *event, d time.Duration) {
+	ev.at = w.Now() + max(d, 0)
+	w.seq++
+	ev.seq = w.seq
+	if ev.index >= 0 {
+		w.heap.fix(ev)
+	} else {
+		w.heap.push(ev)
+	}
+}
+
+// At schedules fn to run on the simulation goroutine at virtual time t (or
+// now, if t has passed). fn may call any Host or Socket method.
+func (w *World) At(t time.Duration, fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ev := &event{kind: evApp, fn: fn, index: -1}
+	w.scheduleLocked(ev, t-w.Now())
+}
+
+// After schedules fn to run d from now.
+func (w *World) After(d time.Duration, fn func()) { w.At(w.Now()+d, fn) }
+
+// Pending returns how many events are queued.
+func (w *World) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.heap)
+}
+
+// NextEventAt returns the time of the next queued event.
+func (w *World) NextEventAt() (time.Duration, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.heap) == 0 {
+		return 0, false
+	}
+	return w.heap[0].at, true
+}
+
+// Step runs the next event. It reports false when no event is left.
+func (w *World) Step() (bool, error) {
+	w.mu.Lock()
+	if len(w.heap) == 0 {
+		w.mu.Unlock()
+		return false, nil
+	}
+	ev := w.heap[0]
+	if ev.at > w.opts.MaxTime {
+		w.mu.Unlock()
+		return true, &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: ev.at, Events: w.events}
+	}
+	if w.events >= w.opts.MaxEvents {
+		w.mu.Unlock()
+		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: ev.at, Events: w.events}
+	}
+	w.heap.pop()
+	w.now.Store(int64(ev.at))
+	w.mu.Unlock()
+
+	w.events++
+	w.inEvent.Store(true)
+	switch ev.kind {
+	case evTimer:
+		w.touch(ev.host)
+		ev.fn()
+	case evDeliver:
+		w.deliver(ev)
+	case evApp:
+		ev.fn()
+	}
+	w.settle()
+	w.inEvent.Store(false)
+	return true, nil
+}
+
+// RunFor runs every event due within d of now, then advances the clock to
+// now+d.
+func (w *World) RunFor(d time.Duration) error {
+	end := w.Now() + d
+	if end > w.opts.MaxTime {
+		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: end, Events: w.events}
+	}
+	for {
+		at, ok := w.NextEventAt()
+		if !ok || at > end {
+			break
+		}
+		if _, err := w.Step(); err != nil {
+			return err
+		}
+	}
+	w.now.Store(int64(end))
+	return nil
+}
+
+// RunUntil runs events until cond holds (it is checked before the first
+// event and after each one). It returns ErrIdle if the events run out first.
+func (w *World) RunUntil(cond func() bool) error {
+	for !cond() {
+		more, err := w.Step()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return ErrIdle
+		}
+	}
+	return nil
+}
+
+// Run runs until no event is left.
+func (w *World) Run() error {
+	for {
+		more, err := w.Step()
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// touch marks h as touched by the running event: it is barriered and
+// observed before the event ends.
+func (w *World) touch(h *Host) {
+	if !h.touched {
+		h.touched = true
+		w.touched = append(w.touched, h)
+	}
+}
+
+// settle barriers every touched host, records what changed, and runs the
+// application callbacks that the event made ready (which may touch more
+// hosts).
+func (w *World) settle() {
+	for i := 0; i < len(w.touched); i++ {
+		h := w.touched[i]
+		h.touched = false
+		h.barrier()
+		h.observe()
+		h.dispatch()
+	}
+	clear(w.touched)
+	w.touched = w.touched[:0]
+}
+
+// enter runs a call from outside the run loop (a scenario calling a Socket
+// method between RunFor calls) as an event of its own. It returns the
+// function that ends it.
+func (w *World) enter() func() {
+	if w.inEvent.Load() {
+		return func() {}
+	}
+	w.inEvent.Store(true)
+	return func() {
+		w.settle()
+		w.inEvent.Store(false)
+	}
+}
+
+// Close shuts every host down: sockets first in creation order, then the
+// stacks. Nothing is traced after Close.
+func (w *World) Close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	for _, h := range w.hosts {
+		h.close()
+	}
+}
