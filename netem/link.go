@@ -314,10 +314,10 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 	return out
 }
 
-// Delay returns the one-way delay of direction dir.
-func (l *Link) Delay(dir Dir) time.Duration {
+// Path returns the configuration of direction dir (AtoB or BtoA).
+func (l *Link) Path(dir Dir) Path {
 	if dir == BtoA {
-		return l.paths[1].Delay
+		return l.paths[1]
 	}
-	return l.paths[0].Delay
+	return l.paths[0]
 }

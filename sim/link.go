@@ -25,6 +25,9 @@ func (l *Link) A() *Host { return l.a }
 // B returns the host on side B.
 func (l *Link) B() *Host { return l.b }
 
+// Path returns the delay and loss packets from host from meet.
+func (l *Link) Path(from *Host) netem.Path { return l.nl.Path(l.Dir(from)) }
+
 // Dir returns the direction a packet from host from travels in.
 func (l *Link) Dir(from *Host) netem.Dir {
 	if from == l.a {

@@ -50,6 +50,9 @@ type observer struct {
 	tuples  []tuple
 	pending []tuple
 	hits    []*epRec
+	// order, when set, is the Order given to the transitions recorded
+	// (those of one application call).
+	order int64
 	// entered counts entries into each state.
 	entered [numStates]int
 	current [numStates]int
@@ -196,8 +199,12 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	if w.opts.DiscardTrace {
 		return
 	}
+	order := o.order
+	if order == 0 {
+		order = w.order.Add(1)
+	}
 	w.transitions = append(w.transitions, Transition{
-		At: now, Host: o.h.name, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred,
+		At: now, Host: o.h.name, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
 	})
 }
 

@@ -32,6 +32,9 @@ type Packet struct {
 	Rule string
 	// Orig is the ID of the original packet for a Duplicated copy.
 	Orig int
+	// Order places the packet among packets and transitions in the order
+	// the World recorded them.
+	Order int64
 }
 
 // flight is a packet on its way to a host.
@@ -68,6 +71,7 @@ func (w *World) newEventLocked() *event {
 func (w *World) recordLocked(p Packet) int {
 	w.npackets++
 	p.ID = w.npackets
+	p.Order = w.order.Add(1)
 	if !w.opts.DiscardTrace {
 		w.packets = append(w.packets, p)
 	}
@@ -234,3 +238,6 @@ func (w *World) Release(id int, at time.Duration) error {
 
 // payload returns a delivered packet's bytes as a gVisor buffer.
 func payload(data []byte) buffer.Buffer { return buffer.MakeWithData(data) }
+
+// Never is the Delivered time of a packet that never arrived.
+const Never time.Duration = -1

@@ -157,20 +157,20 @@ func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
 	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: errnoOf(err), Err: err}
 }
 
-// quiesce ends an application call inside an event: the host is barriered
-// and observed, so that each call's transitions are seen on their own.
-func (h *Host) quiesce() {
-	h.w.touch(h)
-	h.barrier()
-	h.observe()
-}
-
 // call wraps an application call: outside the run loop it becomes an event
-// of its own; inside, it is barriered and observed on return.
+// of its own; inside, it is barriered and observed on return, so that each
+// call's transitions are seen on their own. They are ordered before the
+// packets the call sent: gVisor changes state first in connect, close and
+// shutdown, then sends.
 func (h *Host) call() func() {
 	done := h.w.enter()
+	start := h.w.order.Add(1)
 	return func() {
-		h.quiesce()
+		h.w.touch(h)
+		h.barrier()
+		h.obs.order = start
+		h.observe()
+		h.obs.order = 0
 		done()
 	}
 }

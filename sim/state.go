@@ -147,6 +147,9 @@ type Transition struct {
 	// stack resting in it (e.g. SYN-RECEIVED -> ESTABLISHED -> CLOSE-WAIT on
 	// one segment): it is placed from gVisor's state graph.
 	Inferred bool
+	// Order places the transition among packets and transitions in the
+	// order the World recorded them.
+	Order int64
 }
 
 func (t Transition) String() string {

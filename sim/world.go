@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // Default budgets. A run that reaches one stops with a *BudgetError.
@@ -66,6 +65,7 @@ type World struct {
 	events  int64
 	inEvent atomic.Bool
 	async   atomic.Int64
+	order   atomic.Int64
 	closed  bool
 
 	hosts   []*Host
@@ -319,6 +319,10 @@ func (w *World) enter() func() {
 		w.inEvent.Store(false)
 	}
 }
+
+// Epoch is the wall-clock instant virtual time zero maps to, in the stacks'
+// Now() and in pcap timestamps.
+func Epoch() time.Time { return epoch }
 
 // Close shuts every host down: sockets first in creation order, then the
 // stacks. Nothing is traced after Close.

@@ -1,0 +1,178 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// Check is one claim a scenario makes about its run, and whether the run
+// bore it out.
+type Check struct {
+	Text string
+	OK   bool
+	// Detail says what was observed (the packet, the time) either way.
+	Detail string
+}
+
+// Report is a finished run as the CLI shows it.
+type Report struct {
+	Scenario string
+	Title    string
+	World    *sim.World
+	Checks   []Check
+	// Notes say where the hosts' behaviour (gVisor) differs from Linux for
+	// this run, and anything else a reader must know to trust the result.
+	Notes []string
+}
+
+// Passed reports whether every check holds.
+func (r Report) Passed() bool {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+type jsonDoc struct {
+	Scenario    string           `json:"scenario"`
+	Title       string           `json:"title,omitempty"`
+	Seed        uint64           `json:"seed"`
+	Stack       string           `json:"stack"`
+	Hosts       []jsonHost       `json:"hosts"`
+	Links       []jsonLink       `json:"links"`
+	Packets     []jsonPacket     `json:"packets"`
+	Transitions []jsonTransition `json:"transitions"`
+	Checks      []jsonCheck      `json:"checks"`
+	Notes       []string         `json:"notes"`
+	EndNs       int64            `json:"end_ns"`
+	Events      int64            `json:"events"`
+}
+
+type jsonHost struct {
+	Name         string `json:"name"`
+	Address      string `json:"address"`
+	MSLNs        int64  `json:"msl_ns"`
+	TimeWaitNs   int64  `json:"time_wait_ns"`
+	FinTimeoutNs int64  `json:"fin_timeout_ns"`
+	PortRange    string `json:"port_range"`
+	TWReuse      string `json:"tw_reuse"`
+	Behaviour    string `json:"behaviour"`
+}
+
+type jsonLink struct {
+	A         string  `json:"a"`
+	B         string  `json:"b"`
+	DelayABNs int64   `json:"delay_ab_ns"`
+	DelayBANs int64   `json:"delay_ba_ns"`
+	LossAB    float64 `json:"loss_ab"`
+	LossBA    float64 `json:"loss_ba"`
+}
+
+type jsonPacket struct {
+	ID          int      `json:"id"`
+	SentNs      int64    `json:"sent_ns"`
+	DeliveredNs *int64   `json:"delivered_ns"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	Src         string   `json:"src"`
+	Dst         string   `json:"dst"`
+	Flags       []string `json:"flags"`
+	Seq         uint32   `json:"seq"`
+	Ack         uint32   `json:"ack"`
+	RelSeq      uint32   `json:"rel_seq"`
+	RelAck      uint32   `json:"rel_ack"`
+	Len         int      `json:"len"`
+	Win         uint16   `json:"win"`
+	TSVal       *uint32  `json:"tsval"`
+	TSEcr       *uint32  `json:"tsecr"`
+	Fate        string   `json:"fate"`
+	Rule        string   `json:"rule,omitempty"`
+	Orig        int      `json:"orig,omitempty"`
+}
+
+type jsonTransition struct {
+	TNs      int64  `json:"t_ns"`
+	Host     string `json:"host"`
+	Local    string `json:"local"`
+	Remote   string `json:"remote"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Inferred bool   `json:"inferred,omitempty"`
+}
+
+type jsonCheck struct {
+	Text   string `json:"text"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// WriteJSON writes the run as one JSON document (see docs/json.md).
+func WriteJSON(out io.Writer, r Report) error {
+	w := r.World
+	doc := jsonDoc{
+		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
+		Hosts: []jsonHost{}, Links: []jsonLink{}, Packets: []jsonPacket{},
+		Transitions: []jsonTransition{}, Checks: []jsonCheck{}, Notes: r.Notes,
+		EndNs: int64(w.Now()), Events: w.Events(),
+	}
+	if doc.Notes == nil {
+		doc.Notes = []string{}
+	}
+	for _, h := range w.Hosts() {
+		o := h.Options()
+		doc.Hosts = append(doc.Hosts, jsonHost{
+			Name: h.Name(), Address: h.Addr().String(), MSLNs: int64(o.MSL), TimeWaitNs: int64(h.TimeWait()),
+			FinTimeoutNs: int64(o.FinTimeout), PortRange: fmt.Sprintf("%d-%d", o.FirstPort, o.LastPort),
+			TWReuse: o.TWReuse.String(), Behaviour: "gvisor",
+		})
+	}
+	for _, l := range w.Links() {
+		ab, ba := l.Path(l.A()), l.Path(l.B())
+		doc.Links = append(doc.Links, jsonLink{A: l.A().Name(), B: l.B().Name(),
+			DelayABNs: int64(ab.Delay), DelayBANs: int64(ba.Delay), LossAB: ab.Loss, LossBA: ba.Loss})
+	}
+	for _, row := range Rows(w.Packets()) {
+		p := jsonPacket{
+			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
+			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{},
+		}
+		if row.Delivered >= 0 && row.Fate != netem.Dropped {
+			d := int64(row.Delivered)
+			p.DeliveredNs = &d
+		}
+		if row.TCP {
+			h := row.H
+			p.Src, p.Dst = h.Src.String(), h.Dst.String()
+			p.Flags = h.Flags.Names()
+			p.Seq, p.Ack, p.RelSeq, p.RelAck = h.Seq, h.Ack, row.RelSeq, row.RelAck
+			p.Len, p.Win = h.PayloadLen, h.Window
+			if h.HasTS {
+				v, e := h.TS.Val, h.TS.Ecr
+				p.TSVal, p.TSEcr = &v, &e
+			}
+		}
+		doc.Packets = append(doc.Packets, p)
+	}
+	for _, t := range w.Transitions() {
+		remote := ""
+		if t.Remote.IsValid() {
+			remote = t.Remote.String()
+		}
+		doc.Transitions = append(doc.Transitions, jsonTransition{
+			TNs: int64(t.At), Host: t.Host, Local: t.Local.String(), Remote: remote,
+			From: t.From.String(), To: t.To.String(), Inferred: t.Inferred,
+		})
+	}
+	for _, c := range r.Checks {
+		doc.Checks = append(doc.Checks, jsonCheck(c))
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
