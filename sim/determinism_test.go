@@ -1,0 +1,109 @@
+package sim_test
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// TraceHash hashes everything a run observed: every packet's times, bytes
+// and fate, and every transition.
+func traceHash(w *sim.World) string {
+	h := sha256.New()
+	var b [8]byte
+	for _, p := range w.Packets() {
+		binary.LittleEndian.PutUint64(b[:], uint64(p.Sent))
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(p.Delivered))
+		h.Write(b[:])
+		fmt.Fprintf(h, "%s>%s %v %s %d|", p.From, p.To, p.Fate, p.Rule, p.Orig)
+		h.Write(p.Data)
+	}
+	for _, t := range w.Transitions() {
+		fmt.Fprintf(h, "%v\n", t)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// stress runs 8 concurrent chains of short connections from 4 clients over
+// lossy, asymmetric links: the workload that gave 10 traces in 10 runs
+// without the barrier.
+func stress(tb testing.TB, seed uint64) string {
+	tb.Helper()
+	w := sim.New(sim.Options{Seed: seed})
+	defer w.Close()
+	srv, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, MSL: 2 * time.Second})
+	require.NoError(tb, err)
+	l, err := srv.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnData = func(a *sim.Socket, b []byte) { _, _ = a.Send(b) }
+		a.OnEOF = func(a *sim.Socket) { _ = a.Close() }
+	}
+	for i := 0; i < 4; i++ {
+		c, err := w.AddHost(sim.HostOptions{Name: fmt.Sprintf("c%d", i), Addr: netip.AddrFrom4([4]byte{10, 0, 1, byte(i + 1)}), MSL: 2 * time.Second})
+		require.NoError(tb, err)
+		_, err = w.AddLink(c, srv, netem.Options{
+			AtoB: netem.Path{Delay: time.Duration(i+1) * time.Millisecond, Loss: 0.05},
+			BtoA: netem.Path{Delay: 2 * time.Millisecond, Loss: 0.05},
+		})
+		require.NoError(tb, err)
+		for chain := 0; chain < 2; chain++ {
+			left := 6
+			var next func()
+			next = func() {
+				if left == 0 {
+					return
+				}
+				left--
+				cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
+				if err != nil {
+					return
+				}
+				cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("ping")) }
+				cs.OnData = func(cs *sim.Socket, _ []byte) { _ = cs.Close(); next() }
+				cs.OnError = func(*sim.Socket, error) { next() }
+			}
+			w.At(time.Duration(chain)*time.Millisecond, next)
+		}
+	}
+	require.NoError(tb, w.Run())
+	require.Zero(tb, w.AsyncOps(), "a stack worked outside an event")
+	return traceHash(w)
+}
+
+// TestDeterminism runs the stress workload 20 times under GOMAXPROCS 1, 2
+// and 8 and asserts one trace hash per seed.
+func TestDeterminism(t *testing.T) {
+	runs := 20
+	if testing.Short() {
+		runs = 3
+	}
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	for _, seed := range []uint64{1, 2} {
+		want := ""
+		for _, procs := range []int{1, 2, 8} {
+			runtime.GOMAXPROCS(procs)
+			for i := 0; i < runs; i++ {
+				got := stress(t, seed)
+				if want == "" {
+					want = got
+				}
+				require.Equal(t, want, got, "seed %d, GOMAXPROCS %d, run %d: trace hash differs", seed, procs, i)
+			}
+		}
+		if seed == 2 {
+			require.NotEqual(t, stress(t, 1), want, "seeds 1 and 2 gave the same trace")
+		}
+	}
+}

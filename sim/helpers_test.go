@@ -1,0 +1,68 @@
+package sim_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+var (
+	clientIP = netip.MustParseAddr("10.0.0.1")
+	serverIP = netip.MustParseAddr("10.0.0.2")
+	server80 = netip.AddrPortFrom(serverIP, 80)
+)
+
+// pair builds a World with a client and a server joined by a link with 1 ms
+// each way, unless lo says otherwise. It closes the World when the test
+// ends and checks that no stack worked outside an event.
+func pair(tb testing.TB, o sim.Options, co, so sim.HostOptions, lo netem.Options) (*sim.World, *sim.Host, *sim.Host) {
+	tb.Helper()
+	w := sim.New(o)
+	co.Name, co.Addr = "client", clientIP
+	so.Name, so.Addr = "server", serverIP
+	c, err := w.AddHost(co)
+	require.NoError(tb, err)
+	s, err := w.AddHost(so)
+	require.NoError(tb, err)
+	if lo.AtoB.Delay == 0 && lo.BtoA.Delay == 0 {
+		lo.AtoB.Delay, lo.BtoA.Delay = time.Millisecond, time.Millisecond
+	}
+	_, err = w.AddLink(c, s, lo)
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		if n := w.AsyncOps(); n != 0 {
+			tb.Errorf("AsyncOps = %d, want 0: a stack worked outside an event", n)
+		}
+		w.Close()
+	})
+	return w, c, s
+}
+
+// states returns the sequence of states one host's connection endpoints
+// entered (listeners excluded).
+func states(w *sim.World, host string) []sim.State {
+	var out []sim.State
+	for _, t := range w.Transitions() {
+		if t.Host == host && t.To != sim.Listen && t.From != sim.Listen {
+			out = append(out, t.To)
+		}
+	}
+	return out
+}
+
+// flagsFrom lists the flags of the packets host sent, in order.
+func flagsFrom(w *sim.World, host string) []string {
+	var out []string
+	for _, p := range w.Packets() {
+		if p.From == host {
+			h, _ := netem.Decode(p.Data)
+			out = append(out, h.Flags.String())
+		}
+	}
+	return out
+}
