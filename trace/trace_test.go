@@ -1,0 +1,118 @@
+package trace_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
+)
+
+func lostFinalACK(tb testing.TB) *scenarios.Result {
+	tb.Helper()
+	res, err := scenarios.Run("lost-final-ack", scenarios.Config{})
+	require.NoError(tb, err)
+	tb.Cleanup(res.Close)
+	return res
+}
+
+func TestSeconds(t *testing.T) {
+	assert.Equal(t, "0.000000", trace.Seconds(0))
+	assert.Equal(t, "60.360000", trace.Seconds(60360*time.Millisecond))
+	assert.Equal(t, "274.877906", trace.Seconds(274877906944))
+	assert.Equal(t, "-0.000001", trace.Seconds(-time.Microsecond))
+}
+
+// TestPcapRoundTrip reads the pcap back: raw IPv4, nanosecond virtual
+// timestamps, every packet in send order with its bytes.
+func TestPcapRoundTrip(t *testing.T) {
+	res := lostFinalACK(t)
+	pkts := res.World.Packets()
+	var buf bytes.Buffer
+	require.NoError(t, trace.WritePcap(&buf, pkts))
+	r, err := pcapgo.NewReader(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, layers.LinkTypeRaw, r.LinkType())
+	assert.Equal(t, -9, r.Resolution().Exponent, "timestamp resolution")
+	for i := 0; ; i++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			assert.Equal(t, len(pkts), i, "packets in the pcap")
+			break
+		}
+		require.Less(t, i, len(pkts))
+		assert.Equal(t, pkts[i].Data, data, "packet %d bytes", i+1)
+		assert.Equal(t, sim.Epoch().Add(pkts[i].Sent), ci.Timestamp.UTC(), "packet %d time", i+1)
+	}
+}
+
+// TestTsharkSeesRetransmittedFIN: Wireshark's dissector, reading our pcap,
+// flags the server's second FIN as a retransmission, and nothing else.
+func TestTsharkSeesRetransmittedFIN(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tshark is not installed; .ci/run must install it")
+		}
+		t.Skip("tshark not installed")
+	}
+	res := lostFinalACK(t)
+	path := filepath.Join(t.TempDir(), "lost-final-ack.pcap")
+	var buf bytes.Buffer
+	require.NoError(t, trace.WritePcap(&buf, res.World.Packets()))
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+
+	out, err := exec.Command(tshark, "-r", path, "-Y", "tcp.analysis.retransmission",
+		"-T", "fields", "-e", "frame.number", "-e", "ip.src", "-e", "tcp.flags.fin").Output()
+	require.NoError(t, err, "tshark: %s", out)
+	// The frame number of the server's second FIN (the pcap is in send order).
+	var want string
+	fins := 0
+	for i, r := range trace.Rows(res.World.Packets()) {
+		if r.From == "server" && r.H.Flags&netem.FIN != 0 {
+			if fins++; fins == 2 {
+				want = strconv.Itoa(i+1) + "\t10.0.0.2\t1"
+			}
+		}
+	}
+	require.NotEmpty(t, want, "the run has no retransmitted FIN")
+	assert.Equal(t, want, strings.TrimSpace(string(out)), "tshark's retransmissions (frame, source, FIN)")
+}
+
+// TestLadderMarksTheLoss: the dropped final ACK dies mid-link and each
+// side's states stand in its own column.
+func TestLadderMarksTheLoss(t *testing.T) {
+	res := lostFinalACK(t)
+	var buf bytes.Buffer
+	require.NoError(t, trace.WriteLadder(&buf, "client", "server", res.World.Packets(), res.World.Transitions()))
+	lines := strings.Split(buf.String(), "\n")
+	var drop, lastAck, tw string
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, `dropped by rule "final ACK"`):
+			drop = l
+		case strings.Contains(l, "CLOSE-WAIT -> LAST-ACK"):
+			lastAck = l
+		case strings.Contains(l, "FIN-WAIT-2 -> TIME-WAIT"):
+			tw = l
+		}
+	}
+	require.NotEmpty(t, drop, "no dropped row in\n%s", buf.String())
+	assert.Contains(t, drop, "X", "the dropped ACK has no arrow head")
+	assert.NotContains(t, drop, ">|", "the dropped ACK reaches the server")
+	assert.Greater(t, strings.Index(lastAck, "LAST-ACK"), 40, "the server's state is not in the right column: %q", lastAck)
+	assert.Less(t, strings.Index(tw, "FIN-WAIT-2"), 20, "the client's state is not in the left column: %q", tw)
+}
