@@ -92,7 +92,6 @@ type env struct {
 	cfg            Config
 	w              *sim.World
 	client, server *sim.Host
-	rules          []netem.Rule
 	checks         []trace.Check
 	notes          []string
 }

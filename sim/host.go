@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/rand"
@@ -85,14 +86,21 @@ type Host struct {
 	nic   *nic
 
 	touched bool
+	// pending is set when a packet was handed to the stack: its TCP
+	// processor may have work until the next barrier.
+	pending bool
 	closed  bool
 
 	// readyMu guards ready: waiter callbacks run on processor goroutines.
 	readyMu sync.Mutex
 	ready   []*Socket
 
-	sockets []*Socket
-	obs     observer
+	// sockets are the live sockets (not yet closed and gone); a socket's
+	// idx is its place here.
+	sockets  []*Socket
+	nsockets int
+	rbuf     bytes.Buffer
+	obs      observer
 }
 
 // creating serialises stack creation: GOMAXPROCS is process-wide, and it
@@ -228,6 +236,15 @@ func (h *Host) TimeWait() time.Duration { return 2 * h.opts.MSL }
 func (h *Host) Stack() *stack.Stack { return h.stack }
 
 // barrier waits until the host's TCP processor has nothing left to do.
+//
+// Only packet deliveries need it. gVisor's processor gets work only from
+// segments waiting in an endpoint's queue, and segments enter queues only on
+// delivery (tcp.dispatcher.queuePacket); every other call that wakes the
+// processor (notifyProcessor, queueEndpoint, UnlockUser) hands it segments
+// already queued. Once a delivery is barriered every queue is empty, so
+// timers and application calls, which run synchronously on the simulation
+// goroutine, leave the processor nothing to do. docs/determinism.md gives
+// the full argument; the determinism tests guard it.
 func (h *Host) barrier() {
 	if h.closed {
 		return // Pause on a closed stack blocks forever.
@@ -241,7 +258,9 @@ func (h *Host) close() {
 		return
 	}
 	for _, s := range h.sockets {
-		s.ep.Abort()
+		if s.ep != nil {
+			s.ep.Abort()
+		}
 	}
 	h.closed = true
 	h.stack.Close()

@@ -188,6 +188,9 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 		o.twPush(now+o.h.TimeWait(), r)
 	case Closed:
 		delete(o.byEP, r.ep)
+		if r.sock != nil && r.sock.closed {
+			r.sock.release()
+		}
 	}
 }
 

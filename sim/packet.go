@@ -44,17 +44,25 @@ type flight struct {
 	data []byte
 }
 
-// buf returns a byte slice of length n, reused when the trace is discarded.
-// Requires w.mu.
+// Free-list bounds: enough to serve a busy run without allocating, small
+// enough that a burst of packets in flight does not pin memory afterwards.
+const (
+	maxFreeBufs   = 512
+	maxFreeEvents = 1024
+	bufClass      = 256 // buffers are allocated in multiples of this
+)
+
+// bufLocked returns a byte slice of length n, reused when the trace is
+// discarded. Requires w.mu.
 func (w *World) bufLocked(n int) []byte {
 	if k := len(w.bufs); k > 0 {
 		b := w.bufs[k-1]
-		w.bufs = w.bufs[:k-1]
 		if cap(b) >= n {
+			w.bufs = w.bufs[:k-1]
 			return b[:n]
 		}
 	}
-	return make([]byte, n, max(n, 2048))
+	return make([]byte, n, (n+bufClass-1)/bufClass*bufClass)
 }
 
 // newEventLocked returns a cleared delivery event. Requires w.mu.
@@ -155,7 +163,7 @@ func (w *World) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Du
 }
 
 func (w *World) recycleLocked(data []byte) {
-	if w.opts.DiscardTrace {
+	if w.opts.DiscardTrace && len(w.bufs) < maxFreeBufs {
 		w.bufs = append(w.bufs, data)
 	}
 }
@@ -172,7 +180,9 @@ func (w *World) deliver(ev *event) {
 	w.mu.Lock()
 	w.recycleLocked(data)
 	ev.pkt.data, ev.host, ev.pkt.to = nil, nil, nil
-	w.free = append(w.free, ev)
+	if len(w.free) < maxFreeEvents {
+		w.free = append(w.free, ev)
+	}
 	w.mu.Unlock()
 }
 

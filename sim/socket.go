@@ -113,10 +113,13 @@ type Socket struct {
 	eof        bool
 	closed     bool
 	queued     bool // in h.ready
+	idx        int  // in h.sockets; -1 once released
 	err        error
 	received   []byte
 	accepted   []*Socket
-	rbuf       bytes.Buffer
+	final      State // the state when released
+	// local and remote are the addresses when released.
+	local, remote netip.AddrPort
 
 	// OnAccept runs for each connection a listener accepts.
 	OnAccept func(*Socket)
@@ -132,7 +135,8 @@ type Socket struct {
 }
 
 func (h *Host) newSocket(ep tcpip.Endpoint, wq *waiter.Queue, opts SocketOptions) *Socket {
-	s := &Socket{h: h, id: len(h.sockets) + 1, ep: ep, wq: wq, opts: opts}
+	h.nsockets++
+	s := &Socket{h: h, id: h.nsockets, ep: ep, wq: wq, opts: opts, idx: len(h.sockets)}
 	s.we = waiter.NewFunctionEntry(waiter.EventIn|waiter.EventOut|waiter.EventErr|waiter.EventHUp, func(waiter.EventMask) {
 		h.markReady(s)
 	})
@@ -158,8 +162,9 @@ func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
 }
 
 // call wraps an application call: outside the run loop it becomes an event
-// of its own; inside, it is barriered and observed on return, so that each
-// call's transitions are seen on their own. They are ordered before the
+// of its own; inside, it is observed on return, so that each call's
+// transitions are seen on their own. (It needs no barrier: gVisor runs the
+// call synchronously; see barrier.) The transitions are ordered before the
 // packets the call sent: gVisor changes state first in connect, close and
 // shutdown, then sends.
 func (h *Host) call() func() {
@@ -167,7 +172,6 @@ func (h *Host) call() func() {
 	start := h.w.order.Add(1)
 	return func() {
 		h.w.touch(h)
-		h.barrier()
 		h.obs.order = start
 		h.observe()
 		h.obs.order = 0
@@ -198,6 +202,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	if terr := ep.Listen(1024); terr != nil {
 		s.closed = true
 		ep.Close()
+		s.release()
 		return nil, h.opErr("listen", addr, terr)
 	}
 	return s, nil
@@ -234,13 +239,48 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 	default:
 		s.closed = true
 		ep.Close()
+		s.release()
 		return nil, h.opErr("connect", remote.String(), terr)
 	}
 	return s, nil
 }
 
+// released reports an error for a call on a socket that is closed and
+// gone.
+func (s *Socket) released(op string) error {
+	if s.ep != nil {
+		return nil
+	}
+	return &OpError{Op: op, Host: s.h.name, Addr: s.remoteString(), Errno: "EBADF", Err: &tcpip.ErrClosedForSend{}}
+}
+
+// release lets go of a socket the application closed and whose connection
+// is gone: the World keeps only what a test may still ask (bytes, error,
+// final state), not the stack's endpoint.
+func (s *Socket) release() {
+	if s.ep == nil {
+		return
+	}
+	s.final, s.local, s.remote = s.State(), s.Local(), s.Remote()
+	if s.rec != nil {
+		delete(s.h.obs.byEP, s.rec.ep)
+	}
+	s.wq.EventUnregister(&s.we)
+	s.ep, s.wq, s.rec = nil, nil, nil
+	s.OnAccept, s.OnConnect, s.OnData, s.OnEOF, s.OnError = nil, nil, nil, nil, nil
+	h := s.h
+	last := h.sockets[len(h.sockets)-1]
+	h.sockets[s.idx], last.idx = last, s.idx
+	h.sockets[len(h.sockets)-1] = nil
+	h.sockets = h.sockets[:len(h.sockets)-1]
+	s.idx = -1
+}
+
 // Send queues b for sending and returns how many bytes were taken.
 func (s *Socket) Send(b []byte) (int, error) {
+	if err := s.released("send"); err != nil {
+		return 0, err
+	}
 	defer s.h.call()()
 	var r bytes.Reader
 	r.Reset(b)
@@ -254,6 +294,9 @@ func (s *Socket) Send(b []byte) (int, error) {
 // Shutdown closes the write side (like shutdown(SHUT_WR)), the read side,
 // or both.
 func (s *Socket) Shutdown(read, write bool) error {
+	if err := s.released("shutdown"); err != nil {
+		return err
+	}
 	defer s.h.call()()
 	var f tcpip.ShutdownFlags
 	if read {
@@ -271,17 +314,24 @@ func (s *Socket) Shutdown(read, write bool) error {
 // Close closes the socket. The connection goes on closing in the stack (and
 // is still observed) after the application let go of it.
 func (s *Socket) Close() error {
-	defer s.h.call()()
 	if s.closed {
 		return &OpError{Op: "close", Host: s.h.name, Errno: "EBADF", Err: &tcpip.ErrClosedForSend{}}
 	}
+	done := s.h.call()
 	s.closed = true
 	s.ep.Close()
+	done()
+	if s.State() == Closed {
+		s.release() // it was gone already (reset, refused, never connected)
+	}
 	return nil
 }
 
 // Read takes whatever the stack has received for a NoAutoRead socket.
 func (s *Socket) Read() []byte {
+	if s.ep == nil {
+		return nil
+	}
 	defer s.h.call()()
 	return s.readAll()
 }
@@ -307,7 +357,7 @@ func (s *Socket) Host() *Host { return s.h }
 // State returns the connection's current state as last observed.
 func (s *Socket) State() State {
 	if s.rec == nil {
-		return Closed
+		return s.final
 	}
 	return s.rec.state
 }
@@ -316,6 +366,9 @@ func (s *Socket) State() State {
 func (s *Socket) Local() netip.AddrPort {
 	if s.rec != nil && s.rec.local.IsValid() {
 		return s.rec.local
+	}
+	if s.ep == nil {
+		return s.local
 	}
 	if a, err := s.ep.GetLocalAddress(); err == nil {
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr.As4()), a.Port)
@@ -328,7 +381,7 @@ func (s *Socket) Remote() netip.AddrPort {
 	if s.rec != nil {
 		return s.rec.remote
 	}
-	return netip.AddrPort{}
+	return s.remote
 }
 
 func (s *Socket) remoteString() string {
@@ -368,6 +421,9 @@ func (h *Host) dispatch() {
 // serve reacts to a socket's readiness: accept, connect completion, data,
 // EOF, error.
 func (s *Socket) serve() {
+	if s.ep == nil {
+		return
+	}
 	if s.listener {
 		s.acceptAll()
 		return
@@ -413,9 +469,10 @@ func (s *Socket) readAll() []byte {
 	if s.eof || s.closed {
 		return nil
 	}
-	s.rbuf.Reset()
+	rbuf := &s.h.rbuf
+	rbuf.Reset()
 	for {
-		_, terr := s.ep.Read(&s.rbuf, tcpip.ReadOptions{})
+		_, terr := s.ep.Read(rbuf, tcpip.ReadOptions{})
 		switch terr.(type) {
 		case nil:
 			continue
@@ -427,11 +484,11 @@ func (s *Socket) readAll() []byte {
 		}
 		break
 	}
-	if s.rbuf.Len() == 0 {
+	if rbuf.Len() == 0 {
 		return nil
 	}
 	start := len(s.received)
-	s.received = append(s.received, s.rbuf.Bytes()...)
+	s.received = append(s.received, rbuf.Bytes()...)
 	return s.received[start:len(s.received):len(s.received)]
 }
 

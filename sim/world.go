@@ -228,6 +228,7 @@ func (w *World) Step() (bool, error) {
 		w.touch(ev.host)
 		ev.fn()
 	case evDeliver:
+		ev.host.pending = true
 		w.deliver(ev)
 	case evApp:
 		ev.fn()
@@ -291,14 +292,17 @@ func (w *World) touch(h *Host) {
 	}
 }
 
-// settle barriers every touched host, records what changed, and runs the
-// application callbacks that the event made ready (which may touch more
-// hosts).
+// settle barriers every host a packet was delivered to, records what
+// changed on every touched host, and runs the application callbacks that the
+// event made ready (which may touch more hosts).
 func (w *World) settle() {
 	for i := 0; i < len(w.touched); i++ {
 		h := w.touched[i]
 		h.touched = false
-		h.barrier()
+		if h.pending {
+			h.barrier()
+			h.pending = false
+		}
 		h.observe()
 		h.dispatch()
 	}
