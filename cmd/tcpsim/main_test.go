@@ -90,3 +90,27 @@ func TestPcapToBadPath(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "no such file or directory")
 }
+
+// TestReadmeExample keeps the README's example output true: every line of
+// it (but the elisions) appears in the real output, in order.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	const start = "$ go run ./cmd/tcpsim run lost-final-ack\n"
+	s := string(readme)
+	i := strings.Index(s, start)
+	require.GreaterOrEqual(t, i, 0, "README has no example run")
+	block := s[i+len(start):]
+	block = block[:strings.Index(block, "```")]
+	code, out, _ := tcpsim("run", "lost-final-ack")
+	require.Equal(t, 0, code)
+	rest := out
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		if line == "..." || line == "" {
+			continue
+		}
+		k := strings.Index(rest, line+"\n")
+		require.GreaterOrEqual(t, k, 0, "README line not in the output (or out of order): %q", line)
+		rest = rest[k+len(line):]
+	}
+}

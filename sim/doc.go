@@ -1,0 +1,21 @@
+// Package sim owns virtual time and runs real gVisor TCP stacks on it.
+//
+// A World holds one heap of events ordered by (virtual time, insertion
+// sequence): gVisor timer callbacks, packet deliveries and scenario actions.
+// Each Host is a gVisor network stack (IPv4 and TCP) on a NIC of the World's
+// own; hosts are joined by links (package netem) that decide when, and
+// whether, each packet arrives. Sockets (Listen, Connect, Send, Shutdown,
+// Close) are driven from the simulation goroutine, and every state change of
+// every endpoint is recorded with RFC 9293 state names, including endpoints
+// the application already closed.
+//
+// Determinism is the point: one seed (Options.Seed) derives every random
+// stream, the stacks see only the World's clock, a host's TCP processor is
+// barriered after every packet it receives, and nothing that reaches output
+// iterates a map. The same program and seed give the same packets, times and
+// transitions on any machine and any GOMAXPROCS; docs/determinism.md explains
+// how. Every run is bounded by Options.MaxTime and Options.MaxEvents.
+//
+// sim never reads wall-clock time or a global random source, and nothing in
+// it may: that would break the guarantee above.
+package sim

@@ -1,0 +1,65 @@
+package sim_test
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// Two hosts, one connection, the client closes first: every state change of
+// both endpoints, TIME-WAIT included, on the virtual clock.
+func ExampleWorld() {
+	w := sim.New(sim.Options{Seed: 1})
+	defer w.Close()
+	client, _ := w.AddHost(sim.HostOptions{Name: "client", Addr: netip.MustParseAddr("10.0.0.1")})
+	server, _ := w.AddHost(sim.HostOptions{Name: "server", Addr: netip.MustParseAddr("10.0.0.2"), MSL: 5 * time.Second})
+	_, _ = w.AddLink(client, server, netem.Options{
+		AtoB: netem.Path{Delay: 10 * time.Millisecond},
+		BtoA: netem.Path{Delay: 10 * time.Millisecond},
+	})
+	l, _ := server.Listen(80, sim.SocketOptions{})
+	l.OnAccept = func(c *sim.Socket) { c.OnEOF = func(c *sim.Socket) { _ = c.Close() } }
+	c, _ := client.Connect(netip.MustParseAddrPort("10.0.0.2:80"), sim.SocketOptions{LocalPort: 40000})
+	w.At(100*time.Millisecond, func() { _ = c.Close() })
+	if err := w.Run(); err != nil {
+		fmt.Println(err)
+	}
+	for _, t := range w.Transitions() {
+		fmt.Printf("%-8v %s %v -> %v\n", t.At, t.Host, t.From, t.To)
+	}
+	// Output:
+	// 0s       server CLOSED -> LISTEN
+	// 0s       client CLOSED -> SYN-SENT
+	// 10ms     server CLOSED -> SYN-RECEIVED
+	// 20ms     client SYN-SENT -> ESTABLISHED
+	// 30ms     server SYN-RECEIVED -> ESTABLISHED
+	// 100ms    client ESTABLISHED -> FIN-WAIT-1
+	// 110ms    server ESTABLISHED -> CLOSE-WAIT
+	// 110ms    server CLOSE-WAIT -> LAST-ACK
+	// 120ms    client FIN-WAIT-1 -> FIN-WAIT-2
+	// 120ms    client FIN-WAIT-2 -> TIME-WAIT
+	// 130ms    server LAST-ACK -> CLOSED
+	// 1m0.12s  client TIME-WAIT -> CLOSED
+}
+
+// A connect that the ephemeral port range cannot serve fails at once with
+// the errno Linux gives.
+func ExampleHost_Connect_portExhaustion() {
+	w := sim.New(sim.Options{})
+	defer w.Close()
+	client, _ := w.AddHost(sim.HostOptions{Name: "client", Addr: netip.MustParseAddr("10.0.0.1"), FirstPort: 50000, LastPort: 50000})
+	server, _ := w.AddHost(sim.HostOptions{Name: "server", Addr: netip.MustParseAddr("10.0.0.2")})
+	_, _ = w.AddLink(client, server, netem.Options{})
+	_, _ = server.Listen(80, sim.SocketOptions{})
+	dst := netip.MustParseAddrPort("10.0.0.2:80")
+	_, err := client.Connect(dst, sim.SocketOptions{})
+	fmt.Println("first:", err)
+	_, err = client.Connect(dst, sim.SocketOptions{})
+	fmt.Println("second:", sim.Errno(err))
+	// Output:
+	// first: <nil>
+	// second: EADDRNOTAVAIL
+}
