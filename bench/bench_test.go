@@ -83,6 +83,24 @@ func world(tb testing.TB) (*sim.World, *sim.Host) {
 	return w, c
 }
 
+// lifecycle starts one client lifecycle: connect, send the request, read
+// the response, close first; then done runs.
+func lifecycle(c *sim.Host, done func()) error {
+	cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
+	if err != nil {
+		return err
+	}
+	cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send(request) }
+	got := 0
+	cs.OnData = func(cs *sim.Socket, p []byte) {
+		if got += len(p); got == len(response) {
+			_ = cs.Close()
+			done()
+		}
+	}
+	return nil
+}
+
 // runLifecycles runs n lifecycles in chains concurrent chains and returns
 // how many completed.
 func runLifecycles(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
@@ -94,19 +112,8 @@ func runLifecycles(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 			return
 		}
 		started++
-		cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
-		if err != nil {
+		if err := lifecycle(c, func() { done++; next() }); err != nil {
 			tb.Errorf("connect %d: %v", started, err)
-			return
-		}
-		cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send(request) }
-		got := 0
-		cs.OnData = func(cs *sim.Socket, p []byte) {
-			if got += len(p); got == len(response) {
-				_ = cs.Close()
-				done++
-				next()
-			}
 		}
 	}
 	for i := 0; i < chains; i++ {
@@ -173,17 +180,8 @@ func runLifecyclesFor(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 	tb.Helper()
 	done := 0
 	for i := 0; i < n; i++ {
-		cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
-		if err != nil {
+		if err := lifecycle(c, func() { done++ }); err != nil {
 			tb.Fatal(err)
-		}
-		cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send(request) }
-		got := 0
-		cs.OnData = func(cs *sim.Socket, p []byte) {
-			if got += len(p); got == len(response) {
-				_ = cs.Close()
-				done++
-			}
 		}
 	}
 	if err := w.RunFor(30 * time.Second); err != nil {

@@ -20,19 +20,8 @@ var normalClose = Scenario{
 		"FIN-WAIT-2 and TIME-WAIT, which lasts 2×MSL; the server, which closes second, passes " +
 		"CLOSE-WAIT and LAST-ACK and never holds TIME-WAIT.",
 	run: func(e *env) error {
-		if err := e.link(); err != nil {
-			return err
-		}
-		if _, err := e.echoServer("world"); err != nil {
-			return err
-		}
-		c, err := e.client.Connect(serverAP, sim.SocketOptions{})
+		c, err := e.clientClosesFirst("hello", "world")
 		if err != nil {
-			return err
-		}
-		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send([]byte("hello")) }
-		e.w.At(closeAt, func() { _ = c.Close() })
-		if err := e.w.Run(); err != nil {
 			return err
 		}
 		f := e.facts()
@@ -50,6 +39,27 @@ var normalClose = Scenario{
 		e.check(string(c.Received()) == "world", "the reply arrives before the close", "client read %q", c.Received())
 		return nil
 	},
+}
+
+// clientClosesFirst runs the built-ins' basic exchange to the end: a link
+// with rules, a server that answers reply (if any) and closes on EOF, and a
+// client that sends request (if any) once connected and closes at closeAt.
+func (e *env) clientClosesFirst(request, reply string, rules ...netem.Rule) (*sim.Socket, error) {
+	if err := e.link(rules...); err != nil {
+		return nil, err
+	}
+	if _, err := e.echoServer(reply); err != nil {
+		return nil, err
+	}
+	c, err := e.client.Connect(serverAP, sim.SocketOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if request != "" {
+		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send([]byte(request)) }
+	}
+	e.w.At(closeAt, func() { _ = c.Close() })
+	return c, e.w.Run()
 }
 
 // checkFourWay checks that the close took FIN, ACK, FIN, ACK in that order.

@@ -18,20 +18,18 @@ func (e *env) facts() facts {
 
 // entered returns the transitions of host into state s, in order.
 func (f facts) entered(host string, s sim.State) []sim.Transition {
-	var out []sim.Transition
-	for _, t := range f.ts {
-		if t.Host == host && t.To == s {
-			out = append(out, t)
-		}
-	}
-	return out
+	return f.transitions(host, func(t sim.Transition) bool { return t.To == s })
 }
 
 // left returns the transitions of host out of state s, in order.
 func (f facts) left(host string, s sim.State) []sim.Transition {
+	return f.transitions(host, func(t sim.Transition) bool { return t.From == s })
+}
+
+func (f facts) transitions(host string, keep func(sim.Transition) bool) []sim.Transition {
 	var out []sim.Transition
 	for _, t := range f.ts {
-		if t.Host == host && t.From == s {
+		if t.Host == host && keep(t) {
 			out = append(out, t)
 		}
 	}

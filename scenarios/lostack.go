@@ -23,18 +23,7 @@ var lostFinalACK = Scenario{
 		"still in LAST-ACK, retransmits its FIN; the active closer, still in TIME-WAIT, ACKs it again " +
 		"and restarts its 2×MSL timer, and the passive closer reaches CLOSED on that ACK.",
 	run: func(e *env) error {
-		if err := e.link(finalACKRule); err != nil {
-			return err
-		}
-		if _, err := e.echoServer(""); err != nil {
-			return err
-		}
-		c, err := e.client.Connect(serverAP, sim.SocketOptions{})
-		if err != nil {
-			return err
-		}
-		e.w.At(closeAt, func() { _ = c.Close() })
-		if err := e.w.Run(); err != nil {
+		if _, err := e.clientClosesFirst("", "", finalACKRule); err != nil {
 			return err
 		}
 		e.lostFinalACKChecks(e.facts())
