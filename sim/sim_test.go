@@ -289,3 +289,31 @@ func TestOpErrorFormat(t *testing.T) {
 	assert.Equal(t, "EINVAL", oe.Errno)
 	assert.Contains(t, err.Error(), "client: connect 10.0.0.2:0: EINVAL")
 }
+
+// TestHalfClose: shutdown(SHUT_WR) sends FIN; the peer reads EOF but can
+// still send, and the half-closed side still receives. Sending after the
+// shutdown fails with EPIPE.
+func TestHalfClose(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnEOF = func(a *sim.Socket) {
+			_, _ = a.Send([]byte("after your FIN"))
+			_ = a.Close()
+		}
+	}
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	require.NoError(t, cs.Shutdown(false, true))
+	assert.Equal(t, sim.FinWait1, cs.State())
+	_, err = cs.Send([]byte("too late"))
+	assert.Equal(t, "EPIPE", sim.Errno(err), "send after shutdown: %v", err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+
+	assert.Equal(t, "after your FIN", string(cs.Received()))
+	assert.True(t, cs.EOF())
+	assert.Equal(t, sim.TimeWait, cs.State())
+	assert.Equal(t, []sim.State{sim.SynSent, sim.Established, sim.FinWait1, sim.FinWait2, sim.TimeWait}, states(w, "client"))
+}
