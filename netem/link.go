@@ -228,27 +228,12 @@ func New(opts Options) (*Link, error) {
 	}
 	l := &Link{paths: [2]Path{opts.AtoB, opts.BtoA}, out: make([]Out, 0, 2)}
 	for i, r := range opts.Rules {
-		name := r.Name
-		if name == "" {
-			name = fmt.Sprintf("rule %d", i+1)
+		if r.Name == "" {
+			r.Name = fmt.Sprintf("rule %d", i+1)
 		}
-		if r.Nth < 0 {
-			errs = append(errs, fmt.Errorf("netem: %s: nth %d: want >= 1 (0 means the first)", name, r.Nth))
+		if err := l.AddRule(r); err != nil {
+			errs = append(errs, err)
 		}
-		switch r.Action.Kind {
-		case Drop:
-		case Delay, Duplicate:
-			if r.Action.Delay < 0 {
-				errs = append(errs, fmt.Errorf("netem: %s: %s by %v: want a duration >= 0", name, r.Action.Kind, r.Action.Delay))
-			}
-		case Hold:
-			if r.Action.Until < 0 {
-				errs = append(errs, fmt.Errorf("netem: %s: hold until %v: want a time >= 0", name, r.Action.Until))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("netem: %s: no action: want drop, delay, duplicate or hold", name))
-		}
-		l.rules = append(l.rules, ruleState{Rule: r, name: name, armed: r.After == nil})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -257,6 +242,40 @@ func New(opts Options) (*Link, error) {
 		l.rngs[i] = rand.New(rand.NewPCG(opts.Seed, uint64(i)+0x9e3779b97f4a7c15))
 	}
 	return l, nil
+}
+
+// AddRule appends a rule, checked as New checks Options.Rules. It applies
+// to packets sent from then on.
+func (l *Link) AddRule(r Rule) error {
+	name := r.Name
+	if name == "" {
+		name = fmt.Sprintf("rule %d", len(l.rules)+1)
+	}
+	if err := checkRule(name, r); err != nil {
+		return err
+	}
+	l.rules = append(l.rules, ruleState{Rule: r, name: name, armed: r.After == nil})
+	return nil
+}
+
+func checkRule(name string, r Rule) error {
+	if r.Nth < 0 {
+		return fmt.Errorf("netem: %s: nth %d: want >= 1 (0 means the first)", name, r.Nth)
+	}
+	switch r.Action.Kind {
+	case Drop:
+	case Delay, Duplicate:
+		if r.Action.Delay < 0 {
+			return fmt.Errorf("netem: %s: %s by %v: want a duration >= 0", name, r.Action.Kind, r.Action.Delay)
+		}
+	case Hold:
+		if r.Action.Until < 0 {
+			return fmt.Errorf("netem: %s: hold until %v: want a time >= 0", name, r.Action.Until)
+		}
+	default:
+		return fmt.Errorf("netem: %s: no action: want drop, delay, duplicate or hold", name)
+	}
+	return nil
 }
 
 // Send puts pkt on the link in direction dir (AtoB or BtoA) at virtual time

@@ -28,6 +28,14 @@ func (l *Link) B() *Host { return l.b }
 // Path returns the delay and loss packets from host from meet.
 func (l *Link) Path(from *Host) netem.Path { return l.nl.Path(l.Dir(from)) }
 
+// AddRule adds a netem rule to the link; it applies to packets sent from
+// then on.
+func (l *Link) AddRule(r netem.Rule) error {
+	l.a.w.mu.Lock()
+	defer l.a.w.mu.Unlock()
+	return l.nl.AddRule(r)
+}
+
 // Dir returns the direction a packet from host from travels in.
 func (l *Link) Dir(from *Host) netem.Dir {
 	if from == l.a {

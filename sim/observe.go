@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -267,3 +268,36 @@ func (h *Host) StateCount(s State) int {
 
 // Entered returns how many times any endpoint of the host entered state s.
 func (h *Host) Entered(s State) int { return h.obs.entered[s] }
+
+// Endpoint is one TCP endpoint of a host as last observed.
+type Endpoint struct {
+	Local, Remote netip.AddrPort
+	State         State
+}
+
+// Endpoints lists the host's endpoints that are not CLOSED, listeners and
+// endpoints the application already closed included, sorted by local then
+// remote address.
+func (h *Host) Endpoints() []Endpoint {
+	var out []Endpoint
+	add := func(r *epRec) {
+		if r.state != Closed {
+			out = append(out, Endpoint{Local: r.local, Remote: r.remote, State: r.state})
+		}
+	}
+	for _, r := range h.obs.active {
+		add(r)
+	}
+	for _, e := range h.obs.tw {
+		if e.rec.state == TimeWait {
+			add(e.rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b Endpoint) int {
+		if c := a.Local.Compare(b.Local); c != 0 {
+			return c
+		}
+		return a.Remote.Compare(b.Remote)
+	})
+	return out
+}

@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Fence tags of a notebook's cells.
+const (
+	cellTag   = "tcpsim"
+	outputTag = "tcpsim-output"
+)
+
+// Notebook is a scenario file: Markdown prose, input cells (fenced blocks
+// tagged tcpsim) and each cell's captured output (the tcpsim-output block
+// right after it).
+type Notebook struct {
+	// Path names the file in messages.
+	Path string
+	// Title is the text of the first "# " heading.
+	Title string
+	// Summary is the first paragraph after the title.
+	Summary string
+	lines   []string
+	cells   []cell
+}
+
+// cell is one input block and where its output block stands, if any.
+type cell struct {
+	code []string
+	// first is the 1-based file line of the first code line.
+	first int
+	// end is the index in lines just past the closing fence of the input.
+	end int
+	// out is the [start, stop) range of lines of the existing output block,
+	// fences included; start == stop when there is none.
+	outStart, outStop int
+}
+
+// ParseNotebook splits a Markdown text into prose and cells. A fence that is
+// never closed is an error naming its line.
+func ParseNotebook(path, text string) (*Notebook, error) {
+	nb := &Notebook{Path: path, lines: strings.Split(text, "\n")}
+	lines := nb.lines
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if nb.Title == "" && strings.HasPrefix(l, "# ") {
+			nb.Title = strings.TrimSpace(l[2:])
+			nb.Summary = paragraph(lines[i+1:])
+		}
+		fence, tag, ok := openFence(l)
+		if !ok {
+			continue
+		}
+		end := closeFence(lines, i+1, fence)
+		if end < 0 {
+			return nil, fmt.Errorf("%s:%d:1: the code block opened here is never closed: want a line %q", path, i+1, fence)
+		}
+		switch tag {
+		case cellTag:
+			c := cell{code: lines[i+1 : end], first: i + 2, end: end + 1}
+			c.outStart, c.outStop = c.end, c.end
+			// An output block may follow after blank lines.
+			j := c.end
+			for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+				j++
+			}
+			if j < len(lines) {
+				if f2, t2, ok := openFence(lines[j]); ok && t2 == outputTag {
+					e2 := closeFence(lines, j+1, f2)
+					if e2 < 0 {
+						return nil, fmt.Errorf("%s:%d:1: the output block opened here is never closed: want a line %q", path, j+1, f2)
+					}
+					c.outStart, c.outStop = c.end, e2+1
+				}
+			}
+			nb.cells = append(nb.cells, c)
+			i = c.outStop - 1
+		case outputTag:
+			return nil, fmt.Errorf("%s:%d:1: a %s block must follow a %s cell", path, i+1, outputTag, cellTag)
+		default:
+			i = end
+		}
+	}
+	if len(nb.cells) == 0 {
+		return nil, fmt.Errorf("%s:1:1: no %s cells: want at least one fenced block tagged %s", path, cellTag, cellTag)
+	}
+	return nb, nil
+}
+
+// paragraph returns the first paragraph of prose in lines, joined.
+func paragraph(lines []string) string {
+	var p []string
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			if len(p) > 0 {
+				break
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "#") || strings.HasPrefix(t, "```") {
+			break
+		}
+		p = append(p, t)
+	}
+	return strings.Join(p, " ")
+}
+
+// openFence recognises an opening fence (``` or more backticks) and its tag.
+func openFence(l string) (fence, tag string, ok bool) {
+	t := strings.TrimLeft(l, " ")
+	if len(l)-len(t) > 3 || !strings.HasPrefix(t, "```") {
+		return "", "", false
+	}
+	n := len(t) - len(strings.TrimLeft(t, "`"))
+	fields := strings.Fields(t[n:])
+	if len(fields) > 0 {
+		tag = fields[0]
+	}
+	return t[:n], tag, true
+}
+
+func closeFence(lines []string, from int, fence string) int {
+	for j := from; j < len(lines); j++ {
+		t := strings.TrimSpace(lines[j])
+		if strings.HasPrefix(t, fence) && strings.Trim(t, "`") == "" {
+			return j
+		}
+	}
+	return -1
+}
+
+// Render returns the notebook's text with each cell's output block replaced
+// by outputs[i] (a cell with an empty output gets no block). Nothing else
+// changes.
+func (nb *Notebook) Render(outputs []string) string {
+	var b strings.Builder
+	prev := 0
+	for i, c := range nb.cells {
+		for _, l := range nb.lines[prev:c.end] {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		if out := strings.TrimRight(outputs[i], "\n"); out != "" {
+			fence := "```"
+			for strings.Contains(out, fence) {
+				fence += "`"
+			}
+			fmt.Fprintf(&b, "\n%s%s\n%s\n%s\n", fence, outputTag, out, fence)
+		}
+		prev = c.outStop
+	}
+	rest := nb.lines[prev:]
+	for i, l := range rest {
+		b.WriteString(l)
+		if i < len(rest)-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
