@@ -40,7 +40,7 @@ var (
 func BenchmarkLostFinalACK(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		res, err := scenarios.Run("lost-final-ack", scenarios.Config{Seed: uint64(i)})
+		res, err := scenarios.Run("lost-final-ack", scenarios.Config{Seed: scenarios.Seed(uint64(i))})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,9 +25,13 @@ type posError struct {
 	file      string
 	line, col int
 	msg       string
+	// cause is the error the message reports, if any (a budget error).
+	cause error
 }
 
 func (e *posError) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.file, e.line, e.col, e.msg) }
+
+func (e *posError) Unwrap() error { return e.cause }
 
 // lexLine splits a cell line into tokens: words separated by blanks, "..."
 // strings (with \n, \t, \\ and \" escapes) which may stand after key=, and
@@ -75,7 +79,7 @@ func lexLine(file string, lineNo int, l string) (stmt, error) {
 					case '\\', '"':
 						b.WriteByte(l[i])
 					default:
-						return s, &posError{file, lineNo, i, fmt.Sprintf(`unknown escape \%c in a string: want \n, \t, \r, \\ or \"`, l[i])}
+						return s, &posError{file: file, line: lineNo, col: i, msg: fmt.Sprintf(`unknown escape \%c in a string: want \n, \t, \r, \\ or \"`, l[i])}
 					}
 					i++
 					continue
@@ -84,7 +88,7 @@ func lexLine(file string, lineNo int, l string) (stmt, error) {
 				i++
 			}
 			if !closed {
-				return s, &posError{file, lineNo, start + 1, "unterminated string: want a closing \""}
+				return s, &posError{file: file, line: lineNo, col: start + 1, msg: "unterminated string: want a closing \""}
 			}
 		}
 		s.toks = append(s.toks, token{text: b.String(), col: start + 1, quoted: quoted})

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,88 +18,18 @@ import (
 	"github.com/tcpsim/tcpsim/trace"
 )
 
-// run runs a built-in and closes it when the test ends.
-func run(tb testing.TB, name string, cfg scenarios.Config) *scenarios.Result {
-	tb.Helper()
-	res, err := scenarios.Run(name, cfg)
-	require.NoError(tb, err, "run %s", name)
-	tb.Cleanup(res.Close)
-	return res
-}
-
-func requireChecks(tb testing.TB, res *scenarios.Result) {
-	tb.Helper()
-	require.NotEmpty(tb, res.Checks, "%s has no checks", res.Scenario)
-	for _, c := range res.Checks {
-		assert.True(tb, c.OK, "%s: FAIL %s\n  observed: %s", res.Scenario, c.Text, c.Detail)
-	}
-	assert.Zero(tb, res.World.AsyncOps(), "%s: a stack worked outside an event", res.Scenario)
-}
-
-func TestBuiltinsHoldTheirClaims(t *testing.T) {
-	for _, s := range scenarios.List() {
-		t.Run(s.Name, func(t *testing.T) { requireChecks(t, run(t, s.Name, scenarios.Config{})) })
-	}
-}
-
-func TestClaimsHoldForOtherSeedsAndMSLs(t *testing.T) {
-	for _, s := range scenarios.List() {
-		for _, cfg := range []scenarios.Config{{Seed: 42}, {Seed: 7, MSL: 5 * time.Second}, {MSL: 2 * time.Minute}} {
-			t.Run(fmt.Sprintf("%s/seed=%d/msl=%v", s.Name, cfg.Seed, cfg.MSL), func(t *testing.T) {
-				requireChecks(t, run(t, s.Name, cfg))
-			})
-		}
-	}
-}
-
-// TestOldDuplicateBothWays: with 2×MSL shorter than the old segment's
-// delay it lands in connection 2; with 2×MSL longer, connection 2 cannot
-// start and the segment is harmless.
-func TestOldDuplicateBothWays(t *testing.T) {
-	short := run(t, "old-duplicate", scenarios.Config{MSL: 30 * time.Second})
-	requireChecks(t, short)
-	assert.Contains(t, short.Checks[len(short.Checks)-1].Text, `the server reads "old" where the client sent "new"`)
-
-	long := run(t, "old-duplicate", scenarios.Config{MSL: 140 * time.Second})
-	requireChecks(t, long)
-	texts := ""
-	for _, c := range long.Checks {
-		texts += c.Text + "\n"
-	}
-	assert.Contains(t, texts, "cannot start while connection 1's TIME-WAIT")
-	assert.NotContains(t, texts, "lands in connection 2")
-}
-
-// TestChecksCanFail runs lost-final-ack's checks on a run where nothing is
-// lost: they must fail.
-func TestChecksCanFail(t *testing.T) {
-	res, err := scenarios.RunLostFinalACKWithoutLoss(scenarios.Config{})
-	require.NoError(t, err)
-	defer res.Close()
-	require.NotEmpty(t, res.Checks)
-	assert.False(t, res.Passed(), "lost-final-ack's checks passed on a run without loss")
-	for _, c := range res.Checks {
-		assert.False(t, c.OK, "check %q passed without a lost ACK: %s", c.Text, c.Detail)
-	}
-}
-
-func TestUnknownScenario(t *testing.T) {
-	_, err := scenarios.Run("no-such", scenarios.Config{})
-	assert.EqualError(t, err, `unknown scenario "no-such": want one of normal-close, simultaneous-close, lost-final-ack, old-duplicate`)
-}
-
 // outputs renders every artifact of a run.
 func outputs(tb testing.TB, res *scenarios.Result) (text, js, pcap []byte) {
 	tb.Helper()
 	var t, j, p bytes.Buffer
-	require.NoError(tb, trace.WriteReport(&t, res.Report))
+	require.NoError(tb, res.WriteCells(&t))
 	require.NoError(tb, trace.WriteJSON(&j, res.Report))
 	require.NoError(tb, trace.WritePcap(&p, res.World.Packets()))
 	return t.Bytes(), j.Bytes(), p.Bytes()
 }
 
-// TestDeterminism runs every built-in 20 times under GOMAXPROCS 1, 2 and 8:
-// the text report, the JSON and the pcap each have one hash.
+// TestDeterminism runs every shipped notebook 20 times under GOMAXPROCS 1,
+// 2 and 8: the cells, the JSON and the pcap each have one hash.
 func TestDeterminism(t *testing.T) {
 	runs := 20
 	if testing.Short() {
@@ -110,7 +42,7 @@ func TestDeterminism(t *testing.T) {
 		for _, procs := range []int{1, 2, 8} {
 			runtime.GOMAXPROCS(procs)
 			for i := 0; i < runs; i++ {
-				res, err := scenarios.Run(name, scenarios.Config{Seed: 3})
+				res, err := scenarios.Run(name, scenarios.Config{Seed: scenarios.Seed(3)})
 				require.NoError(t, err)
 				text, js, pcap := outputs(t, res)
 				res.Close()
@@ -118,7 +50,7 @@ func TestDeterminism(t *testing.T) {
 				if want == [3][32]byte{} {
 					want = got
 				}
-				for k, what := range []string{"text", "JSON", "pcap"} {
+				for k, what := range []string{"cells", "JSON", "pcap"} {
 					require.Equal(t, want[k], got[k], "%s: GOMAXPROCS %d run %d: %s hash differs", name, procs, i, what)
 				}
 			}
@@ -126,9 +58,79 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
+// TestUpdateTwiceChangesNothing: rendering a rendered notebook again gives
+// the same bytes.
+func TestUpdateTwiceChangesNothing(t *testing.T) {
+	for _, b := range scenarios.List() {
+		once := runBuiltin(t, b.Name, scenarios.Config{}).Rendered()
+		res, err := scenarios.RunText(b.Name+".md", once, scenarios.Config{})
+		require.NoError(t, err)
+		twice := res.Rendered()
+		res.Close()
+		assert.Equal(t, once, twice, "%s changes on a second update", b.Name)
+	}
+}
+
+// TestWrongClaimIsRejected: a notebook whose claim is false fails, and
+// says where and what happened.
+func TestWrongClaimIsRejected(t *testing.T) {
+	res, err := scenarios.RunFile("testdata/wrong-claim.md", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	assert.False(t, res.Passed())
+	require.Equal(t, []string{
+		"testdata/wrong-claim.md:13:1: expect server:80/1 TIME-WAIT: got server:80/1 at 1.100000: CLOSED",
+	}, res.Failures())
+	assert.Contains(t, res.Rendered(), "FAIL expect server:80/1 TIME-WAIT")
+}
+
+// TestMalformed: bad input gives FILE:LINE:COL and what was expected.
+func TestMalformed(t *testing.T) {
+	head := "# t\n\n```tcpsim\nhost client 10.0.0.1\nhost server 10.0.0.2\nlink client server\n"
+	for _, c := range []struct{ body, want string }{
+		{"frobnicate\n", "x.md:7:1: unknown command \"frobnicate\": want one of"},
+		{"+1x close c\n", "x.md:7:1: time prefix \"+1x\": want +D (after now) or @T (at T)"},
+		{"connect nobody server:80\n", "x.md:7:9: unknown host \"nobody\": want one of client, server"},
+		{"connect client server:99999\n", "x.md:7:16: address \"server:99999\": want HOST:PORT or IP:PORT with a port from 1 to 65535"},
+		{"listen server 0\n", "x.md:7:15: port \"0\": want a number from 1 to 65535"},
+		{"close c9\n", "x.md:7:7: unknown socket \"c9\": want one of none opened yet"},
+		{"expect ghost TIME-WAIT\n", "x.md:7:8: unknown socket or host \"ghost\""},
+		{"expect client TIME-WAITS\n", "x.md:7:15: unknown TCP state \"TIME-WAITS\""},
+		{"expect client TIME-WAIT at soon\n", "x.md:7:28: time \"soon\": want 1.5s (from the start)"},
+		{"run 1s\n@0.5s close c\n", "x.md:8:1: time prefix \"@0.5s\": 0.500000 s is in the past (now 1.000000 s)"},
+		{"drop client>server BOGUS\n", "x.md:7:20: unknown TCP flag \"BOGUS\""},
+		{"drop client>nowhere FIN\n", "x.md:7:6: direction \"client>nowhere\": want two hosts"},
+		{"send c \"unterminated\n", "x.md:7:8: unterminated string"},
+		{"host third 10.0.0.3 ports=9-1\n", "x.md:7:27: ports \"9-1\": want FIRST-LAST with 1 <= FIRST <= LAST <= 65535"},
+		{"host third 10.0.0.3 tw_reuse=3\n", "x.md:7:30: tw_reuse \"3\": want off, global or loopback"},
+		{"link client server loss=150%\n", "x.md:7:25: probability \"150%\": want 0% to 100%"},
+	} {
+		_, err := scenarios.RunText("x.md", head+c.body+"```\n", scenarios.Config{})
+		require.Error(t, err, "%q", c.body)
+		assert.True(t, scenarios.IsPosError(err), "%q: %v is not a positioned error", c.body, err)
+		assert.Contains(t, err.Error(), c.want, "%q", c.body)
+	}
+	_, err := scenarios.RunText("y.md", "# t\n\n```tcpsim\nhost a 10.0.0.1\n", scenarios.Config{})
+	assert.EqualError(t, err, "y.md:3:1: the code block opened here is never closed: want a line \"```\"")
+	_, err = scenarios.RunText("z.md", "# t\nprose only\n", scenarios.Config{})
+	assert.EqualError(t, err, "z.md:1:1: no tcpsim cells: want at least one fenced block tagged tcpsim")
+}
+
+func TestBudgetStopsNotebook(t *testing.T) {
+	_, err := scenarios.Run("lost-final-ack", scenarios.Config{MaxTime: 30 * time.Second})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "lost-final-ack.md:")
+	assert.Contains(t, err.Error(), "virtual-time budget of 30s exhausted")
+}
+
+func TestUnknownScenario(t *testing.T) {
+	_, err := scenarios.Run("no-such", scenarios.Config{})
+	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of fin-timeout, linger-zero, lost-final-ack,`)
+}
+
 // TestLostFinalACKJSON reads the facts of the claim back from the JSON.
 func TestLostFinalACKJSON(t *testing.T) {
-	res := run(t, "lost-final-ack", scenarios.Config{})
+	res := runBuiltin(t, "lost-final-ack", scenarios.Config{})
 	_, js, _ := outputs(t, res)
 	var doc struct {
 		Scenario string
@@ -138,12 +140,9 @@ func TestLostFinalACKJSON(t *testing.T) {
 			MSLNs int64 `json:"msl_ns"`
 		}
 		Packets []struct {
-			ID          int
-			SentNs      int64  `json:"sent_ns"`
 			DeliveredNs *int64 `json:"delivered_ns"`
 			From        string
 			Flags       []string
-			Seq         uint32
 			Fate        string
 		}
 		Transitions []struct {
@@ -155,6 +154,7 @@ func TestLostFinalACKJSON(t *testing.T) {
 		Checks []struct {
 			Text string
 			OK   bool
+			Pos  string
 		}
 	}
 	require.NoError(t, json.Unmarshal(js, &doc))
@@ -171,8 +171,7 @@ func TestLostFinalACKJSON(t *testing.T) {
 			dropped++
 			assert.Nil(t, p.DeliveredNs, "a dropped packet has delivered_ns null")
 		case p.From == "server" && fmt.Sprint(p.Flags) == "[FIN ACK]":
-			fins++
-			if fins == 2 {
+			if fins++; fins == 2 {
 				refinArrived = *p.DeliveredNs
 			}
 		case p.From == "client" && fmt.Sprint(p.Flags) == "[ACK]" && fins == 2:
@@ -194,7 +193,26 @@ func TestLostFinalACKJSON(t *testing.T) {
 	}
 	assert.Equal(t, reackArrived, serverClosed, "server CLOSED when the re-ACK arrived")
 	assert.Equal(t, refinArrived+int64(time.Minute), clientTWEnd, "TIME-WAIT ends 2×MSL after the retransmitted FIN arrived")
+	require.NotEmpty(t, doc.Checks)
 	for _, c := range doc.Checks {
 		assert.True(t, c.OK, c.Text)
+		assert.True(t, strings.HasPrefix(c.Pos, "lost-final-ack.md:"), "check position %q", c.Pos)
 	}
 }
+
+// FuzzParse feeds arbitrary cells to the parser and interpreter: a
+// malformed notebook must give an error, never a panic or a hang.
+func FuzzParse(f *testing.F) {
+	for _, b := range scenarios.List() {
+		f.Add(b.Text())
+	}
+	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\nexpect 1 packets a>b #1.seq\n```\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		res, err := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000})
+		if err == nil {
+			res.Close()
+		}
+	})
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }

@@ -14,6 +14,7 @@ import (
 
 // epRec is what the observer knows of one gVisor endpoint.
 type epRec struct {
+	id            int
 	ep            *tcp.Endpoint
 	state         State
 	local, remote netip.AddrPort
@@ -46,7 +47,11 @@ type observer struct {
 	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
 	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
 	tw     []twEntry                // min-heap by (due, seq)
-	twSeq  uint64
+	// twByTuple finds the TIME-WAIT endpoint of a tuple even after gVisor
+	// replaced it in its demuxer (a SYN reopening the tuple).
+	twByTuple map[tuple]*epRec // lookups only
+	twSeq     uint64
+	nrec      int
 	// tuples are noted by emit and deliver under World.mu.
 	tuples  []tuple
 	pending []tuple
@@ -62,6 +67,7 @@ type observer struct {
 func (o *observer) init(h *Host) {
 	o.h = h
 	o.byEP = make(map[*tcp.Endpoint]*epRec)
+	o.twByTuple = make(map[tuple]*epRec)
 }
 
 // noteTupleLocked records the tuple of a packet the host sent (outbound) or
@@ -89,7 +95,8 @@ func (o *observer) track(ep *tcp.Endpoint) *epRec {
 	if r, ok := o.byEP[ep]; ok {
 		return r
 	}
-	r := &epRec{ep: ep, state: Closed}
+	o.nrec++
+	r := &epRec{id: o.nrec, ep: ep, state: Closed}
 	o.byEP[ep] = r
 	o.active = append(o.active, r)
 	o.current[Closed]++
@@ -109,6 +116,10 @@ func (h *Host) observe() {
 
 	o.hits = o.hits[:0]
 	for _, t := range o.pending {
+		if r, ok := o.twByTuple[t]; ok && r.state == TimeWait {
+			r.touched = now
+			o.hits = append(o.hits, r)
+		}
 		id := stack.TransportEndpointID{
 			LocalPort:     t.local.Port(),
 			LocalAddress:  tcpip.AddrFrom4(t.local.Addr().As4()),
@@ -124,11 +135,13 @@ func (h *Host) observe() {
 			r = o.track(ep)
 		}
 		r.touched = now
-		if r.state == TimeWait {
-			o.hits = append(o.hits, r)
-		}
 	}
 
+	// TIME-WAIT endpoints a segment reached first: a SYN that reopens the
+	// tuple closes the old endpoint before the new one appears.
+	for _, r := range o.hits {
+		o.poll(r, now)
+	}
 	// Endpoints that are neither CLOSED nor in TIME-WAIT.
 	kept := o.active[:0]
 	for _, r := range o.active {
@@ -140,10 +153,7 @@ func (h *Host) observe() {
 	clear(o.active[len(kept):])
 	o.active = kept
 
-	// TIME-WAIT endpoints a segment reached, then those whose time is up.
-	for _, r := range o.hits {
-		o.poll(r, now)
-	}
+	// TIME-WAIT endpoints whose time may be up.
 	var again []*epRec
 	for len(o.tw) > 0 && o.tw[0].due <= now {
 		e := o.twPop()
@@ -177,6 +187,9 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 		r.remote = netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddress.As4()), id.RemotePort)
 	}
 	from := r.state
+	if from == TimeWait {
+		delete(o.twByTuple, tuple{r.local, r.remote})
+	}
 	for _, mid := range path(from, s) {
 		o.record(r, now, from, mid, true)
 		from = mid
@@ -186,6 +199,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	switch s {
 	case TimeWait:
 		r.touched = now
+		o.twByTuple[tuple{r.local, r.remote}] = r
 		o.twPush(now+o.h.TimeWait(), r)
 	case Closed:
 		delete(o.byEP, r.ep)
@@ -208,7 +222,7 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 		order = w.order.Add(1)
 	}
 	w.transitions = append(w.transitions, Transition{
-		At: now, Host: o.h.name, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
+		At: now, Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
 	})
 }
 

@@ -118,6 +118,7 @@ type Socket struct {
 	received   []byte
 	accepted   []*Socket
 	final      State // the state when released
+	endpoint   int   // the endpoint number when released
 	// local and remote are the addresses when released.
 	local, remote netip.AddrPort
 
@@ -261,7 +262,7 @@ func (s *Socket) release() {
 	if s.ep == nil {
 		return
 	}
-	s.final, s.local, s.remote = s.State(), s.Local(), s.Remote()
+	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
 	if s.rec != nil {
 		delete(s.h.obs.byEP, s.rec.ep)
 	}
@@ -350,6 +351,15 @@ func (s *Socket) EOF() bool { return s.eof }
 
 // Connected reports whether the connection was established.
 func (s *Socket) Connected() bool { return s.connected }
+
+// Endpoint returns the number the observer gave the socket's endpoint (see
+// Transition.Endpoint), or 0.
+func (s *Socket) Endpoint() int {
+	if s.rec != nil {
+		return s.rec.id
+	}
+	return s.endpoint
+}
 
 // Host returns the socket's host.
 func (s *Socket) Host() *Host { return s.h }

@@ -139,6 +139,9 @@ func path(from, to State) []State {
 type Transition struct {
 	At   time.Duration
 	Host string
+	// Endpoint numbers the host's endpoints from 1 in the order they were
+	// first seen; it tells incarnations of one tuple apart.
+	Endpoint int
 	// Local and Remote are the endpoint's addresses when the transition was
 	// observed (Remote is invalid for a listener).
 	Local, Remote netip.AddrPort

@@ -11,15 +11,15 @@ import (
 // each packet's fate: the handshake, then both FINs sent at 0.1 s crossing
 // in flight (#4, #5), each ACKed from CLOSING (#6, #7).
 func ExampleWriteText() {
-	res, err := scenarios.Run("simultaneous-close", scenarios.Config{Seed: 1})
+	res, err := scenarios.Run("simultaneous-close", scenarios.Config{Seed: scenarios.Seed(1)})
 	if err != nil {
 		panic(err)
 	}
 	defer res.Close()
 	_ = trace.WriteText(os.Stdout, res.World.Packets())
 	// Output:
-	// #1     0.000000 client>server 10.0.0.1.52714 > 10.0.0.2.80: Flags [S], seq 0, win 29184, options [TS val 1679276862 ecr 0], length 0 | arrives 0.010000
-	// #2     0.010000 server>client 10.0.0.2.80 > 10.0.0.1.52714: Flags [S.], seq 0, ack 1, win 29184, options [TS val 2234704204 ecr 1679276862], length 0 | arrives 0.020000
+	// #1     0.000000 client>server 10.0.0.1.52714 > 10.0.0.2.80: Flags [S], seq 3813202841, win 29184, options [TS val 1679276862 ecr 0], length 0 | arrives 0.010000
+	// #2     0.010000 server>client 10.0.0.2.80 > 10.0.0.1.52714: Flags [S.], seq 3572738211, ack 3813202842, win 29184, options [TS val 2234704204 ecr 1679276862], length 0 | arrives 0.020000
 	// #3     0.020000 client>server 10.0.0.1.52714 > 10.0.0.2.80: Flags [.], seq 1, ack 1, win 228, options [TS val 1679276882 ecr 2234704204], length 0 | arrives 0.030000
 	// #4     0.100000 client>server 10.0.0.1.52714 > 10.0.0.2.80: Flags [F.], seq 1, ack 1, win 4096, options [TS val 1679276962 ecr 2234704204], length 0 | arrives 0.110000
 	// #5     0.100000 server>client 10.0.0.2.80 > 10.0.0.1.52714: Flags [F.], seq 1, ack 1, win 4096, options [TS val 2234704294 ecr 1679276882], length 0 | arrives 0.110000

@@ -16,6 +16,8 @@ type Check struct {
 	OK   bool
 	// Detail says what was observed (the packet, the time) either way.
 	Detail string
+	// Pos is where the claim is written (FILE:LINE:COL), if in a file.
+	Pos string
 }
 
 // Report is a finished run as the CLI shows it.
@@ -99,6 +101,7 @@ type jsonPacket struct {
 type jsonTransition struct {
 	TNs      int64  `json:"t_ns"`
 	Host     string `json:"host"`
+	Endpoint int    `json:"endpoint"`
 	Local    string `json:"local"`
 	Remote   string `json:"remote"`
 	From     string `json:"from"`
@@ -110,6 +113,7 @@ type jsonCheck struct {
 	Text   string `json:"text"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
+	Pos    string `json:"pos,omitempty"`
 }
 
 // WriteJSON writes the run as one JSON document (see docs/json.md).
@@ -165,7 +169,7 @@ func WriteJSON(out io.Writer, r Report) error {
 			remote = t.Remote.String()
 		}
 		doc.Transitions = append(doc.Transitions, jsonTransition{
-			TNs: int64(t.At), Host: t.Host, Local: t.Local.String(), Remote: remote,
+			TNs: int64(t.At), Host: t.Host, Endpoint: t.Endpoint, Local: t.Local.String(), Remote: remote,
 			From: t.From.String(), To: t.To.String(), Inferred: t.Inferred,
 		})
 	}

@@ -23,14 +23,14 @@ const (
 // right: each packet is an arrow at the time it was sent (with its fate or
 // arrival time at the end of the row) and each side's state changes stand
 // in its own column, interleaved in the order the World recorded them.
-// Packets and transitions of other hosts are left out.
-func WriteLadder(out io.Writer, left, right string, pkts []sim.Packet, ts []sim.Transition) error {
+// Packets and transitions of other hosts are left out. rows come from Rows
+// (all of them, or a tail).
+func WriteLadder(out io.Writer, left, right string, rows []Row, ts []sim.Transition) error {
 	type item struct {
 		order int64
 		row   *Row
 		tr    *sim.Transition
 	}
-	rows := Rows(pkts)
 	var items []item
 	for i := range rows {
 		r := &rows[i]

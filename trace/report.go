@@ -31,7 +31,7 @@ func WriteReport(out io.Writer, r Report) error {
 	}
 	if len(hosts) >= 2 {
 		fmt.Fprintf(w, "\n== ladder\n")
-		if err := WriteLadder(w, hosts[0].Name(), hosts[1].Name(), wd.Packets(), wd.Transitions()); err != nil {
+		if err := WriteLadder(w, hosts[0].Name(), hosts[1].Name(), Rows(wd.Packets()), wd.Transitions()); err != nil {
 			return err
 		}
 	}

@@ -13,9 +13,14 @@ import (
 // its fate:
 //
 //	#9   0.140000 client>server 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], seq 1, ack 1, win 1024, options [TS val 5 ecr 9], length 0 | dropped by rule "final ACK"
-func WriteText(out io.Writer, pkts []sim.Packet) error {
+func WriteText(out io.Writer, pkts []sim.Packet) error { return WriteRows(out, Rows(pkts)) }
+
+// WriteRows writes decoded rows as WriteText does; decode the whole trace
+// with Rows and pass a tail of it to print only recent packets with their
+// sequence numbers still relative to the ISNs.
+func WriteRows(out io.Writer, rows []Row) error {
 	w := bufio.NewWriter(out)
-	for _, r := range Rows(pkts) {
+	for _, r := range rows {
 		from := r.From
 		if from == "" {
 			from = "(injector)"
@@ -26,12 +31,17 @@ func WriteText(out io.Writer, pkts []sim.Packet) error {
 			continue
 		}
 		h := r.H
-		fmt.Fprintf(w, "%s > %s: Flags [%v], seq %d", addr(h.Src), addr(h.Dst), h.Flags, r.RelSeq)
+		// Like tcpdump, a SYN shows absolute numbers (it sets the base).
+		seq, ack := r.RelSeq, r.RelAck
+		if h.Flags&netem.SYN != 0 {
+			seq, ack = h.Seq, h.Ack
+		}
+		fmt.Fprintf(w, "%s > %s: Flags [%v], seq %d", addr(h.Src), addr(h.Dst), h.Flags, seq)
 		if h.PayloadLen > 0 {
-			fmt.Fprintf(w, ":%d", r.RelSeq+uint32(h.PayloadLen))
+			fmt.Fprintf(w, ":%d", seq+uint32(h.PayloadLen))
 		}
 		if h.Flags&netem.ACK != 0 {
-			fmt.Fprintf(w, ", ack %d", r.RelAck)
+			fmt.Fprintf(w, ", ack %d", ack)
 		}
 		fmt.Fprintf(w, ", win %d", h.Window)
 		if h.HasTS {

@@ -1,13 +1,16 @@
-// Command tcpsim runs TCP teardown scenarios on gVisor network stacks over a
-// simulated link, on a virtual clock, deterministically.
+// Command tcpsim runs TCP teardown scenarios, written as notebooks, on gVisor
+// network stacks over a simulated link, on a virtual clock, deterministically.
 //
 // Usage:
 //
-//	tcpsim list
-//	tcpsim run NAME [--seed N] [--msl DURATION] [--pcap FILE] [--json]
+//	tcpsim list                         list the built-in notebooks
+//	tcpsim run NAME|FILE.md [flags]     run one, cell by cell
+//	tcpsim check [FILE.md|DIR ...]      rerun notebooks, compare outputs and expectations
+//	tcpsim cat NAME                     print a built-in notebook
 //
-// Exit status: 0 when every check of the scenario holds, 1 when one fails or
-// the run stops on a budget, 2 for bad usage.
+// Exit status: 0 when every expectation holds (and, for check, every output
+// is unchanged), 1 when one does not or a run stops on a budget, 2 for bad
+// usage or a malformed notebook.
 package main
 
 import (
@@ -15,7 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,33 +34,45 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
-  tcpsim list                      list the built-in scenarios
-  tcpsim run NAME [flags]          run one and check its claims
+  tcpsim list                        list the built-in notebooks
+  tcpsim run NAME|FILE.md [flags]    run a notebook and print it cell by cell
+  tcpsim check [FILE.md|DIR ...]     rerun notebooks (default: the built-ins); fail if an
+                                     expectation fails or an output block differs
+  tcpsim cat NAME                    print a built-in notebook (to copy and edit)
 
 flags of run:
-  --seed N          seed of every random stream (default 0)
-  --msl DURATION    maximum segment lifetime of both hosts; TIME-WAIT is 2×MSL (default 30s)
+  --update          rewrite FILE.md's output blocks in place (nothing else changes)
+  --json            print one JSON document (docs/json.md) instead of the cells
   --pcap FILE       write the packets to FILE (pcap, LINKTYPE_RAW, nanoseconds)
-  --json            print one JSON document (docs/json.md) instead of text
+  --seed N          replace the notebook's seed
+  --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --max-time D      virtual-time budget (default 24h)
   --max-events N    event budget (default 50000000)
 `
 
-// usageError is bad usage: exit status 2.
-type usageError struct{ msg string }
+// usageError is bad usage or a malformed notebook (pos): exit status 2.
+type usageError struct {
+	msg string
+	pos bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
+var errFailed = errors.New("failed")
+
 func run(args []string, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdout)
+	err := dispatch(args, stdout, stderr)
 	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "tcpsim: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "tcpsim: %v\n", err)
+		if !ue.pos {
+			fmt.Fprintf(stderr, "\n%s", usage)
+		}
 		return 2
-	case errors.Is(err, errChecksFailed):
+	case errors.Is(err, errFailed):
 		return 1
 	default:
 		fmt.Fprintf(stderr, "tcpsim: %v\n", err)
@@ -62,52 +80,64 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-var errChecksFailed = errors.New("a check failed")
-
-func dispatch(args []string, stdout io.Writer) error {
+func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"no command: want list or run"}
+		return usageError{msg: "no command: want list, run, check or cat"}
 	}
 	switch args[0] {
 	case "list":
 		if len(args) > 1 {
-			return usageError{fmt.Sprintf("list takes no arguments, got %q", strings.Join(args[1:], " "))}
+			return usageError{msg: fmt.Sprintf("list takes no arguments, got %q", strings.Join(args[1:], " "))}
 		}
-		for _, s := range scenarios.List() {
-			fmt.Fprintf(stdout, "%-20s %s\n", s.Name, s.Title)
+		for _, b := range scenarios.List() {
+			fmt.Fprintf(stdout, "%-24s %s\n", b.Name, b.Title)
 		}
 		return nil
 	case "run":
-		return runScenario(args[1:], stdout)
+		return runNotebook(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "cat":
+		if len(args) != 2 {
+			return usageError{msg: "cat takes one built-in notebook name"}
+		}
+		b, err := scenarios.Lookup(args[1])
+		if err != nil {
+			return usageError{msg: err.Error()}
+		}
+		fmt.Fprint(stdout, b.Text())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q: want list or run", args[0])}
+	return usageError{msg: fmt.Sprintf("unknown command %q: want list, run, check or cat", args[0])}
 }
 
 type runFlags struct {
-	name string
-	cfg  scenarios.Config
-	pcap string
-	json bool
+	target string
+	cfg    scenarios.Config
+	pcap   string
+	json   bool
+	update bool
 }
 
 func parseRun(args []string) (runFlags, error) {
 	var rf runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	seed := fs.String("seed", "0", "")
+	seed := fs.String("seed", "", "")
 	msl := fs.String("msl", "", "")
 	maxTime := fs.String("max-time", "", "")
 	maxEvents := fs.String("max-events", "", "")
 	fs.StringVar(&rf.pcap, "pcap", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
-	// Accept flags before and after the scenario name.
+	fs.BoolVar(&rf.update, "update", false, "")
+	// Accept flags before and after the notebook.
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return rf, usageError{err.Error()}
+			return rf, usageError{msg: err.Error()}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -116,16 +146,25 @@ func parseRun(args []string) (runFlags, error) {
 		args = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		return rf, usageError{fmt.Sprintf("run takes one scenario name, got %d: want one of %s", len(pos), strings.Join(scenarios.Names(), ", "))}
+		return rf, usageError{msg: fmt.Sprintf("run takes one notebook, got %d: want FILE.md or one of %s", len(pos), strings.Join(scenarios.Names(), ", "))}
 	}
-	rf.name = pos[0]
-	if _, err := scenarios.Lookup(rf.name); err != nil {
-		return rf, usageError{err.Error()}
+	rf.target = pos[0]
+	if !isFile(rf.target) {
+		if _, err := scenarios.Lookup(rf.target); err != nil {
+			return rf, usageError{msg: err.Error()}
+		}
+		if rf.update {
+			return rf, usageError{msg: fmt.Sprintf("--update rewrites a file; %s is built in (tcpsim cat %s > %s.md, then run that)", rf.target, rf.target, rf.target)}
+		}
+	}
+	if *seed != "" {
+		n, err := strconv.ParseUint(*seed, 10, 64)
+		if err != nil {
+			return rf, usageError{msg: fmt.Sprintf("--seed %q: want a whole number from 0 to %d", *seed, uint64(1<<64-1))}
+		}
+		rf.cfg.Seed = &n
 	}
 	var err error
-	if rf.cfg.Seed, err = strconv.ParseUint(*seed, 10, 64); err != nil {
-		return rf, usageError{fmt.Sprintf("--seed %q: want a whole number from 0 to %d", *seed, uint64(1<<64-1))}
-	}
 	if *msl != "" {
 		if rf.cfg.MSL, err = positiveDuration("--msl", *msl); err != nil {
 			return rf, err
@@ -139,32 +178,55 @@ func parseRun(args []string) (runFlags, error) {
 	if *maxEvents != "" {
 		n, err := strconv.ParseInt(*maxEvents, 10, 64)
 		if err != nil || n <= 0 {
-			return rf, usageError{fmt.Sprintf("--max-events %q: want a whole number above 0", *maxEvents)}
+			return rf, usageError{msg: fmt.Sprintf("--max-events %q: want a whole number above 0", *maxEvents)}
 		}
 		rf.cfg.MaxEvents = n
 	}
 	return rf, nil
 }
 
+func isFile(target string) bool {
+	return strings.HasSuffix(target, ".md") || strings.ContainsRune(target, os.PathSeparator)
+}
+
 func positiveDuration(flag, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, usageError{fmt.Sprintf("%s %q: want a positive duration such as 30s, 500ms or 2m", flag, v)}
+		return 0, usageError{msg: fmt.Sprintf("%s %q: want a positive duration such as 30s, 500ms or 2m", flag, v)}
 	}
 	return d, nil
 }
 
-func runScenario(args []string, stdout io.Writer) error {
+// load runs a built-in or a file; a malformed notebook is a usage error.
+func load(target string, cfg scenarios.Config) (*scenarios.Result, error) {
+	var res *scenarios.Result
+	var err error
+	if isFile(target) {
+		res, err = scenarios.RunFile(target, cfg)
+	} else {
+		res, err = scenarios.Run(target, cfg)
+	}
+	var be *sim.BudgetError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &be):
+		return nil, fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
+	case scenarios.IsPosError(err):
+		return nil, usageError{msg: err.Error(), pos: true}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageError{msg: err.Error()}
+	}
+	return nil, err
+}
+
+func runNotebook(args []string, stdout, stderr io.Writer) error {
 	rf, err := parseRun(args)
 	if err != nil {
 		return err
 	}
-	res, err := scenarios.Run(rf.name, rf.cfg)
+	res, err := load(rf.target, rf.cfg)
 	if err != nil {
-		var be *sim.BudgetError
-		if errors.As(err, &be) {
-			return fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
-		}
 		return err
 	}
 	defer res.Close()
@@ -173,17 +235,93 @@ func runScenario(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	if rf.json {
-		if err := trace.WriteJSON(stdout, res.Report); err != nil {
+	if rf.update && res.Changed() {
+		if err := os.WriteFile(rf.target, []byte(res.Rendered()), 0o644); err != nil {
 			return err
 		}
-	} else if err := trace.WriteReport(stdout, res.Report); err != nil {
+		fmt.Fprintf(stderr, "tcpsim: updated %s\n", rf.target)
+	}
+	if rf.json {
+		err = trace.WriteJSON(stdout, res.Report)
+	} else {
+		err = res.WriteCells(stdout)
+	}
+	if err != nil {
 		return err
 	}
 	if !res.Passed() {
-		return errChecksFailed
+		return errFailed
 	}
 	return nil
+}
+
+// check reruns notebooks: files, every .md under a directory, or by
+// default the built-ins.
+func check(args []string, stdout, stderr io.Writer) error {
+	var targets []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return usageError{msg: fmt.Sprintf("check takes files and directories, not %q", a)}
+		}
+		fi, err := os.Stat(a)
+		if err != nil {
+			if _, lerr := scenarios.Lookup(a); lerr == nil {
+				targets = append(targets, a)
+				continue
+			}
+			return usageError{msg: err.Error()}
+		}
+		if !fi.IsDir() {
+			targets = append(targets, a)
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".md") && isNotebook(p) {
+				targets = append(targets, p)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(args) == 0 {
+		targets = scenarios.Names()
+	}
+	slices.Sort(targets)
+	failed := 0
+	for _, t := range targets {
+		res, err := load(t, scenarios.Config{})
+		if err != nil {
+			return err
+		}
+		problems := res.Failures()
+		diff := res.Diff()
+		res.Close()
+		if len(problems) == 0 && diff == "" {
+			fmt.Fprintf(stdout, "ok   %s (%d expectations)\n", t, len(res.Checks))
+			continue
+		}
+		failed++
+		fmt.Fprintf(stdout, "FAIL %s\n", t)
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "  %s\n", p)
+		}
+		if diff != "" {
+			fmt.Fprintf(stdout, "  output differs (rerun with: tcpsim run %s --update):\n%s", t, diff)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "tcpsim: %d of %d notebooks failed\n", failed, len(targets))
+		return errFailed
+	}
+	return nil
+}
+
+// isNotebook reports whether a Markdown file has tcpsim cells.
+func isNotebook(p string) bool {
+	b, err := os.ReadFile(p)
+	return err == nil && strings.Contains(string(b), "```tcpsim")
 }
 
 func writePcap(path string, pkts []sim.Packet) error {

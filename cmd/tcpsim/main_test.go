@@ -30,8 +30,8 @@ func TestRunLostFinalACK(t *testing.T) {
 	pcap := filepath.Join(t.TempDir(), "x.pcap")
 	code, out, errOut := tcpsim("run", "lost-final-ack", "--seed", "5", "--pcap", pcap)
 	require.Equal(t, 0, code, "stderr: %s", errOut)
-	for _, section := range []string{"== packets", "== ladder", "== checks", "PASS  the server retransmits its FIN from LAST-ACK"} {
-		assert.Contains(t, out, section)
+	for _, want := range []string{"-- lost-final-ack.md:", "dropped by rule \"final ACK\"", "ok   expect c TIME-WAIT until #8.arrived+60s", "6 expectations, 0 failed"} {
+		assert.Contains(t, out, want)
 	}
 	assert.NotContains(t, out, "FAIL")
 	fi, err := os.Stat(pcap)
@@ -40,15 +40,67 @@ func TestRunLostFinalACK(t *testing.T) {
 }
 
 func TestRunJSON(t *testing.T) {
-	code, out, _ := tcpsim("run", "--json", "normal-close", "--msl", "1m")
+	code, out, _ := tcpsim("run", "--json", "normal-close")
 	require.Equal(t, 0, code)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &doc), "output is not JSON:\n%s", out)
 	for _, k := range []string{"scenario", "seed", "stack", "hosts", "packets", "transitions", "checks"} {
 		assert.Contains(t, doc, k)
 	}
-	hosts := doc["hosts"].([]any)
-	assert.Equal(t, 60e9, hosts[0].(map[string]any)["msl_ns"])
+	checks := doc["checks"].([]any)
+	require.NotEmpty(t, checks)
+	assert.Contains(t, checks[0].(map[string]any)["pos"], "normal-close.md:")
+}
+
+// TestUpdateAndCheck: a copied notebook with stale outputs fails check with
+// a diff; run --update fixes it; a second update changes nothing.
+func TestUpdateAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lfa.md")
+	_, text, _ := tcpsim("cat", "lost-final-ack")
+	stale := strings.Replace(text, "1: #7", "1: #6", 1)
+	require.NotEqual(t, text, stale)
+	require.NoError(t, os.WriteFile(path, []byte(stale), 0o644))
+
+	code, out, _ := tcpsim("check", path)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "output differs")
+	assert.Contains(t, out, "-     1: #6\n+     1: #7")
+
+	code, _, errOut := tcpsim("run", path, "--update")
+	require.Equal(t, 0, code)
+	assert.Contains(t, errOut, "updated")
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, text, string(got), "--update did not restore the outputs")
+
+	code, _, errOut = tcpsim("run", path, "--update")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, errOut, "updated", "a second update changed the file")
+	code, out, _ = tcpsim("check", dir)
+	assert.Equal(t, 0, code, out)
+}
+
+func TestCheckBuiltins(t *testing.T) {
+	code, out, errOut := tcpsim("check")
+	assert.Equal(t, 0, code, "%s%s", out, errOut)
+	assert.Contains(t, out, "ok   lost-final-ack")
+}
+
+func TestCheckRejectsWrongClaim(t *testing.T) {
+	code, out, errOut := tcpsim("check", "../../scenarios/testdata/wrong-claim.md")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "wrong-claim.md:13:1: expect server:80/1 TIME-WAIT: got server:80/1 at 1.100000: CLOSED")
+	assert.Contains(t, errOut, "1 of 1 notebooks failed")
+}
+
+func TestMalformedNotebook(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.md")
+	require.NoError(t, os.WriteFile(path, []byte("# bad\n\n```tcpsim\nhost client 10.0.0.1\nconect client x:1\n```\n"), 0o644))
+	code, _, errOut := tcpsim("run", path)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "bad.md:5:1: unknown command \"conect\": want one of")
+	assert.NotContains(t, errOut, "usage:", "a notebook error is not a usage error")
 }
 
 func TestBadUsage(t *testing.T) {
@@ -56,16 +108,19 @@ func TestBadUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "no command: want list or run"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate": want list or run`},
-		{[]string{"run"}, "run takes one scenario name, got 0: want one of normal-close, simultaneous-close, lost-final-ack, old-duplicate"},
-		{[]string{"run", "nope"}, `unknown scenario "nope": want one of normal-close, simultaneous-close, lost-final-ack, old-duplicate`},
+		{nil, "no command: want list, run, check or cat"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate": want list, run, check or cat`},
+		{[]string{"run"}, "run takes one notebook, got 0: want FILE.md or one of fin-timeout, linger-zero"},
+		{[]string{"run", "nope"}, `unknown scenario "nope": want one of fin-timeout, linger-zero, lost-final-ack`},
 		{[]string{"run", "normal-close", "--msl", "-3s"}, `--msl "-3s": want a positive duration such as 30s, 500ms or 2m`},
-		{[]string{"run", "normal-close", "--msl", "forever"}, `--msl "forever": want a positive duration`},
 		{[]string{"run", "normal-close", "--seed", "-1"}, `--seed "-1": want a whole number from 0 to 18446744073709551615`},
 		{[]string{"run", "normal-close", "--max-events", "0"}, `--max-events "0": want a whole number above 0`},
 		{[]string{"run", "normal-close", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"run", "normal-close", "--update"}, "--update rewrites a file; normal-close is built in"},
+		{[]string{"run", "missing.md"}, "missing.md: no such file or directory"},
 		{[]string{"list", "extra"}, `list takes no arguments, got "extra"`},
+		{[]string{"cat", "nope"}, `unknown scenario "nope"`},
+		{[]string{"check", "--update"}, `check takes files and directories, not "--update"`},
 	} {
 		code, out, errOut := tcpsim(c.args...)
 		assert.Equal(t, 2, code, "tcpsim %s", strings.Join(c.args, " "))

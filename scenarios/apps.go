@@ -1,0 +1,408 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// listenSpec is how a listener's accepted connections behave.
+type listenSpec struct {
+	reply    string // sent once, after the first bytes arrive
+	http     bool   // answer HTTP/1.1 requests
+	body     int    // HTTP response body size
+	keepOpen bool   // never close, even on EOF
+	opts     sim.SocketOptions
+}
+
+func (in *interp) sock(st stmt, t token) (*sock, error) {
+	if s := in.socks[t.text]; s != nil {
+		return s, nil
+	}
+	return nil, in.errAt(st, t, "unknown socket %q: want one of %s", t.text, in.sockNames())
+}
+
+func (in *interp) name(st stmt, o options, def string) (string, error) {
+	t, ok := o.kv["as"]
+	if !ok {
+		return def, nil
+	}
+	if t.text == "" || strings.ContainsAny(t.text, ":>#") || in.hosts[t.text] != nil {
+		return "", in.errAt(st, t, "socket name %q: want a word with no : > # that is not a host", t.text)
+	}
+	if in.socks[t.text] != nil {
+		return "", in.errAt(st, t, "socket name %q is taken", t.text)
+	}
+	return t.text, nil
+}
+
+// socketOptions reads the options every socket may take.
+func (in *interp) socketOptions(st stmt, o options) (sim.SocketOptions, error) {
+	var so sim.SocketOptions
+	for _, w := range o.words {
+		switch w.text {
+		case "reuseaddr":
+			so.ReuseAddr = true
+		case "no-read":
+			so.NoAutoRead = true
+		}
+	}
+	if t, ok := o.kv["linger"]; ok {
+		d, err := in.duration(st, t, "linger")
+		if err != nil {
+			return so, err
+		}
+		so.Linger, so.LingerTimeout = true, d
+	}
+	if t, ok := o.kv["from"]; ok {
+		p, err := in.port(st, t)
+		if err != nil {
+			return so, err
+		}
+		so.LocalPort = p
+	}
+	return so, nil
+}
+
+func (in *interp) record(name string, h *sim.Host, s *sim.Socket, spec *listenSpec) *sock {
+	sk := &sock{name: name, host: h, s: s, created: in.w.Now(), listener: spec}
+	in.socks[name] = sk
+	in.order = append(in.order, name)
+	return sk
+}
+
+func (in *interp) callResult(op, name string, err error) {
+	in.last = lastCall{op: op, err: err}
+	if err != nil {
+		in.printf("%s %s: %v\n", op, name, err)
+	}
+}
+
+// cmdListen: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read]
+// [reply="..."] [http] [body=N] [keep-open].
+func (in *interp) cmdListen(st stmt, args []token) error {
+	o, err := in.options(st, args, "as", "linger", "reply", "body")
+	if err != nil {
+		return err
+	}
+	var words []token
+	spec := &listenSpec{body: 100}
+	for _, w := range o.words {
+		switch w.text {
+		case "reuseaddr", "no-read":
+		case "http":
+			spec.http = true
+		case "keep-open":
+			spec.keepOpen = true
+		default:
+			words = append(words, w)
+		}
+	}
+	if len(words) != 2 {
+		return in.errEnd(st, "listen takes a host and a port: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read] [reply=\"...\"] [http] [body=N] [keep-open]")
+	}
+	h, err := in.host(st, words[0])
+	if err != nil {
+		return err
+	}
+	port, err := in.port(st, words[1])
+	if err != nil {
+		return err
+	}
+	name, err := in.name(st, o, fmt.Sprintf("%s:%d", h.Name(), port))
+	if err != nil {
+		return err
+	}
+	if in.socks[name] != nil {
+		name = fmt.Sprintf("%s:%d@%s", h.Name(), port, strings.TrimSuffix(fmt.Sprint(in.w.Now()), "0s"))
+	}
+	if spec.opts, err = in.socketOptions(st, o); err != nil {
+		return err
+	}
+	if t, ok := o.kv["reply"]; ok {
+		spec.reply = t.text
+	}
+	if t, ok := o.kv["body"]; ok {
+		if spec.body, err = in.count(st, t, "body"); err != nil {
+			return err
+		}
+	}
+	l, err := h.Listen(port, spec.opts)
+	in.callResult("listen", name, err)
+	if err != nil {
+		return nil
+	}
+	lk := in.record(name, h, l, spec)
+	l.OnAccept = func(c *sim.Socket) {
+		lk.naccept++
+		in.record(fmt.Sprintf("%s/%d", name, lk.naccept), h, c, nil)
+		in.serveAccepted(c, spec)
+	}
+	return nil
+}
+
+// serveAccepted gives an accepted connection its listener's behaviour.
+func (in *interp) serveAccepted(c *sim.Socket, spec *listenSpec) {
+	var req []byte
+	replied := false
+	c.OnData = func(c *sim.Socket, p []byte) {
+		switch {
+		case spec.http:
+			req = append(req, p...)
+			for {
+				end := bytes.Index(req, []byte("\r\n\r\n"))
+				if end < 0 {
+					return
+				}
+				head := string(req[:end])
+				req = req[end+4:]
+				closeAfter := strings.Contains(strings.ToLower(head), "\r\nconnection: close")
+				resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n", spec.body)
+				if closeAfter {
+					resp += "Connection: close\r\n"
+				}
+				_, _ = c.Send(append([]byte(resp+"\r\n"), bytes.Repeat([]byte("x"), spec.body)...))
+				if closeAfter && !spec.keepOpen {
+					_ = c.Close()
+					return
+				}
+			}
+		case spec.reply != "" && !replied:
+			replied = true
+			_, _ = c.Send([]byte(spec.reply))
+		}
+	}
+	if !spec.keepOpen {
+		c.OnEOF = func(c *sim.Socket) { _ = c.Close() }
+	}
+}
+
+// cmdConnect: connect HOST TARGET [as NAME] [from=PORT] [reuseaddr]
+// [linger=D] [no-read].
+func (in *interp) cmdConnect(st stmt, args []token) error {
+	o, err := in.options(st, args, "as", "from", "linger")
+	if err != nil {
+		return err
+	}
+	var words []token
+	for _, w := range o.words {
+		if w.text != "reuseaddr" && w.text != "no-read" {
+			words = append(words, w)
+		}
+	}
+	if len(words) != 2 {
+		return in.errEnd(st, "connect takes a host and a target: connect HOST HOST:PORT [as NAME] [from=PORT] [reuseaddr] [linger=D] [no-read]")
+	}
+	h, err := in.host(st, words[0])
+	if err != nil {
+		return err
+	}
+	target, err := in.addrPort(st, words[1])
+	if err != nil {
+		return err
+	}
+	in.nconn++
+	name, err := in.name(st, o, fmt.Sprintf("c%d", in.nconn))
+	if err != nil {
+		return err
+	}
+	so, err := in.socketOptions(st, o)
+	if err != nil {
+		return err
+	}
+	s, err := h.Connect(target, so)
+	in.callResult("connect", name, err)
+	if err == nil {
+		in.record(name, h, s, nil)
+	}
+	return nil
+}
+
+// payload reads "text" or a byte count.
+func (in *interp) payload(st stmt, t token) ([]byte, error) {
+	if t.quoted {
+		return []byte(t.text), nil
+	}
+	n, err := strconv.Atoi(t.text)
+	if err != nil || n < 0 || n > 1<<24 {
+		return nil, in.errAt(st, t, "payload %q: want a quoted string or a byte count up to 16 MiB", t.text)
+	}
+	return bytes.Repeat([]byte("x"), n), nil
+}
+
+func (in *interp) cmdSend(st stmt, args []token) error {
+	if len(args) != 2 {
+		return in.errEnd(st, `send takes a socket and a payload: send SOCK "text" or send SOCK N`)
+	}
+	sk, err := in.sock(st, args[0])
+	if err != nil {
+		return err
+	}
+	p, err := in.payload(st, args[1])
+	if err != nil {
+		return err
+	}
+	if _, err := sk.s.Send(p); err != nil {
+		in.printf("send %s: %v\n", sk.name, err)
+	}
+	return nil
+}
+
+func (in *interp) cmdClose(st stmt, args []token) error {
+	if len(args) != 1 {
+		return in.errEnd(st, "close takes a socket")
+	}
+	sk, err := in.sock(st, args[0])
+	if err != nil {
+		return err
+	}
+	if err := sk.s.Close(); err != nil {
+		in.printf("close %s: %v\n", sk.name, err)
+	}
+	return nil
+}
+
+func (in *interp) cmdShutdown(st stmt, args []token) error {
+	if len(args) < 1 || len(args) > 2 {
+		return in.errEnd(st, "shutdown takes a socket and optionally write, read or both")
+	}
+	sk, err := in.sock(st, args[0])
+	if err != nil {
+		return err
+	}
+	read, write := false, true
+	if len(args) == 2 {
+		switch args[1].text {
+		case "write":
+		case "read":
+			read, write = true, false
+		case "both":
+			read = true
+		default:
+			return in.errAt(st, args[1], "shutdown %q: want write, read or both", args[1].text)
+		}
+	}
+	if err := sk.s.Shutdown(read, write); err != nil {
+		in.printf("shutdown %s: %v\n", sk.name, err)
+	}
+	return nil
+}
+
+// workload is a request/response workload's tally.
+type workload struct {
+	started, done int
+	errs          map[string]int // by errno; printed sorted
+}
+
+// cmdWorkload: workload CLIENT TARGET n=N [rate=R/s] [mode=close|keep-alive]
+// starts N HTTP/1.1 requests, one connection each. With mode=close the
+// request says "Connection: close" and the server closes first; with
+// keep-alive the client closes once it has the response.
+func (in *interp) cmdWorkload(st stmt, args []token) error {
+	o, err := in.options(st, args, "n", "rate", "mode")
+	if err != nil {
+		return err
+	}
+	if len(o.words) != 2 {
+		return in.errEnd(st, "workload takes a client and a target: workload CLIENT HOST:PORT n=N [rate=R/s] [mode=close|keep-alive]")
+	}
+	h, err := in.host(st, o.words[0])
+	if err != nil {
+		return err
+	}
+	target, err := in.addrPort(st, o.words[1])
+	if err != nil {
+		return err
+	}
+	nt, ok := o.kv["n"]
+	if !ok {
+		return in.errEnd(st, "workload needs n=N, the number of requests")
+	}
+	n, err := in.count(st, nt, "n")
+	if err != nil {
+		return err
+	}
+	if n > 10_000_000 {
+		return in.errAt(st, nt, "n %d: want at most 10000000 requests", n)
+	}
+	gap := time.Duration(0)
+	if t, ok := o.kv["rate"]; ok {
+		r, err := strconv.ParseFloat(strings.TrimSuffix(t.text, "/s"), 64)
+		if err != nil || r <= 0 || r > 1e9 {
+			return in.errAt(st, t, "rate %q: want requests per second, e.g. 100/s", t.text)
+		}
+		gap = time.Duration(float64(time.Second) / r)
+	}
+	keepAlive := false
+	if t, ok := o.kv["mode"]; ok {
+		switch t.text {
+		case "close":
+		case "keep-alive":
+			keepAlive = true
+		default:
+			return in.errAt(st, t, "mode %q: want close or keep-alive", t.text)
+		}
+	}
+	wl := &workload{errs: map[string]int{}}
+	in.workloads = append(in.workloads, wl)
+	req := "GET / HTTP/1.1\r\nHost: " + target.String() + "\r\n"
+	if !keepAlive {
+		req += "Connection: close\r\n"
+	}
+	req += "\r\n"
+	// Each start schedules the next, so a large n costs nothing up front.
+	var next func()
+	next = func() {
+		if wl.started == n {
+			return
+		}
+		wl.started++
+		if wl.started < n {
+			in.w.After(gap, next)
+		}
+		c, err := h.Connect(target, sim.SocketOptions{})
+		if err != nil {
+			wl.errs[sim.Errno(err)]++
+			return
+		}
+		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send([]byte(req)) }
+		c.OnError = func(c *sim.Socket, err error) { wl.errs[sim.Errno(err)]++ }
+		c.OnData = func(c *sim.Socket, _ []byte) {
+			if complete(c.Received()) {
+				wl.done++
+				if keepAlive {
+					_ = c.Close()
+				}
+			}
+		}
+		c.OnEOF = func(c *sim.Socket) { _ = c.Close() }
+	}
+	if n > 0 {
+		in.w.At(in.w.Now(), next)
+	}
+	mode := "Connection: close (the server closes first)"
+	if keepAlive {
+		mode = "keep-alive (the client closes first)"
+	}
+	in.printf("workload: %d requests from %s to %v, one every %v, %s\n", n, h.Name(), target, gap, mode)
+	return nil
+}
+
+// complete reports whether b holds a whole HTTP response.
+func complete(b []byte) bool {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return false
+	}
+	for _, l := range strings.Split(string(b[:end]), "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "content-length") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return err == nil && len(b)-end-4 >= n
+		}
+	}
+	return true
+}

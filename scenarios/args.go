@@ -1,0 +1,229 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// errAt makes a positioned error at a token of the statement.
+func (in *interp) errAt(st stmt, t token, format string, args ...any) error {
+	pe := &posError{file: in.file, line: st.line, col: t.col, msg: fmt.Sprintf(format, args...)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			pe.cause = err
+			break
+		}
+	}
+	return pe
+}
+
+// errEnd makes a positioned error just past the statement's last token.
+func (in *interp) errEnd(st stmt, format string, args ...any) error {
+	col := 1
+	if n := len(st.toks); n > 0 {
+		col = st.toks[n-1].col + len(st.toks[n-1].text)
+	}
+	return &posError{file: in.file, line: st.line, col: col, msg: fmt.Sprintf(format, args...)}
+}
+
+// parseDuration reads a duration: Go's form (10ms, 1.5s, 2m) or a bare
+// number of seconds (0.25).
+func parseDuration(s string) (time.Duration, bool) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) < 1e9 {
+		return time.Duration(math.Round(f * float64(time.Second))), true
+	}
+	return 0, false
+}
+
+func (in *interp) duration(st stmt, t token, what string) (time.Duration, error) {
+	d, ok := parseDuration(t.text)
+	if !ok || d < 0 {
+		return 0, in.errAt(st, t, "%s %q: want a duration such as 10ms, 1.5s or 2m", what, t.text)
+	}
+	return d, nil
+}
+
+// timeExpr is a point in virtual time as a notebook writes it:
+// 1.5s (absolute), +1s (from the statement's time), #7.sent or #7.arrived
+// (a packet's times), each optionally followed by +D or -D.
+type timeExpr struct {
+	rel    bool
+	pkt    int
+	arrive bool
+	off    time.Duration
+	src    string
+}
+
+func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
+	s := t.text
+	te := timeExpr{src: s}
+	bad := func() (timeExpr, error) {
+		return te, in.errAt(st, t, "time %q: want 1.5s (from the start), +1s (from now), or #N.sent / #N.arrived, optionally +D or -D", s)
+	}
+	switch {
+	case strings.HasPrefix(s, "#"):
+		dot := strings.IndexByte(s, '.')
+		if dot < 0 {
+			return bad()
+		}
+		n, err := strconv.Atoi(s[1:dot])
+		if err != nil || n < 1 {
+			return bad()
+		}
+		te.pkt = n
+		rest := s[dot+1:]
+		end := strings.IndexAny(rest, "+-")
+		if end < 0 {
+			end = len(rest)
+		}
+		switch rest[:end] {
+		case "sent":
+		case "arrived":
+			te.arrive = true
+		default:
+			return bad()
+		}
+		if end < len(rest) {
+			d, ok := parseDuration(rest[end+1:])
+			if !ok {
+				return bad()
+			}
+			if rest[end] == '-' {
+				d = -d
+			}
+			te.off = d
+		}
+		return te, nil
+	case strings.HasPrefix(s, "+"):
+		te.rel = true
+		s = s[1:]
+	}
+	// Absolute or relative: a sum of durations, e.g. 60s+360ms.
+	var total time.Duration
+	for _, part := range strings.Split(s, "+") {
+		d, ok := parseDuration(part)
+		if !ok || d < 0 {
+			return bad()
+		}
+		total += d
+	}
+	te.off = total
+	return te, nil
+}
+
+// eval resolves a time expression; now is the time of the statement that
+// wrote it.
+func (in *interp) evalTime(te timeExpr, now time.Duration) (time.Duration, error) {
+	switch {
+	case te.pkt > 0:
+		pkts := in.w.Packets()
+		if te.pkt > len(pkts) {
+			return 0, fmt.Errorf("%s: packet #%d was never sent (the run sent %d)", te.src, te.pkt, len(pkts))
+		}
+		p := pkts[te.pkt-1]
+		if !te.arrive {
+			return p.Sent + te.off, nil
+		}
+		if p.Delivered < 0 {
+			return 0, fmt.Errorf("%s: packet #%d never arrived (%v)", te.src, te.pkt, p.Fate)
+		}
+		return p.Delivered + te.off, nil
+	case te.rel:
+		return now + te.off, nil
+	}
+	return te.off, nil
+}
+
+// options splits key=value tokens from plain words.
+type options struct {
+	words []token
+	kv    map[string]token // lookups only
+	order []string
+}
+
+func (in *interp) options(st stmt, toks []token, allowed ...string) (options, error) {
+	o := options{kv: map[string]token{}}
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.text == "as" && !t.quoted && slices.Contains(allowed, "as") {
+			if i+1 == len(toks) {
+				return o, in.errAt(st, t, "as needs a name after it")
+			}
+			i++
+			t = token{text: "as=" + toks[i].text, col: toks[i].col - 3, quoted: toks[i].quoted}
+		}
+		k, v, ok := strings.Cut(t.text, "=")
+		if !ok || (t.quoted && strings.HasPrefix(t.text, `"`)) {
+			o.words = append(o.words, t)
+			continue
+		}
+		found := false
+		for _, a := range allowed {
+			found = found || a == k
+		}
+		if !found {
+			return o, in.errAt(st, t, "unknown option %q: want one of %s", k, strings.Join(allowed, ", "))
+		}
+		if _, dup := o.kv[k]; dup {
+			return o, in.errAt(st, t, "option %q given twice", k)
+		}
+		o.kv[k] = token{text: v, col: t.col + len(k) + 1, quoted: t.quoted}
+		o.order = append(o.order, k)
+	}
+	return o, nil
+}
+
+// addrPort reads IP:PORT or HOST:PORT.
+func (in *interp) addrPort(st stmt, t token) (netip.AddrPort, error) {
+	host, port, ok := strings.Cut(t.text, ":")
+	p, err := strconv.Atoi(port)
+	if !ok || err != nil || p < 1 || p > 65535 {
+		return netip.AddrPort{}, in.errAt(st, t, "address %q: want HOST:PORT or IP:PORT with a port from 1 to 65535", t.text)
+	}
+	if h := in.hosts[host]; h != nil {
+		return netip.AddrPortFrom(h.Addr(), uint16(p)), nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.Is4() {
+		return netip.AddrPort{}, in.errAt(st, t, "address %q: %q is neither a host of this notebook (%s) nor an IPv4 address", t.text, host, in.hostNames())
+	}
+	return netip.AddrPortFrom(a, uint16(p)), nil
+}
+
+func (in *interp) port(st stmt, t token) (uint16, error) {
+	p, err := strconv.Atoi(t.text)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, in.errAt(st, t, "port %q: want a number from 1 to 65535", t.text)
+	}
+	return uint16(p), nil
+}
+
+func (in *interp) count(st stmt, t token, what string) (int, error) {
+	n, err := strconv.Atoi(t.text)
+	if err != nil || n < 0 {
+		return 0, in.errAt(st, t, "%s %q: want a whole number >= 0", what, t.text)
+	}
+	return n, nil
+}
+
+// probability reads 5% or 0.05.
+func (in *interp) probability(st stmt, t token) (float64, error) {
+	s := t.text
+	scale := 1.0
+	if strings.HasSuffix(s, "%") {
+		s, scale = s[:len(s)-1], 100
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f/scale < 0 || f/scale > 1 {
+		return 0, in.errAt(st, t, "probability %q: want 0%% to 100%% (or 0 to 1)", t.text)
+	}
+	return f / scale, nil
+}

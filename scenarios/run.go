@@ -1,0 +1,246 @@
+package scenarios
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
+)
+
+//go:embed notebooks/*.md
+var builtinFS embed.FS
+
+// Config is what a user may change about a notebook run. The zero value
+// runs it as written.
+type Config struct {
+	// Seed, when set, replaces the notebook's seed statement (default 0).
+	Seed *uint64
+	// MSL is the MSL of hosts whose host statement gives none; zero means
+	// sim.DefaultMSL (30 s, Linux's 60 s TIME-WAIT).
+	MSL time.Duration
+	// MaxTime and MaxEvents bound the run; zero means the World's defaults.
+	MaxTime   time.Duration
+	MaxEvents int64
+}
+
+// Seed returns a pointer to n, for Config.Seed.
+func Seed(n uint64) *uint64 { return &n }
+
+func newWorld(cfg Config, seed uint64) *sim.World {
+	return sim.New(sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents})
+}
+
+// Builtin is a notebook shipped in the binary.
+type Builtin struct {
+	Name, Title, Summary string
+	text                 string
+}
+
+// List returns the built-in notebooks, by name.
+func List() []Builtin {
+	entries, _ := fs.ReadDir(builtinFS, "notebooks")
+	var out []Builtin
+	for _, e := range entries {
+		b, err := fs.ReadFile(builtinFS, "notebooks/"+e.Name())
+		if err != nil {
+			continue
+		}
+		nb, err := ParseNotebook(e.Name(), string(b))
+		if err != nil {
+			continue
+		}
+		out = append(out, Builtin{Name: strings.TrimSuffix(e.Name(), ".md"), Title: nb.Title, Summary: nb.Summary, text: string(b)})
+	}
+	return out
+}
+
+// Names returns the built-in notebooks' names.
+func Names() []string {
+	var n []string
+	for _, b := range List() {
+		n = append(n, b.Name)
+	}
+	return n
+}
+
+// Lookup finds a built-in notebook by name.
+func Lookup(name string) (Builtin, error) {
+	for _, b := range List() {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	return Builtin{}, fmt.Errorf("unknown scenario %q: want one of %s, or a notebook file (FILE.md)", name, strings.Join(Names(), ", "))
+}
+
+// Text returns the built-in notebook's Markdown.
+func (b Builtin) Text() string { return b.text }
+
+// Result is a finished notebook run. Close releases its World.
+type Result struct {
+	trace.Report
+	Notebook *Notebook
+	// Outputs holds each cell's output, as written into the notebook.
+	Outputs []string
+	// Original is the notebook's text as read.
+	Original string
+}
+
+// Close releases the World's stacks.
+func (r *Result) Close() { r.World.Close() }
+
+// Rendered returns the notebook with every output block rewritten.
+func (r *Result) Rendered() string { return r.Notebook.Render(r.Outputs) }
+
+// Changed reports whether the outputs differ from those in the file.
+func (r *Result) Changed() bool { return r.Rendered() != r.Original }
+
+// Diff is a unified diff from the file to the rendered notebook, or "".
+func (r *Result) Diff() string {
+	return unifiedDiff(r.Notebook.Path, r.Notebook.Path+" (rerun)", r.Original, r.Rendered())
+}
+
+// Failures lists each failed expectation as FILE:LINE:COL: message.
+func (r *Result) Failures() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, fmt.Sprintf("%s: %s: got %s", c.Pos, c.Text, c.Detail))
+		}
+	}
+	return out
+}
+
+// WriteCells prints the run cell by cell: each cell's code, then its output.
+func (r *Result) WriteCells(w io.Writer) error {
+	for i, c := range r.Notebook.cells {
+		fmt.Fprintf(w, "-- %s:%d --\n", r.Notebook.Path, c.first)
+		for _, l := range c.code {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+		if out := strings.TrimRight(r.Outputs[i], "\n"); out != "" {
+			fmt.Fprintf(w, "%s\n", out)
+		}
+		fmt.Fprintln(w)
+	}
+	failed := len(r.Failures())
+	fmt.Fprintf(w, "%d expectations, %d failed\n", len(r.Checks), failed)
+	for _, f := range r.Failures() {
+		fmt.Fprintln(w, f)
+	}
+	return nil
+}
+
+// Run runs a built-in notebook by name.
+func Run(name string, cfg Config) (*Result, error) {
+	b, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return RunText(name+".md", b.text, cfg)
+}
+
+// RunFile runs the notebook at path.
+func RunFile(p string, cfg Config) (*Result, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return RunText(p, string(b), cfg)
+}
+
+// RunText runs a notebook given as text; path names it in messages. A
+// malformed statement or a run that exceeds its budget is an error
+// (*PosError: FILE:LINE:COL: message); failed expectations are not: they
+// are in the result.
+func RunText(p, text string, cfg Config) (*Result, error) {
+	nb, err := ParseNotebook(p, text)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MSL < 0 {
+		return nil, fmt.Errorf("MSL %v: want a positive duration", cfg.MSL)
+	}
+	if cfg.MSL == 0 {
+		cfg.MSL = sim.DefaultMSL
+	}
+	seed := uint64(0)
+	if cfg.Seed != nil {
+		seed = *cfg.Seed
+	}
+	in := &interp{
+		file: p, cfg: cfg, seed: seed, w: newWorld(cfg, seed),
+		hosts: map[string]*sim.Host{}, socks: map[string]*sock{}, marks: map[string]int{},
+	}
+	parts := make([][]part, len(nb.cells))
+	for i, c := range nb.cells {
+		in.parts = nil
+		for j, l := range c.code {
+			st, err := lexLine(p, c.first+j, l)
+			if err == nil {
+				err = in.exec(st)
+			}
+			if err != nil {
+				in.w.Close()
+				return nil, err
+			}
+		}
+		parts[i] = in.parts
+	}
+	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells))}
+	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
+	res.Title, res.World = nb.Title, in.w
+	for _, e := range in.expects {
+		e.ok, e.detail = e.eval()
+		res.Checks = append(res.Checks, trace.Check{Text: e.src, OK: e.ok, Detail: e.detail, Pos: e.Pos()})
+	}
+	for i, ps := range parts {
+		var b strings.Builder
+		for _, pt := range ps {
+			if pt.exp == nil {
+				b.WriteString(pt.text)
+				if pt.note {
+					res.Notes = append(res.Notes, strings.TrimSpace(pt.text))
+				}
+				continue
+			}
+			verdict := "ok  "
+			if !pt.exp.ok {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(&b, "%s %s\n     %s\n", verdict, pt.exp.src, pt.exp.detail)
+		}
+		res.Outputs[i] = b.String()
+	}
+	return res, nil
+}
+
+// PosError is the error of a malformed notebook: FILE:LINE:COL: message.
+type PosError = posError
+
+// IsPosError reports whether err is a malformed-notebook error.
+func IsPosError(err error) bool {
+	var pe *posError
+	return errors.As(err, &pe)
+}
+
+func sortedKeys(m map[string]int) []string {
+	var k []string
+	for x := range m {
+		k = append(k, x)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// sockOrder returns the notebook's socket names in creation order.
+func (in *interp) sockOrder() []string { return in.order }
