@@ -2,7 +2,8 @@
 // nothing else: the speed and memory figures in docs/performance.md come
 // from here, never from timed unit tests.
 //
-//   - BenchmarkLostFinalACK: one whole lost-final-ack run, setup included.
+//   - BenchmarkLostFinalACK: one whole lost-final-ack notebook run, setup,
+//     expectations and rendering included.
 //   - BenchmarkLifecycles: open, 100-byte request, 100-byte response,
 //     client closes first, over 1 ms each way with TIME-WAIT expiring in
 //     virtual time; reports lifecycles per wall second.
