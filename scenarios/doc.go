@@ -1,12 +1,36 @@
-// Package scenarios holds tcpsim's built-in scenarios and runs them.
+// Package scenarios runs tcpsim notebooks: Markdown files whose fenced
+// tcpsim cells are statements run top to bottom on one sim.World, and whose
+// tcpsim-output blocks hold each cell's captured output.
 //
-// A scenario builds a sim.World (hosts, a link with its rules, the
-// applications), runs it to the end, and checks the claims it is about
-// against what the World observed. Each claim's verdict is computed from the
-// packets and transitions of the run, never from the configuration, so a
-// change of seed, MSL or stack version that breaks a claim makes its check
-// fail.
+// A notebook states a claim about TCP and checks it:
 //
-// The scenarios are Go code for now; the notebook format that will replace
-// them is tracked separately.
+//	host client 10.0.0.1 msl=30s
+//	host server 10.0.0.2 msl=30s
+//	link client server delay=10ms
+//	drop client>server pure-ack after server>client FIN
+//	listen server 80
+//	connect client server:80 as c
+//	+0.1 close c
+//	run
+//	expect 1 packet server>client FIN retransmitted
+//	expect c TIME-WAIT until #8.arrived+60s
+//
+// RunFile, RunText and Run (a built-in, by name) return a Result: the
+// World, each expectation's verdict (Checks, Failures), the rewritten
+// notebook (Rendered) and a unified diff against the file (Diff). A
+// malformed statement is an error naming FILE:LINE:COL and what was
+// expected. docs/notebooks.md is the language reference.
+//
+// The files, one job each: notebook.go (Markdown cells and rendering),
+// lexer.go (a line into tokens), args.go (durations, times, options,
+// addresses), interp.go (dispatch and time prefixes), world.go (seed, host,
+// link), rules.go (link rules, release), apps.go (listen, connect, send,
+// close, shutdown, workload), inject.go (crafted segments), views.go (trace,
+// ladder, states, ss, counters), expect.go (expectations), run.go (running
+// a notebook, built-ins), diff.go (unified diffs). The shipped notebooks are
+// in notebooks/ and embedded in the binary.
+//
+// Every verdict is computed from the run's records, never from the
+// configuration, and the interpreter iterates no map into output, so a
+// notebook's outputs are byte-identical on every rerun.
 package scenarios

@@ -1,0 +1,195 @@
+package scenarios
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// direction reads A>B and returns the link and netem direction.
+func (in *interp) direction(st stmt, t token) (*sim.Link, netem.Dir, error) {
+	a, b, ok := strings.Cut(t.text, ">")
+	if !ok {
+		return nil, 0, in.errAt(st, t, "direction %q: want FROM>TO, e.g. client>server", t.text)
+	}
+	ha, hb := in.hosts[a], in.hosts[b]
+	if ha == nil || hb == nil {
+		return nil, 0, in.errAt(st, t, "direction %q: want two hosts of this notebook (%s)", t.text, in.hostNames())
+	}
+	for _, l := range in.links {
+		if (l.A() == ha && l.B() == hb) || (l.A() == hb && l.B() == ha) {
+			return l, l.Dir(ha), nil
+		}
+	}
+	return nil, 0, in.errAt(st, t, "direction %q: %s and %s are not linked (link %s %s first)", t.text, a, b, a, b)
+}
+
+// match reads DIR [FLAG...] [pure-ack] [data|no-data] [exact] [contains="..."].
+func (in *interp) match(st stmt, toks []token, kv map[string]token) (*sim.Link, netem.Match, error) {
+	var m netem.Match
+	if len(toks) == 0 {
+		return nil, m, in.errEnd(st, "a packet match needs a direction, e.g. client>server FIN")
+	}
+	l, dir, err := in.direction(st, toks[0])
+	if err != nil {
+		return nil, m, err
+	}
+	m.Dir = dir
+	for _, t := range toks[1:] {
+		switch strings.ToLower(t.text) {
+		case "pure-ack":
+			m.Flags, m.Exact, m.Payload = netem.ACK, true, netem.NoPayload
+		case "data":
+			m.Payload = netem.WithPayload
+		case "no-data":
+			m.Payload = netem.NoPayload
+		case "exact":
+			m.Exact = true
+		default:
+			f, ferr := netem.ParseFlags(t.text)
+			if ferr != nil {
+				return nil, m, in.errAt(st, t, "%v, or pure-ack, data, no-data, exact", ferr)
+			}
+			m.Flags |= f
+		}
+	}
+	if t, ok := kv["contains"]; ok {
+		m.Contains = []byte(t.text)
+		m.Payload = netem.WithPayload
+	}
+	return l, m, nil
+}
+
+func (in *interp) cmdRule(st stmt, args []token) error {
+	verb := st.toks[0].text
+	if strings.HasPrefix(verb, "+") || strings.HasPrefix(verb, "@") {
+		verb = st.toks[1].text
+	}
+	o, err := in.options(st, args, "nth", "count", "name", "by", "gap", "until", "contains")
+	if err != nil {
+		return err
+	}
+	words := o.words
+	var afterToks []token
+	for i, t := range words {
+		if t.text == "after" {
+			words, afterToks = o.words[:i], o.words[i+1:]
+			break
+		}
+	}
+	l, m, err := in.match(st, words, o.kv)
+	if err != nil {
+		return err
+	}
+	r := netem.Rule{Match: m, Name: verb + " " + strings.Join(tokTexts(o.words), " ")}
+	if afterToks != nil {
+		al, am, err := in.match(st, afterToks, nil)
+		if err != nil {
+			return err
+		}
+		if al != l {
+			return in.errAt(st, afterToks[0], "after %s: must be on the same link as the rule", afterToks[0].text)
+		}
+		r.After = &am
+	}
+	if t, ok := o.kv["name"]; ok {
+		r.Name = t.text
+	}
+	if t, ok := o.kv["nth"]; ok {
+		n, err := in.count(st, t, "nth")
+		if err != nil || n == 0 {
+			return in.errAt(st, t, "nth %q: want 1 or more", t.text)
+		}
+		r.Nth = n
+	}
+	if t, ok := o.kv["count"]; ok {
+		if t.text == "all" {
+			r.Count = -1
+		} else if r.Count, err = in.count(st, t, "count"); err != nil || r.Count == 0 {
+			return in.errAt(st, t, "count %q: want 1 or more, or all", t.text)
+		}
+	}
+	switch verb {
+	case "drop":
+		r.Action.Kind = netem.Drop
+	case "delay":
+		r.Action.Kind = netem.Delay
+		t, ok := o.kv["by"]
+		if !ok {
+			return in.errEnd(st, "delay needs by=D, e.g. by=100ms")
+		}
+		if r.Action.Delay, err = in.duration(st, t, "by"); err != nil {
+			return err
+		}
+	case "duplicate":
+		r.Action.Kind = netem.Duplicate
+		if t, ok := o.kv["gap"]; ok {
+			if r.Action.Delay, err = in.duration(st, t, "gap"); err != nil {
+				return err
+			}
+		}
+	case "hold":
+		r.Action.Kind = netem.Hold
+		if t, ok := o.kv["until"]; ok {
+			te, err := in.parseTime(st, t)
+			if err != nil {
+				return err
+			}
+			at, err := in.evalTime(te, in.w.Now())
+			if err != nil {
+				return in.errAt(st, t, "%v", err)
+			}
+			if at <= 0 {
+				return in.errAt(st, t, "until %q: want a time after 0", t.text)
+			}
+			r.Action.Until = at
+		}
+	}
+	if err := l.AddRule(r); err != nil {
+		return in.errAt(st, st.toks[0], "%v", err)
+	}
+	return nil
+}
+
+func tokTexts(ts []token) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.text)
+	}
+	return out
+}
+
+func (in *interp) cmdRelease(st stmt, args []token) error {
+	o, err := in.options(st, args, "at")
+	if err != nil {
+		return err
+	}
+	at := in.w.Now()
+	if t, ok := o.kv["at"]; ok {
+		te, err := in.parseTime(st, t)
+		if err != nil {
+			return err
+		}
+		if at, err = in.evalTime(te, in.w.Now()); err != nil {
+			return in.errAt(st, t, "%v", err)
+		}
+	}
+	if len(o.words) != 1 {
+		return in.errEnd(st, "release takes all or #N")
+	}
+	t := o.words[0]
+	id := 0
+	if t.text != "all" {
+		n, err := strconv.Atoi(strings.TrimPrefix(t.text, "#"))
+		if err != nil || !strings.HasPrefix(t.text, "#") || n < 1 {
+			return in.errAt(st, t, "release %q: want all or #N (a held packet's number)", t.text)
+		}
+		id = n
+	}
+	if err := in.w.Release(id, at); err != nil {
+		return in.errAt(st, t, "%v (held: %v)", err, in.w.Held())
+	}
+	return nil
+}
