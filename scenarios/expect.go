@@ -21,8 +21,11 @@ type expectation struct {
 	line, col int
 	src       string
 	eval      func() (bool, string)
-	ok        bool
-	detail    string
+	// missing, when set, reports a subject that never existed in the run:
+	// the expectation is malformed, not false.
+	missing func() string
+	ok      bool
+	detail  string
 }
 
 // Pos returns FILE:LINE:COL.
@@ -235,6 +238,7 @@ func (in *interp) cmdExpect(st stmt, args []token) error {
 	if err != nil {
 		return err
 	}
+	e.missing, in.pending = in.pending, nil
 	in.expects = append(in.expects, e)
 	in.parts = append(in.parts, part{exp: e})
 	return nil
@@ -268,6 +272,14 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 	subj, rest, err := in.subject(st, args)
 	if err != nil {
 		return nil, err
+	}
+	if subj.host != nil && (subj.local.IsValid() || subj.remote.IsValid()) {
+		in.pending = func() string {
+			if len(in.history(subj)) == 0 {
+				return fmt.Sprintf("no endpoint of %s ever had the tuple %s: want addresses of this run's connections (see states)", subj.host.Name(), strings.TrimPrefix(subj.desc(), subj.host.Name()+" "))
+			}
+			return ""
+		}
 	}
 	now := in.w.Now()
 	if len(rest) == 0 {

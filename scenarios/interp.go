@@ -24,6 +24,7 @@ type interp struct {
 
 	last      lastCall
 	expects   []*expectation
+	pending   func() string  // the missing-subject check of the expectation being parsed
 	marks     map[string]int // per view: records already shown
 	workloads []*workload
 	order     []string // socket names in creation order

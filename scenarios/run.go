@@ -200,6 +200,12 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
 	res.Title, res.World = nb.Title, in.w
 	for _, e := range in.expects {
+		if e.missing != nil {
+			if msg := e.missing(); msg != "" {
+				in.w.Close()
+				return nil, &posError{file: e.file, line: e.line, col: e.col, msg: e.src + ": " + msg}
+			}
+		}
 		e.ok, e.detail = e.eval()
 		res.Checks = append(res.Checks, trace.Check{Text: e.src, OK: e.ok, Detail: e.detail, Pos: e.Pos()})
 	}

@@ -104,6 +104,8 @@ func TestMalformed(t *testing.T) {
 		{"host third 10.0.0.3 ports=9-1\n", "x.md:7:27: ports \"9-1\": want FIRST-LAST with 1 <= FIRST <= LAST <= 65535"},
 		{"host third 10.0.0.3 tw_reuse=3\n", "x.md:7:30: tw_reuse \"3\": want off, global or loopback"},
 		{"link client server loss=150%\n", "x.md:7:25: probability \"150%\": want 0% to 100%"},
+		{"listen server 80\nconnect client server:80\nrun 1s\nexpect server 10.0.0.2:80 10.0.0.9:1234 ESTABLISHED\n",
+			"x.md:10:1: expect server 10.0.0.2:80 10.0.0.9:1234 ESTABLISHED: no endpoint of server ever had the tuple 10.0.0.2:80 10.0.0.9:1234"},
 	} {
 		_, err := scenarios.RunText("x.md", head+c.body+"```\n", scenarios.Config{})
 		require.Error(t, err, "%q", c.body)
