@@ -8,6 +8,7 @@ import (
 	randv2 "math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,13 @@ type HostOptions struct {
 	// FinTimeout is how long an orphaned FIN-WAIT-2 lasts
 	// (net.ipv4.tcp_fin_timeout).
 	FinTimeout time.Duration
+	// Profile is whose behaviour the host shows where gVisor and Linux
+	// differ: GVisor (default) or Linux.
+	Profile Profile
+	// Sysctls set Linux knobs by name, "net.ipv4.tcp_tw_reuse=1" or
+	// "tcp_tw_reuse=1" (see SetSysctl and docs/knobs.md). They apply after
+	// the fields above.
+	Sysctls []string
 }
 
 // Host is one simulated machine: a gVisor network stack with IPv4 and TCP on
@@ -97,6 +105,17 @@ type Host struct {
 
 	// sockets are the live sockets (not yet closed and gone); a socket's
 	// idx is its place here.
+	// knobs are the Linux knobs; pol, counters and logs the policy
+	// layer's state (linux.go).
+	knobs     knobs
+	reuseMode tcpip.TCPTimeWaitReuseOption
+	reuseSet  bool
+	pol       policy
+	counters  [numCounters]uint64
+	logs      []LogLine
+	// silent swallows what the host sends (guarded by World.mu).
+	silent bool
+
 	sockets  []*Socket
 	nsockets int
 	rbuf     bytes.Buffer
@@ -112,7 +131,9 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	if err := w.checkHost(&o); err != nil {
 		return nil, err
 	}
-	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o}
+	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o,
+		knobs: defaultKnobs(o.Profile, o.TWReuse),
+		pol:   policy{conns: map[tuple]*lconn{}, peers: map[netip.Addr]peerTS{}}}
 	h.nic = &nic{h: h, mtu: 1500}
 	h.obs.init(h)
 
@@ -144,6 +165,17 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	if err := h.configure(); err != nil {
 		h.stack.Destroy()
 		return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
+	}
+	for _, kv := range o.Sysctls {
+		name, value, ok := strings.Cut(kv, "=")
+		err := fmt.Errorf("sysctl %q: want NAME=VALUE", kv)
+		if ok {
+			err = h.SetSysctl(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+		if err != nil {
+			h.stack.Destroy()
+			return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
+		}
 	}
 	w.hosts = append(w.hosts, h)
 	return h, nil
@@ -182,6 +214,9 @@ func (w *World) checkHost(o *HostOptions) error {
 	if o.FirstPort == 0 || o.LastPort < o.FirstPort {
 		return fmt.Errorf("sim: host %s: port range %d-%d: want 1 <= first <= last <= 65535", o.Name, o.FirstPort, o.LastPort)
 	}
+	if o.Profile > Linux {
+		return fmt.Errorf("sim: host %s: profile %d: want gvisor or linux", o.Name, o.Profile)
+	}
 	if o.TWReuse > TWReuseGlobal {
 		return fmt.Errorf("sim: host %s: tw_reuse mode %d: want off, global or loopback", o.Name, o.TWReuse)
 	}
@@ -200,12 +235,10 @@ func (h *Host) configure() error {
 	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
 	tw := tcpip.TCPTimeWaitTimeoutOption(2 * h.opts.MSL)
 	fin := tcpip.TCPLingerTimeoutOption(h.opts.FinTimeout)
-	reuse := map[TWReuse]tcpip.TCPTimeWaitReuseOption{
-		TWReuseLoopback: tcpip.TCPTimeWaitReuseLoopbackOnly,
-		TWReuseOff:      tcpip.TCPTimeWaitReuseDisabled,
-		TWReuseGlobal:   tcpip.TCPTimeWaitReuseGlobal,
-	}[h.opts.TWReuse]
-	for _, opt := range []tcpip.SettableTransportProtocolOption{&tw, &fin, &reuse} {
+	if err := h.applyReuse(h.defaultReuseMode()); err != nil {
+		return err
+	}
+	for _, opt := range []tcpip.SettableTransportProtocolOption{&tw, &fin} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
 			return fmt.Errorf("set %T: %s", opt, err)
 		}

@@ -14,7 +14,10 @@ import (
 
 // epRec is what the observer knows of one gVisor endpoint.
 type epRec struct {
-	id            int
+	id int
+	// cause explains the next transition when the policy layer or an
+	// application call forced it (see Transition.Cause).
+	cause         string
 	ep            *tcp.Endpoint
 	state         State
 	local, remote netip.AddrPort
@@ -47,6 +50,11 @@ type observer struct {
 	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
 	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
 	tw     []twEntry                // min-heap by (due, seq)
+	// synOut and synIn remember when the host last sent or received a
+	// SYN on a tuple, to tell what ended a TIME-WAIT early.
+	synOut, synIn map[tuple]time.Duration // lookups only
+	// entered lists endpoints that entered TIME-WAIT in this observation.
+	twNew []*epRec
 	// twByTuple finds the TIME-WAIT endpoint of a tuple even after gVisor
 	// replaced it in its demuxer (a SYN reopening the tuple).
 	twByTuple map[tuple]*epRec // lookups only
@@ -68,6 +76,8 @@ func (o *observer) init(h *Host) {
 	o.h = h
 	o.byEP = make(map[*tcp.Endpoint]*epRec)
 	o.twByTuple = make(map[tuple]*epRec)
+	o.synOut = make(map[tuple]time.Duration)
+	o.synIn = make(map[tuple]time.Duration)
 }
 
 // noteTupleLocked records the tuple of a packet the host sent (outbound) or
@@ -82,10 +92,19 @@ func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 	}
 	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[12:16])), binary.BigEndian.Uint16(data[ihl:]))
 	dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[16:20])), binary.BigEndian.Uint16(data[ihl+2:]))
+	syn := len(data) >= ihl+14 && data[ihl+13]&0x12 == 0x02 // SYN without ACK
 	if outbound {
-		h.obs.tuples = append(h.obs.tuples, tuple{local: src, remote: dst})
+		t := tuple{local: src, remote: dst}
+		h.obs.tuples = append(h.obs.tuples, t)
+		if syn {
+			h.obs.synOut[t] = h.w.Now()
+		}
 	} else {
-		h.obs.tuples = append(h.obs.tuples, tuple{local: dst, remote: src})
+		t := tuple{local: dst, remote: src}
+		h.obs.tuples = append(h.obs.tuples, t)
+		if syn {
+			h.obs.synIn[t] = h.w.Now()
+		}
 	}
 }
 
@@ -170,6 +189,14 @@ func (h *Host) observe() {
 		// fires it later at this very instant.
 		o.twPush(max(r.touched+h.TimeWait(), now+1), r)
 	}
+	// The policy layer's turn on endpoints that just entered TIME-WAIT.
+	for len(o.twNew) > 0 {
+		r := o.twNew[0]
+		o.twNew = o.twNew[1:]
+		if r.state == TimeWait {
+			h.onTimeWait(r)
+		}
+	}
 }
 
 // poll compares r's state with the last one recorded and records the
@@ -188,19 +215,32 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	}
 	from := r.state
 	if from == TimeWait {
-		delete(o.twByTuple, tuple{r.local, r.remote})
+		t := tuple{r.local, r.remote}
+		delete(o.twByTuple, t)
+		if r.cause == "" && s == Closed {
+			switch now {
+			case o.synOut[t]:
+				r.cause = "reused by a new connection (tw_reuse)"
+				o.h.count(cTWRecycled)
+			case o.synIn[t]:
+				r.cause = "a new SYN reopened the tuple"
+			default:
+				o.h.count(cTW)
+			}
+		}
 	}
 	for _, mid := range path(from, s) {
 		o.record(r, now, from, mid, true)
 		from = mid
 	}
 	o.record(r, now, from, s, false)
-	r.state = s
+	r.state, r.cause = s, ""
 	switch s {
 	case TimeWait:
 		r.touched = now
 		o.twByTuple[tuple{r.local, r.remote}] = r
 		o.twPush(now+o.h.TimeWait(), r)
+		o.twNew = append(o.twNew, r)
 	case Closed:
 		delete(o.byEP, r.ep)
 		if r.sock != nil && r.sock.closed {
@@ -223,6 +263,7 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	}
 	w.transitions = append(w.transitions, Transition{
 		At: now, Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
+		Cause: r.cause,
 	})
 }
 

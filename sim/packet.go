@@ -32,6 +32,9 @@ type Packet struct {
 	Rule string
 	// Orig is the ID of the original packet for a Duplicated copy.
 	Orig int
+	// Discarded says why the receiving host's policy layer threw the
+	// packet away on arrival (linux profile: PAWS, tcp_tw_recycle, ...).
+	Discarded string
 	// Order places the packet among packets and transitions in the order
 	// the World recorded them.
 	Order int64
@@ -95,11 +98,15 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
 		return
 	}
 	w.noteAsync()
+	if from.silent {
+		return // a socket destroyed without a word on the wire
+	}
 	data := w.bufLocked(pkt.Size())
 	n := 0
 	for _, s := range pkt.AsSlices() {
 		n += copy(data[n:], s)
 	}
+	from.outboundLocked(data)
 	from.noteTupleLocked(data, true)
 	w.route(from, data)
 }
@@ -173,10 +180,18 @@ func (w *World) deliver(ev *event) {
 	h := ev.pkt.to
 	w.touch(h)
 	data := ev.pkt.data
-	w.mu.Lock()
-	h.noteTupleLocked(data, false)
-	w.mu.Unlock()
-	h.nic.deliver(data)
+	if why := h.inbound(data); why != "" {
+		w.mu.Lock()
+		if ev.pkt.id > 0 {
+			w.packets[ev.pkt.id-1].Discarded = h.name + ": " + why
+		}
+		w.mu.Unlock()
+	} else {
+		w.mu.Lock()
+		h.noteTupleLocked(data, false)
+		w.mu.Unlock()
+		h.nic.deliver(data)
+	}
 	w.mu.Lock()
 	w.recycleLocked(data)
 	ev.pkt.data, ev.host, ev.pkt.to = nil, nil, nil

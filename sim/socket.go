@@ -231,6 +231,9 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 		}
 	}
 	s := h.newSocket(ep, wq, opts)
+	if err := h.applyReuse(h.reuseModeFor(remote)); err != nil {
+		return nil, err
+	}
 	terr = ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
 	switch terr.(type) {
 	case nil:
@@ -320,6 +323,12 @@ func (s *Socket) Close() error {
 	}
 	done := s.h.call()
 	s.closed = true
+	if s.opts.Linger && s.opts.LingerTimeout == 0 && (s.connected || s.connecting) && s.State() != Closed {
+		s.h.count(cAbortOnData) // __tcp_close: SO_LINGER {1, 0} resets
+		if s.rec != nil {
+			s.rec.cause = "SO_LINGER {1, 0}: close resets the connection"
+		}
+	}
 	s.ep.Close()
 	done()
 	if s.State() == Closed {

@@ -150,6 +150,11 @@ type Transition struct {
 	// stack resting in it (e.g. SYN-RECEIVED -> ESTABLISHED -> CLOSE-WAIT on
 	// one segment): it is placed from gVisor's state graph.
 	Inferred bool
+	// Cause says what ended or skipped a state when it was not the stack's
+	// own doing: a linux-profile rule ("linux tcp_rfc1337=0: ..."), or what
+	// closed a TIME-WAIT early ("reused by a new connection"). Empty when
+	// the stack did it (a TIME-WAIT timer, a segment).
+	Cause string
 	// Order places the transition among packets and transitions in the
 	// order the World recorded them.
 	Order int64

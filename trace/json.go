@@ -57,14 +57,52 @@ type jsonDoc struct {
 }
 
 type jsonHost struct {
-	Name         string `json:"name"`
-	Address      string `json:"address"`
-	MSLNs        int64  `json:"msl_ns"`
-	TimeWaitNs   int64  `json:"time_wait_ns"`
-	FinTimeoutNs int64  `json:"fin_timeout_ns"`
-	PortRange    string `json:"port_range"`
-	TWReuse      string `json:"tw_reuse"`
-	Behaviour    string `json:"behaviour"`
+	Name         string        `json:"name"`
+	Address      string        `json:"address"`
+	MSLNs        int64         `json:"msl_ns"`
+	TimeWaitNs   int64         `json:"time_wait_ns"`
+	FinTimeoutNs int64         `json:"fin_timeout_ns"`
+	PortRange    string        `json:"port_range"`
+	TWReuse      string        `json:"tw_reuse"`
+	Behaviour    string        `json:"behaviour"`
+	Sysctls      []jsonKV      `json:"sysctls"`
+	Counters     []jsonCounter `json:"counters"`
+	Log          []string      `json:"log"`
+}
+
+type jsonKV struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type jsonCounter struct {
+	Name  string `json:"name"`
+	Value uint64 `json:"value"`
+}
+
+func sysctls(h *sim.Host) []jsonKV {
+	var out []jsonKV
+	for _, n := range sim.SysctlNames() {
+		v, _ := h.Sysctl(n)
+		out = append(out, jsonKV{n, v})
+	}
+	return out
+}
+
+func logLines(h *sim.Host) []string {
+	out := []string{}
+	for _, l := range h.Log() {
+		out = append(out, l.String())
+	}
+	return out
+}
+
+func counters(h *sim.Host) []jsonCounter {
+	out := []jsonCounter{}
+	for _, c := range h.Counters() {
+		out = append(out, jsonCounter(c))
+	}
+	return out
 }
 
 type jsonLink struct {
@@ -96,6 +134,7 @@ type jsonPacket struct {
 	Fate        string   `json:"fate"`
 	Rule        string   `json:"rule,omitempty"`
 	Orig        int      `json:"orig,omitempty"`
+	Discarded   string   `json:"discarded,omitempty"`
 }
 
 type jsonTransition struct {
@@ -107,6 +146,7 @@ type jsonTransition struct {
 	From     string `json:"from"`
 	To       string `json:"to"`
 	Inferred bool   `json:"inferred,omitempty"`
+	Cause    string `json:"cause,omitempty"`
 }
 
 type jsonCheck struct {
@@ -133,7 +173,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		doc.Hosts = append(doc.Hosts, jsonHost{
 			Name: h.Name(), Address: h.Addr().String(), MSLNs: int64(o.MSL), TimeWaitNs: int64(h.TimeWait()),
 			FinTimeoutNs: int64(o.FinTimeout), PortRange: fmt.Sprintf("%d-%d", o.FirstPort, o.LastPort),
-			TWReuse: o.TWReuse.String(), Behaviour: "gvisor",
+			TWReuse: o.TWReuse.String(), Behaviour: h.Profile().String(), Sysctls: sysctls(h), Counters: counters(h), Log: logLines(h),
 		})
 	}
 	for _, l := range w.Links() {
@@ -144,7 +184,7 @@ func WriteJSON(out io.Writer, r Report) error {
 	for _, row := range Rows(w.Packets()) {
 		p := jsonPacket{
 			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
-			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{},
+			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{}, Discarded: row.Discarded,
 		}
 		if row.Delivered >= 0 && row.Fate != netem.Dropped {
 			d := int64(row.Delivered)
@@ -170,7 +210,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		}
 		doc.Transitions = append(doc.Transitions, jsonTransition{
 			TNs: int64(t.At), Host: t.Host, Endpoint: t.Endpoint, Local: t.Local.String(), Remote: remote,
-			From: t.From.String(), To: t.To.String(), Inferred: t.Inferred,
+			From: t.From.String(), To: t.To.String(), Inferred: t.Inferred, Cause: t.Cause,
 		})
 	}
 	for _, c := range r.Checks {

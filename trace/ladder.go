@@ -61,6 +61,9 @@ func WriteLadder(out io.Writer, left, right string, rows []Row, ts []sim.Transit
 			if t.Inferred {
 				text += "*"
 			}
+			if t.Cause != "" {
+				text += " [" + t.Cause + "]"
+			}
 			if t.Host == left {
 				fmt.Fprintf(w, "%*s  %s\n", ladderTime, Seconds(t.At), text)
 			} else {

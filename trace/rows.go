@@ -75,6 +75,9 @@ func (r Row) FateText() string {
 	if r.Rule != "" {
 		by = fmt.Sprintf(" by %s", ruleLabel(r.Rule))
 	}
+	if r.Discarded != "" {
+		return fmt.Sprintf("arrives %s, discarded by %s", Seconds(r.Delivered), r.Discarded)
+	}
 	switch r.Fate {
 	case netem.Dropped:
 		return "dropped" + by

@@ -60,6 +60,9 @@ func WriteTransitions(out io.Writer, ts []sim.Transition) error {
 		if t.Inferred {
 			inf = "  (passed through within one event)"
 		}
+		if t.Cause != "" {
+			inf += "  (" + t.Cause + ")"
+		}
 		fmt.Fprintf(w, "%10s %-8s %s > %s  %s -> %s%s\n", Seconds(t.At), t.Host, addr(t.Local), addr(t.Remote), t.From, t.To, inf)
 	}
 	return w.Flush()

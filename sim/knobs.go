@@ -1,0 +1,226 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// Profile says whose behaviour a host shows where gVisor and Linux differ.
+type Profile uint8
+
+// Profiles.
+const (
+	// GVisor is gVisor's netstack as it is: the default.
+	GVisor Profile = iota
+	// Linux adds a policy layer between the link and the stack that models
+	// what a current Linux kernel does and gVisor does not: the knobs
+	// tcp_timestamps=0, tcp_tw_reuse (with its timestamp rule),
+	// tcp_tw_recycle, tcp_max_tw_buckets, tcp_rfc1337=0, and PAWS.
+	Linux
+)
+
+func (p Profile) String() string {
+	if p == Linux {
+		return "linux"
+	}
+	return "gvisor"
+}
+
+// ParseProfile reads "gvisor" or "linux".
+func ParseProfile(s string) (Profile, error) {
+	switch s {
+	case "gvisor":
+		return GVisor, nil
+	case "linux":
+		return Linux, nil
+	}
+	return 0, fmt.Errorf("profile %q: want gvisor or linux", s)
+}
+
+// knobs are a host's Linux knobs, resolved.
+type knobs struct {
+	timestamps   bool // net.ipv4.tcp_timestamps
+	twReuse      int  // net.ipv4.tcp_tw_reuse: 0 off, 1 global, 2 loopback
+	twRecycle    bool // net.ipv4.tcp_tw_recycle
+	maxTWBuckets int  // net.ipv4.tcp_max_tw_buckets
+	rfc1337      bool // net.ipv4.tcp_rfc1337
+}
+
+// DefaultMaxTWBuckets is the tcp_max_tw_buckets of the linux profile: the
+// value the articles saw (Linux sizes it from memory).
+const DefaultMaxTWBuckets = 262144
+
+// sysctlNames lists the knobs a host takes, by their Linux names.
+var sysctlNames = []string{
+	"net.ipv4.tcp_timestamps", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_tw_recycle",
+	"net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_rfc1337", "net.ipv4.tcp_fin_timeout",
+	"net.ipv4.ip_local_port_range",
+}
+
+// SysctlNames returns the knobs a host takes, by their Linux names.
+func SysctlNames() []string { return append([]string(nil), sysctlNames...) }
+
+// canonical returns the full name of a knob given in full or as its last
+// part (tcp_tw_reuse), or "".
+func canonical(name string) string {
+	for _, n := range sysctlNames {
+		if n == name || strings.TrimPrefix(n, "net.ipv4.") == name {
+			return n
+		}
+	}
+	return ""
+}
+
+// IsSysctl reports whether name is a knob a host takes.
+func IsSysctl(name string) bool { return canonical(name) != "" }
+
+// SetSysctl sets one of the host's knobs by its Linux name (in full or
+// without "net.ipv4."), as sysctl -w would. The error names the knob and
+// the values it allows, and says when the host's profile cannot model it.
+func (h *Host) SetSysctl(name, value string) error {
+	full := canonical(name)
+	if full == "" {
+		return fmt.Errorf("unknown knob %q: want one of %s", name, strings.Join(sysctlNames, ", "))
+	}
+	bad := func(want string) error { return fmt.Errorf("%s = %q: want %s", full, value, want) }
+	linuxOnly := func(what string) error {
+		return fmt.Errorf("%s = %s: gVisor has %s; it is modelled only under profile=linux", full, value, what)
+	}
+	v, err := strconv.Atoi(value)
+	switch full {
+	case "net.ipv4.tcp_timestamps":
+		if err != nil || (v != 0 && v != 1) {
+			return bad("0 or 1")
+		}
+		h.knobs.timestamps = v == 1
+	case "net.ipv4.tcp_tw_reuse":
+		if err != nil || v < 0 || v > 2 {
+			return bad("0 (off), 1 (global) or 2 (loopback only)")
+		}
+		h.knobs.twReuse = v
+		return h.applyReuse(h.defaultReuseMode())
+	case "net.ipv4.tcp_tw_recycle":
+		if err != nil || (v != 0 && v != 1) {
+			return bad("0 or 1")
+		}
+		if v == 1 && h.opts.Profile != Linux {
+			return linuxOnly("no tw_recycle")
+		}
+		h.knobs.twRecycle = v == 1
+	case "net.ipv4.tcp_max_tw_buckets":
+		if err != nil || v < 0 {
+			return bad("a number of TIME-WAIT sockets >= 0")
+		}
+		if h.opts.Profile != Linux {
+			return linuxOnly("no limit on TIME-WAIT sockets")
+		}
+		h.knobs.maxTWBuckets = v
+	case "net.ipv4.tcp_rfc1337":
+		if err != nil || (v != 0 && v != 1) {
+			return bad("0 or 1")
+		}
+		if v == 0 && h.opts.Profile != Linux {
+			return linuxOnly("RFC 1337 always on (RST in TIME-WAIT is ignored)")
+		}
+		h.knobs.rfc1337 = v == 1
+	case "net.ipv4.tcp_fin_timeout":
+		if err != nil || v <= 0 {
+			return bad("a number of seconds > 0")
+		}
+		h.opts.FinTimeout = time.Duration(v) * time.Second
+		opt := tcpip.TCPLingerTimeoutOption(h.opts.FinTimeout)
+		if terr := h.stack.SetTransportProtocolOption(tcp.ProtocolNumber, &opt); terr != nil {
+			return fmt.Errorf("%s: %s", full, terr)
+		}
+	case "net.ipv4.ip_local_port_range":
+		f := strings.Fields(strings.NewReplacer("-", " ", "\t", " ").Replace(value))
+		var first, last int
+		var e1, e2 error
+		if len(f) == 2 {
+			first, e1 = strconv.Atoi(f[0])
+			last, e2 = strconv.Atoi(f[1])
+		}
+		if len(f) != 2 || e1 != nil || e2 != nil || first < 1 || last > 65535 || first > last {
+			return bad(`"FIRST LAST" with 1 <= FIRST <= LAST <= 65535`)
+		}
+		h.opts.FirstPort, h.opts.LastPort = uint16(first), uint16(last)
+		if terr := h.stack.SetPortRange(h.opts.FirstPort, h.opts.LastPort); terr != nil {
+			return fmt.Errorf("%s: %s", full, terr)
+		}
+	}
+	return nil
+}
+
+// Sysctl returns the current value of a knob, as sysctl prints it.
+func (h *Host) Sysctl(name string) (string, error) {
+	b := func(x bool) string {
+		if x {
+			return "1"
+		}
+		return "0"
+	}
+	switch canonical(name) {
+	case "net.ipv4.tcp_timestamps":
+		return b(h.knobs.timestamps), nil
+	case "net.ipv4.tcp_tw_reuse":
+		return strconv.Itoa(h.knobs.twReuse), nil
+	case "net.ipv4.tcp_tw_recycle":
+		return b(h.knobs.twRecycle), nil
+	case "net.ipv4.tcp_max_tw_buckets":
+		if h.opts.Profile != Linux {
+			return "unlimited (gvisor)", nil
+		}
+		return strconv.Itoa(h.knobs.maxTWBuckets), nil
+	case "net.ipv4.tcp_rfc1337":
+		return b(h.knobs.rfc1337), nil
+	case "net.ipv4.tcp_fin_timeout":
+		return strconv.Itoa(int(h.opts.FinTimeout / time.Second)), nil
+	case "net.ipv4.ip_local_port_range":
+		return fmt.Sprintf("%d\t%d", h.opts.FirstPort, h.opts.LastPort), nil
+	}
+	return "", fmt.Errorf("unknown knob %q: want one of %s", name, strings.Join(sysctlNames, ", "))
+}
+
+// Profile returns the host's behaviour profile.
+func (h *Host) Profile() Profile { return h.opts.Profile }
+
+// defaultKnobs are a profile's knobs before any sysctl.
+func defaultKnobs(p Profile, reuse TWReuse) knobs {
+	k := knobs{timestamps: true, twReuse: 2, rfc1337: p == GVisor, maxTWBuckets: DefaultMaxTWBuckets}
+	switch reuse {
+	case TWReuseOff:
+		k.twReuse = 0
+	case TWReuseGlobal:
+		k.twReuse = 1
+	}
+	return k
+}
+
+// defaultReuseMode is gVisor's reuse mode for the knob, outside a connect.
+// Under the linux profile, tcp_tw_reuse=1 is decided connect by connect
+// (see reuseModeFor).
+func (h *Host) defaultReuseMode() tcpip.TCPTimeWaitReuseOption {
+	switch h.knobs.twReuse {
+	case 0:
+		return tcpip.TCPTimeWaitReuseDisabled
+	case 1:
+		return tcpip.TCPTimeWaitReuseGlobal
+	}
+	return tcpip.TCPTimeWaitReuseLoopbackOnly
+}
+
+func (h *Host) applyReuse(mode tcpip.TCPTimeWaitReuseOption) error {
+	if h.reuseMode == mode && h.reuseSet {
+		return nil
+	}
+	if terr := h.stack.SetTransportProtocolOption(tcp.ProtocolNumber, &mode); terr != nil {
+		return fmt.Errorf("net.ipv4.tcp_tw_reuse: %s", terr)
+	}
+	h.reuseMode, h.reuseSet = mode, true
+	return nil
+}
