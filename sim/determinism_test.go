@@ -29,7 +29,10 @@ func traceHash(w *sim.World) string {
 		h.Write(p.Data)
 	}
 	for _, t := range w.Transitions() {
-		fmt.Fprintf(h, "%v\n", t)
+		fmt.Fprintf(h, "%v %s\n", t, t.Cause)
+	}
+	for _, p := range w.Packets() {
+		fmt.Fprintf(h, "%s\n", p.Discarded)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
@@ -81,6 +84,58 @@ func stress(tb testing.TB, seed uint64) string {
 	return traceHash(w)
 }
 
+// linuxStress runs the linux profile's paths: three clients behind a NAT
+// over lossy links to a server with tcp_tw_recycle=1, a small
+// tcp_max_tw_buckets and tcp_rfc1337=0, each client making short
+// connections that the server closes first.
+func linuxStress(tb testing.TB, seed uint64) string {
+	tb.Helper()
+	w := sim.New(sim.Options{Seed: seed})
+	defer w.Close()
+	srv, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, Profile: sim.Linux,
+		Sysctls: []string{"tcp_tw_recycle=1", "tcp_max_tw_buckets=1", "tcp_rfc1337=0"}})
+	require.NoError(tb, err)
+	l, err := srv.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnData = func(a *sim.Socket, b []byte) { _, _ = a.Send(b); _ = a.Close() }
+	}
+	var clients []*sim.Host
+	for i := 0; i < 3; i++ {
+		c, err := w.AddHost(sim.HostOptions{Name: fmt.Sprintf("c%d", i), Addr: netip.AddrFrom4([4]byte{10, 0, 2, byte(i + 1)}),
+			Profile: sim.Linux, Sysctls: []string{"tcp_tw_reuse=1"}})
+		require.NoError(tb, err)
+		_, err = w.AddLink(c, srv, netem.Options{
+			AtoB: netem.Path{Delay: time.Duration(i+1) * time.Millisecond, Loss: 0.05},
+			BtoA: netem.Path{Delay: 2 * time.Millisecond, Loss: 0.05},
+		})
+		require.NoError(tb, err)
+		clients = append(clients, c)
+	}
+	_, err = w.AddNAT(netip.MustParseAddr("10.0.9.1"), srv, clients...)
+	require.NoError(tb, err)
+	for i, c := range clients {
+		for k := 0; k < 4; k++ {
+			w.At(time.Duration(k)*700*time.Millisecond+time.Duration(i)*time.Millisecond, func() {
+				cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
+				if err != nil {
+					return
+				}
+				cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("ping")) }
+				cs.OnEOF = func(cs *sim.Socket) { _ = cs.Close() }
+			})
+		}
+	}
+	require.NoError(tb, w.RunFor(3*time.Minute))
+	require.Zero(tb, w.AsyncOps(), "a stack worked outside an event")
+	if testing.Verbose() {
+		for _, h := range w.Hosts() {
+			tb.Logf("%s: %v", h.Name(), h.Counters())
+		}
+	}
+	return traceHash(w)
+}
+
 // TestDeterminism runs the stress workload 20 times under GOMAXPROCS 1, 2
 // and 8 and asserts one trace hash per seed.
 func TestDeterminism(t *testing.T) {
@@ -104,6 +159,17 @@ func TestDeterminism(t *testing.T) {
 		}
 		if seed == 2 {
 			require.NotEqual(t, stress(t, 1), want, "seeds 1 and 2 gave the same trace")
+		}
+	}
+	want := ""
+	for _, procs := range []int{1, 2, 8} {
+		runtime.GOMAXPROCS(procs)
+		for i := 0; i < runs; i++ {
+			got := linuxStress(t, 7)
+			if want == "" {
+				want = got
+			}
+			require.Equal(t, want, got, "linux stress, GOMAXPROCS %d, run %d: trace hash differs", procs, i)
 		}
 	}
 }

@@ -113,8 +113,10 @@ type Host struct {
 	pol       policy
 	counters  [numCounters]uint64
 	logs      []LogLine
-	// silent swallows what the host sends (guarded by World.mu).
-	silent bool
+	// silent swallows what the host sends (guarded by World.mu);
+	// swallowed counts what it swallowed.
+	silent                  bool
+	swallowed, swallowedRST uint64
 
 	sockets  []*Socket
 	nsockets int

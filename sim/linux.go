@@ -354,9 +354,9 @@ func (h *Host) Counters() []Counter {
 		{"TcpEstabResets", s.EstablishedResets.Value()},
 		{"TcpCurrEstab", s.CurrentEstablished.Value()},
 		{"TcpInSegs", s.ValidSegmentsReceived.Value()},
-		{"TcpOutSegs", s.SegmentsSent.Value()},
+		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed},
 		{"TcpRetransSegs", s.Retransmits.Value()},
-		{"TcpOutRsts", s.ResetsSent.Value()},
+		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST},
 	}
 	for i, n := range counterNames {
 		out = append(out, Counter{n, h.counters[i]})

@@ -99,7 +99,13 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
 	}
 	w.noteAsync()
 	if from.silent {
-		return // a socket destroyed without a word on the wire
+		// A socket destroyed without a word on the wire: what gVisor
+		// counted as sent is taken back out of the counters.
+		from.swallowed++
+		if pkt.TransportHeader().Slice() != nil && len(pkt.TransportHeader().Slice()) > 13 && pkt.TransportHeader().Slice()[13]&byte(netem.RST) != 0 {
+			from.swallowedRST++
+		}
+		return
 	}
 	data := w.bufLocked(pkt.Size())
 	n := 0
@@ -119,6 +125,27 @@ func (w *World) route(from *Host, data []byte) {
 		dst = netip.AddrFrom4([4]byte(data[16:20]))
 	}
 	l, dir, to := w.linkTo(from, dst)
+	// Through a NAT. The trace keeps the packet as it travels between the
+	// NAT and the outside host: rewritten on the way out, as the outside
+	// host sent it on the way back (the inside host gets a rewritten copy).
+	wire := data
+	switch {
+	case l != nil && data[9] == 6:
+		if n := w.natOf(from); n != nil && to == n.outside {
+			n.outbound(from, data)
+		}
+	case l == nil && len(data) >= 20 && data[9] == 6:
+		for _, n := range w.nats {
+			if n.outside != from || dst != n.addr {
+				continue
+			}
+			back := append(w.bufLocked(0)[:0], data...)
+			if h := n.inbound(back); h != nil {
+				l, dir, to = w.linkTo(from, h.addr)
+				data = back
+			}
+		}
+	}
 	if l == nil {
 		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: data, Fate: netem.Dropped, Rule: "no route"})
 		w.recycleLocked(data)
@@ -132,7 +159,11 @@ func (w *World) route(from *Host, data []byte) {
 			d = w.bufLocked(len(data))
 			copy(d, data)
 		}
-		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: d, Fate: o.Fate, Rule: o.Rule}
+		rec := d
+		if i == 0 && len(wire) > 0 && &wire[0] != &data[0] {
+			rec = wire
+		}
+		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: rec, Fate: o.Fate, Rule: o.Rule}
 		if o.Fate == netem.Dropped {
 			p.Delivered = -1
 		}

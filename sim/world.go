@@ -70,6 +70,7 @@ type World struct {
 
 	hosts   []*Host
 	links   []*Link
+	nats    []*NAT
 	touched []*Host
 
 	packets     []Packet

@@ -1,0 +1,250 @@
+package sim_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// natWorld builds two clients behind a NAT (10.0.1.1) and a server with
+// the given sysctls under the linux profile; the server closes first.
+func natWorld(tb testing.TB, seed uint64, sysctls ...string) (*sim.World, *sim.Host, *sim.Host, *sim.Host) {
+	tb.Helper()
+	w := sim.New(sim.Options{Seed: seed})
+	tb.Cleanup(w.Close)
+	c1, err := w.AddHost(sim.HostOptions{Name: "c1", Addr: netip.MustParseAddr("10.0.0.1")})
+	require.NoError(tb, err)
+	c2, err := w.AddHost(sim.HostOptions{Name: "c2", Addr: netip.MustParseAddr("10.0.0.3")})
+	require.NoError(tb, err)
+	s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, Profile: sim.Linux, Sysctls: sysctls})
+	require.NoError(tb, err)
+	for _, c := range []*sim.Host{c1, c2} {
+		_, err := w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: 5 * time.Millisecond}, BtoA: netem.Path{Delay: 5 * time.Millisecond}})
+		require.NoError(tb, err)
+	}
+	_, err = w.AddNAT(netip.MustParseAddr("10.0.1.1"), s, c1, c2)
+	require.NoError(tb, err)
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnData = func(a *sim.Socket, _ []byte) { _, _ = a.Send([]byte("bye")); _ = a.Close() }
+	}
+	return w, c1, c2, s
+}
+
+// request makes one request from c; the server answers and closes first.
+func request(tb testing.TB, c *sim.Host) *sim.Socket {
+	tb.Helper()
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("hi")) }
+	cs.OnEOF = func(cs *sim.Socket) { _ = cs.Close() }
+	return cs
+}
+
+func counter(tb testing.TB, h *sim.Host, name string) uint64 {
+	tb.Helper()
+	v, ok := h.CounterValue(name)
+	require.True(tb, ok, "no counter %s", name)
+	return v
+}
+
+// TestTWRecycleBehindNAT: two clients share 10.0.1.1. With tcp_tw_recycle=1
+// the server caches c1's timestamp when its connection enters TIME-WAIT; c2's
+// timestamp clock is behind (seed 1), so its SYN and every retransmission are
+// dropped silently and counted as PAWSPassive, until the cache entry is 60 s
+// old. With tcp_tw_recycle=0 both connect at once.
+func TestTWRecycleBehindNAT(t *testing.T) {
+	w, c1, c2, s := natWorld(t, 1, "tcp_tw_recycle=1")
+	request(t, c1)
+	require.NoError(t, w.RunFor(time.Second))
+	c2s := request(t, c2)
+	require.NoError(t, w.RunFor(70*time.Second))
+
+	var dropped []sim.Packet
+	var cachedAt time.Duration
+	for _, p := range w.Packets() {
+		h, _ := netem.Decode(p.Data)
+		if p.From == "c1" && h.Flags == netem.ACK|netem.FIN {
+			cachedAt = p.Delivered // the last timestamp the server took from c1
+		}
+		if p.From == "c2" && h.Flags == netem.SYN {
+			if p.Discarded != "" {
+				assert.Contains(t, p.Discarded, "tcp_tw_recycle")
+				dropped = append(dropped, p)
+			} else {
+				assert.GreaterOrEqual(t, p.Delivered-cachedAt, 60*time.Second, "SYN #%d accepted %v after the cache", p.ID, p.Delivered-cachedAt)
+			}
+		}
+	}
+	assert.Len(t, dropped, 6, "c2's SYNs at 1, 2, 4, 8, 16, 32 s are dropped")
+	for _, p := range dropped {
+		assert.Less(t, p.Delivered-cachedAt, 60*time.Second)
+	}
+	assert.Equal(t, uint64(6), counter(t, s, "TcpExtPAWSPassive"))
+	assert.Equal(t, uint64(6), counter(t, s, "TcpExtListenDrops"))
+	assert.True(t, c2s.Connected(), "c2 connects once the cached timestamp is 60 s old")
+	assert.Equal(t, uint64(0), counter(t, s, "TcpOutRsts"), "a dropped SYN gets no answer")
+
+	w0, c1, c2, s0 := natWorld(t, 1, "tcp_tw_recycle=0")
+	request(t, c1)
+	require.NoError(t, w0.RunFor(time.Second))
+	c2s = request(t, c2)
+	require.NoError(t, w0.RunFor(100*time.Millisecond))
+	assert.True(t, c2s.Connected(), "without tw_recycle c2 connects at once")
+	assert.Equal(t, uint64(0), counter(t, s0, "TcpExtPAWSPassive"))
+}
+
+// reusePair is a client that closes first to a server, with a two-port
+// range, the given client profile and sysctls.
+func reuseRun(tb testing.TB, p sim.Profile, sysctls ...string) (w *sim.World, c *sim.Host, third error) {
+	tb.Helper()
+	w, c, s := pair(tb, sim.Options{}, sim.HostOptions{Profile: p, Sysctls: append([]string{"ip_local_port_range=40000 40001"}, sysctls...)},
+		sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+	for i := 0; i < 2; i++ {
+		cs, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(tb, err)
+		require.NoError(tb, w.RunFor(10*time.Millisecond))
+		require.NoError(tb, cs.Close())
+		require.NoError(tb, w.RunFor(10*time.Millisecond))
+	}
+	require.NoError(tb, w.RunFor(2*time.Second)) // more than 1 s since the last timestamp
+	_, third = c.Connect(server80, sim.SocketOptions{})
+	require.NoError(tb, w.RunFor(10*time.Millisecond))
+	return w, c, third
+}
+
+// TestTWReuse: under the linux profile tcp_tw_reuse=1 reuses a TIME-WAIT
+// tuple only when the old connection had timestamps; gVisor reuses it
+// without.
+func TestTWReuse(t *testing.T) {
+	_, c, err := reuseRun(t, sim.Linux, "tcp_tw_reuse=1")
+	assert.NoError(t, err, "linux, timestamps on: reuse after 1 s")
+	assert.Equal(t, uint64(1), counter(t, c, "TcpExtTWRecycled"))
+
+	_, c, err = reuseRun(t, sim.Linux, "tcp_tw_reuse=1", "tcp_timestamps=0")
+	assert.Equal(t, "EADDRNOTAVAIL", sim.Errno(err), "linux, timestamps off: no reuse: %v", err)
+	assert.Equal(t, uint64(0), counter(t, c, "TcpExtTWRecycled"))
+
+	_, c, err = reuseRun(t, sim.GVisor, "tcp_tw_reuse=1", "tcp_timestamps=0")
+	assert.NoError(t, err, "gvisor Global mode reuses without timestamps")
+	assert.Equal(t, uint64(1), counter(t, c, "TcpExtTWRecycled"))
+
+	_, c, err = reuseRun(t, sim.Linux) // Linux's default, 2: loopback only
+	assert.Equal(t, "EADDRNOTAVAIL", sim.Errno(err))
+	assert.Equal(t, "2", must(c.Sysctl("tcp_tw_reuse")))
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// TestMaxTWBuckets: with tcp_max_tw_buckets=N, N+K active closes leave
+// exactly N sockets in TIME-WAIT, count K overflows, log K lines, and put
+// nothing extra on the wire.
+func TestMaxTWBuckets(t *testing.T) {
+	const n, k = 3, 2
+	closes := func(sysctls ...string) (*sim.World, *sim.Host) {
+		w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: sysctls}, sim.HostOptions{}, netem.Options{})
+		l, err := s.Listen(80, sim.SocketOptions{})
+		require.NoError(t, err)
+		l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+		for i := 0; i < n+k; i++ {
+			w.At(time.Duration(i)*100*time.Millisecond, func() {
+				cs, err := c.Connect(server80, sim.SocketOptions{})
+				require.NoError(t, err)
+				cs.OnConnect = func(cs *sim.Socket) { _ = cs.Close() }
+			})
+		}
+		require.NoError(t, w.RunFor(10*time.Second))
+		return w, c
+	}
+	w, c := closes("tcp_max_tw_buckets=3")
+	assert.Equal(t, n, c.StateCount(sim.TimeWait))
+	assert.Equal(t, uint64(k), counter(t, c, "TcpExtTCPTimeWaitOverflow"))
+	require.Len(t, c.Log(), k)
+	assert.Contains(t, c.Log()[0].String(), "TCP: time wait bucket table overflow")
+
+	ref, _ := closes() // the same run without a limit
+	assert.Equal(t, len(ref.Packets()), len(w.Packets()), "packets with and without the limit")
+	for _, tr := range w.Transitions() {
+		if tr.From == sim.TimeWait && tr.At < 10*time.Second {
+			assert.Contains(t, tr.Cause, "tcp_max_tw_buckets")
+		}
+	}
+}
+
+// TestRFC1337: with tcp_rfc1337=0 (Linux's default) an RST at RCV.NXT kills
+// TIME-WAIT at once; with 1 it is ignored and TIME-WAIT ends on time.
+func TestRFC1337(t *testing.T) {
+	run := func(v string) (time.Duration, time.Duration) {
+		w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, MSL: 5 * time.Second, Sysctls: []string{"tcp_rfc1337=" + v}}, sim.HostOptions{}, netem.Options{})
+		l, err := s.Listen(80, sim.SocketOptions{})
+		require.NoError(t, err)
+		l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+		cs, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(t, err)
+		require.NoError(t, w.RunFor(10*time.Millisecond))
+		require.NoError(t, cs.Close())
+		require.NoError(t, w.RunFor(10*time.Millisecond))
+		require.Equal(t, sim.TimeWait, cs.State())
+		var fin netem.Header
+		for _, p := range w.Packets() {
+			if h, _ := netem.Decode(p.Data); p.From == "server" && h.Flags&netem.FIN != 0 {
+				fin = h
+			}
+		}
+		rst, err := netem.Segment{Src: server80, Dst: cs.Local(), Seq: fin.Seq + 1, Flags: netem.RST}.Marshal()
+		require.NoError(t, err)
+		at := time.Second
+		_, err = w.Inject(c, at, rst)
+		require.NoError(t, err)
+		require.NoError(t, w.Run())
+		for _, tr := range w.Transitions() {
+			if tr.Host == "client" && tr.From == sim.TimeWait {
+				return tr.At, at
+			}
+		}
+		t.Fatal("TIME-WAIT never ended")
+		return 0, 0
+	}
+	end, rstAt := run("0")
+	assert.Equal(t, rstAt, end, "rfc1337=0: the RST kills TIME-WAIT when it arrives")
+	end, _ = run("1")
+	assert.InDelta(t, float64(10*time.Second), float64(end), float64(50*time.Millisecond), "rfc1337=1: TIME-WAIT ends after 2×MSL (ended %v)", end)
+}
+
+func TestBadSysctls(t *testing.T) {
+	w := sim.New(sim.Options{})
+	defer w.Close()
+	for _, c := range []struct {
+		o    sim.HostOptions
+		want string
+	}{
+		{sim.HostOptions{Sysctls: []string{"tcp_tw_reuse=3"}}, "net.ipv4.tcp_tw_reuse = \"3\": want 0 (off), 1 (global) or 2 (loopback only)"},
+		{sim.HostOptions{Sysctls: []string{"tcp_bogus=1"}}, "unknown knob \"tcp_bogus\": want one of net.ipv4.tcp_timestamps"},
+		{sim.HostOptions{Sysctls: []string{"ip_local_port_range=60999 32768"}}, "net.ipv4.ip_local_port_range = \"60999 32768\": want \"FIRST LAST\" with 1 <= FIRST <= LAST <= 65535"},
+		{sim.HostOptions{Sysctls: []string{"tcp_tw_recycle=1"}}, "net.ipv4.tcp_tw_recycle = 1: gVisor has no tw_recycle; it is modelled only under profile=linux"},
+		{sim.HostOptions{Sysctls: []string{"tcp_rfc1337=0"}}, "gVisor has RFC 1337 always on"},
+		{sim.HostOptions{Sysctls: []string{"tcp_max_tw_buckets=-1"}}, "want a number of TIME-WAIT sockets >= 0"},
+		{sim.HostOptions{Sysctls: []string{"tcp_timestamps"}}, "sysctl \"tcp_timestamps\": want NAME=VALUE"},
+	} {
+		c.o.Name, c.o.Addr = "h", clientIP
+		_, err := w.AddHost(c.o)
+		assert.ErrorContains(t, err, c.want)
+	}
+	assert.True(t, strings.HasPrefix(sim.SysctlNames()[0], "net.ipv4."))
+}
