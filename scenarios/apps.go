@@ -12,11 +12,12 @@ import (
 
 // listenSpec is how a listener's accepted connections behave.
 type listenSpec struct {
-	reply    string // sent once, after the first bytes arrive
-	http     bool   // answer HTTP/1.1 requests
-	body     int    // HTTP response body size
-	keepOpen bool   // never close, even on EOF
-	opts     sim.SocketOptions
+	reply           string // sent once, after the first bytes arrive
+	http            bool   // answer HTTP/1.1 requests
+	body            int    // HTTP response body size
+	keepOpen        bool   // never close, even on EOF
+	closeAfterReply bool   // close right after sending the reply
+	opts            sim.SocketOptions
 }
 
 func (in *interp) sock(st stmt, t token) (*sock, error) {
@@ -98,12 +99,14 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 			spec.http = true
 		case "keep-open":
 			spec.keepOpen = true
+		case "close-after-reply":
+			spec.closeAfterReply = true
 		default:
 			words = append(words, w)
 		}
 	}
 	if len(words) != 2 {
-		return in.errEnd(st, "listen takes a host and a port: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read] [reply=\"...\"] [http] [body=N] [keep-open]")
+		return in.errEnd(st, "listen takes a host and a port: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read] [reply=\"...\" [close-after-reply]] [http] [body=N] [keep-open]")
 	}
 	h, err := in.host(st, words[0])
 	if err != nil {
@@ -174,6 +177,9 @@ func (in *interp) serveAccepted(c *sim.Socket, spec *listenSpec) {
 		case spec.reply != "" && !replied:
 			replied = true
 			_, _ = c.Send([]byte(spec.reply))
+			if spec.closeAfterReply {
+				_ = c.Close()
+			}
 		}
 	}
 	if !spec.keepOpen {

@@ -232,6 +232,8 @@ func (in *interp) cmdExpect(st stmt, args []token) error {
 		e.eval, err = in.expectCallError(st, args)
 	case args[0].text == "bytes":
 		e.eval, err = in.expectBytesIn(st, args)
+	case args[0].text == "workload":
+		e.eval, err = in.expectWorkload(st, args)
 	default:
 		e.eval, err = in.expectSubject(st, args)
 	}
@@ -284,6 +286,12 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 	now := in.w.Now()
 	if len(rest) == 0 {
 		return nil, in.errEnd(st, "expect %s what? want a state, error ERRNO or received \"...\"", subj.desc())
+	}
+	if subj.host != nil && strings.HasPrefix(rest[0].text, "Tcp") {
+		return in.expectCounter(st, subj.host, rest)
+	}
+	if subj.host != nil && rest[0].text == "log" {
+		return in.expectLog(st, subj.host, rest)
 	}
 	switch rest[0].text {
 	case "error":
@@ -565,7 +573,7 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 		return nil, in.errAt(st, args[2], "direction %q: want FROM>TO with hosts of this notebook (%s)", args[2].text, in.hostNames())
 	}
 	var flags netem.Flags
-	exact, payload, fate, retrans := false, netem.AnyPayload, "", false
+	exact, payload, fate, retrans, discarded := false, netem.AnyPayload, "", false, false
 	since := timeExpr{}
 	rest := args[3:]
 	if k := len(rest); k >= 2 && rest[k-2].text == "since" {
@@ -588,10 +596,12 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 			fate = t.text
 		case "retransmitted":
 			retrans = true
+		case "discarded":
+			discarded = true
 		default:
 			f, err := netem.ParseFlags(t.text)
 			if err != nil {
-				return nil, in.errAt(st, t, "%v, or pure-ack, data, no-data, a fate (delivered, dropped, held, duplicated, injected) or retransmitted", err)
+				return nil, in.errAt(st, t, "%v, or pure-ack, data, no-data, a fate (delivered, dropped, held, duplicated, injected), discarded or retransmitted", err)
 			}
 			flags |= f
 		}
@@ -622,7 +632,7 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 			if (payload == netem.NoPayload && r.H.PayloadLen > 0) || (payload == netem.WithPayload && r.H.PayloadLen == 0) {
 				continue
 			}
-			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.Sent > now {
+			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.Sent > now || (discarded && r.Discarded == "") {
 				continue
 			}
 			ids = append(ids, fmt.Sprintf("#%d", r.ID))
@@ -691,5 +701,98 @@ func (in *interp) expectField(st stmt, args []token) (func() (bool, string), err
 			return false, fmt.Sprint(errors.Join(err1, err2))
 		}
 		return (x == y) != neq, fmt.Sprintf("%s is %d, %s is %d", args[0].text, x, args[2].text, y)
+	}, nil
+}
+
+// compare reads OP N (=, !=, <, <=, >, >=) and returns the test.
+func (in *interp) compare(st stmt, toks []token) (func(uint64) bool, string, error) {
+	if len(toks) != 2 {
+		return nil, "", in.errEnd(st, "want an operator and a number, e.g. = 3 or >= 1")
+	}
+	n, err := strconv.ParseUint(toks[1].text, 10, 64)
+	if err != nil {
+		return nil, "", in.errAt(st, toks[1], "%q: want a whole number >= 0", toks[1].text)
+	}
+	ops := map[string]func(uint64) bool{ // lookups only
+		"=": func(v uint64) bool { return v == n }, "==": func(v uint64) bool { return v == n },
+		"!=": func(v uint64) bool { return v != n }, "<": func(v uint64) bool { return v < n },
+		"<=": func(v uint64) bool { return v <= n }, ">": func(v uint64) bool { return v > n },
+		">=": func(v uint64) bool { return v >= n },
+	}
+	f, ok := ops[toks[0].text]
+	if !ok {
+		return nil, "", in.errAt(st, toks[0], "operator %q: want =, !=, <, <=, > or >=", toks[0].text)
+	}
+	return f, toks[0].text + " " + toks[1].text, nil
+}
+
+// expectCounter: HOST COUNTER OP N, judged on the counter's value now.
+func (in *interp) expectCounter(st stmt, h *sim.Host, rest []token) (func() (bool, string), error) {
+	v, ok := h.CounterValue(rest[0].text)
+	if !ok {
+		var names []string
+		for _, c := range h.Counters() {
+			names = append(names, c.Name)
+		}
+		return nil, in.errAt(st, rest[0], "unknown counter %q: want one of %s", rest[0].text, strings.Join(names, ", "))
+	}
+	test, _, err := in.compare(st, rest[1:])
+	if err != nil {
+		return nil, err
+	}
+	name, now := rest[0].text, in.w.Now()
+	return func() (bool, string) {
+		return test(v), fmt.Sprintf("%s %s = %d at %s", h.Name(), name, v, trace.Seconds(now))
+	}, nil
+}
+
+// expectLog: HOST log "text" OP N counts kernel log lines with the text so
+// far.
+func (in *interp) expectLog(st stmt, h *sim.Host, rest []token) (func() (bool, string), error) {
+	if len(rest) != 4 || !rest[1].quoted {
+		return nil, in.errEnd(st, `want expect HOST log "text" OP N`)
+	}
+	test, _, err := in.compare(st, rest[2:])
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(0)
+	for _, l := range h.Log() {
+		if strings.Contains(l.Text, rest[1].text) {
+			n++
+		}
+	}
+	text := rest[1].text
+	return func() (bool, string) {
+		return test(n), fmt.Sprintf("%d lines of %s's log contain %q", n, h.Name(), text)
+	}, nil
+}
+
+// expectWorkload: workload done OP N, or workload ERRNO OP N, about the
+// last workload, as it stands now.
+func (in *interp) expectWorkload(st stmt, args []token) (func() (bool, string), error) {
+	if len(in.workloads) == 0 {
+		return nil, in.errAt(st, args[0], "no workload before this expectation")
+	}
+	if len(args) != 4 {
+		return nil, in.errEnd(st, "want expect workload done OP N, or expect workload ERRNO OP N")
+	}
+	test, _, err := in.compare(st, args[2:])
+	if err != nil {
+		return nil, err
+	}
+	wl, idx := in.workloads[len(in.workloads)-1], len(in.workloads)
+	what := args[1].text
+	var got uint64
+	if what == "done" {
+		got = uint64(wl.done)
+	} else {
+		got = uint64(wl.errs[what])
+	}
+	return func() (bool, string) {
+		if what == "done" {
+			return test(got), fmt.Sprintf("workload %d: %d answered", idx, got)
+		}
+		return test(got), fmt.Sprintf("workload %d: %d %s", idx, got, what)
 	}, nil
 }

@@ -2,8 +2,8 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
@@ -100,49 +100,48 @@ func (in *interp) hostsArg(st stmt, args []token) ([]*sim.Host, error) {
 	return hs, nil
 }
 
-// cmdSS prints each host's sockets and states, as ss -tan lists them.
-func (in *interp) cmdSS(st stmt, args []token) error {
+// tool prints a view of each host as if typed at its prompt.
+func (in *interp) tool(st stmt, args []token, cmd string, write func(io.Writer, *sim.Host) error) error {
 	hs, err := in.hostsArg(st, args)
 	if err != nil {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "at %s s\n", trace.Seconds(in.w.Now()))
 	for _, h := range hs {
-		fmt.Fprintf(&b, "%s:\n", h.Name())
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  State\tLocal Address:Port\tPeer Address:Port")
-		for _, e := range h.Endpoints() {
-			peer := "*:*"
-			if e.Remote.IsValid() {
-				peer = e.Remote.String()
-			}
-			fmt.Fprintf(tw, "  %v\t%v\t%s\n", e.State, e.Local, peer)
+		fmt.Fprintf(&b, "%s$ %s   # at %s s\n", h.Name(), cmd, trace.Seconds(in.w.Now()))
+		if err := write(&b, h); err != nil {
+			return err
 		}
-		_ = tw.Flush()
 	}
 	in.printf("%s", b.String())
 	return nil
 }
 
-// cmdCounters prints each host's TCP counters (gVisor's names) and what the
-// observer counted.
+// cmdSS: ss [-s] [HOST...] prints ss -tan (or ss -s).
+func (in *interp) cmdSS(st stmt, args []token) error {
+	if len(args) > 0 && args[0].text == "-s" {
+		return in.tool(st, args[1:], "ss -s", trace.WriteSSSummary)
+	}
+	return in.tool(st, args, "ss -tan", trace.WriteSS)
+}
+
+// cmdNetstat: netstat [HOST...] prints netstat -ant.
+func (in *interp) cmdNetstat(st stmt, args []token) error {
+	return in.tool(st, args, "netstat -ant", trace.WriteNetstat)
+}
+
+// cmdDmesg: dmesg [HOST...] prints the kernel log.
+func (in *interp) cmdDmesg(st stmt, args []token) error {
+	return in.tool(st, args, "dmesg", trace.WriteDmesg)
+}
+
+// cmdCounters: nstat [HOST...] (or counters) prints the counters as
+// nstat -az names them, then the workloads' tallies.
 func (in *interp) cmdCounters(st stmt, args []token) error {
-	hs, err := in.hostsArg(st, args)
-	if err != nil {
+	if err := in.tool(st, args, "nstat -az", trace.WriteNstat); err != nil {
 		return err
 	}
 	var b strings.Builder
-	for _, h := range hs {
-		tcp := h.Stack().Stats().TCP
-		fmt.Fprintf(&b, "%s: ActiveConnectionOpenings %d, PassiveConnectionOpenings %d, EstablishedResets %d, "+
-			"ResetsSent %d, ResetsReceived %d, Retransmits %d, SegmentsSent %d, ValidSegmentsReceived %d, "+
-			"TIME-WAIT entered %d, in TIME-WAIT now %d\n",
-			h.Name(), tcp.ActiveConnectionOpenings.Value(), tcp.PassiveConnectionOpenings.Value(),
-			tcp.EstablishedResets.Value(), tcp.ResetsSent.Value(), tcp.ResetsReceived.Value(),
-			tcp.Retransmits.Value(), tcp.SegmentsSent.Value(), tcp.ValidSegmentsReceived.Value(),
-			h.Entered(sim.TimeWait), h.StateCount(sim.TimeWait))
-	}
 	for i, wl := range in.workloads {
 		fmt.Fprintf(&b, "workload %d: %d started, %d answered", i+1, wl.started, wl.done)
 		for _, e := range sortedKeys(wl.errs) {

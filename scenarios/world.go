@@ -27,13 +27,26 @@ func (in *interp) cmdSeed(st stmt, args []token) error {
 	return nil
 }
 
+// hostOptions are the options a host statement takes besides its knobs.
+var hostOptions = []string{"msl", "profile"}
+
+// knobOptions lists every sysctl name, in full and short, as options.
+func knobOptions() []string {
+	var out []string
+	for _, n := range sim.SysctlNames() {
+		out = append(out, n, strings.TrimPrefix(n, "net.ipv4."))
+	}
+	return out
+}
+
+// cmdHost: host NAME IP [msl=D] [profile=gvisor|linux] [KNOB=VALUE ...].
 func (in *interp) cmdHost(st stmt, args []token) error {
-	o, err := in.options(st, args, "msl", "ports", "tw_reuse", "fin_timeout")
+	o, err := in.options(st, args, append(hostOptions, knobOptions()...)...)
 	if err != nil {
 		return err
 	}
 	if len(o.words) != 2 {
-		return in.errEnd(st, "host takes a name and an IPv4 address: host NAME IP [msl=D] [ports=A-B] [tw_reuse=off|global|loopback] [fin_timeout=D]")
+		return in.errEnd(st, "host takes a name and an IPv4 address: host NAME IP [msl=D] [profile=gvisor|linux] [tcp_tw_reuse=N ...]")
 	}
 	name, ipTok := o.words[0], o.words[1]
 	if _, ok := commands[name.text]; ok || strings.ContainsAny(name.text, ":>/#.") {
@@ -52,30 +65,9 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 			return in.errAt(st, t, "msl 0: want a positive duration")
 		}
 	}
-	if t, ok := o.kv["fin_timeout"]; ok {
-		if ho.FinTimeout, err = in.duration(st, t, "fin_timeout"); err != nil {
-			return err
-		}
-	}
-	if t, ok := o.kv["ports"]; ok {
-		a, b, ok2 := strings.Cut(t.text, "-")
-		first, e1 := strconv.Atoi(a)
-		last, e2 := strconv.Atoi(b)
-		if !ok2 || e1 != nil || e2 != nil || first < 1 || last > 65535 || first > last {
-			return in.errAt(st, t, "ports %q: want FIRST-LAST with 1 <= FIRST <= LAST <= 65535", t.text)
-		}
-		ho.FirstPort, ho.LastPort = uint16(first), uint16(last)
-	}
-	if t, ok := o.kv["tw_reuse"]; ok {
-		switch t.text {
-		case "off":
-			ho.TWReuse = sim.TWReuseOff
-		case "global":
-			ho.TWReuse = sim.TWReuseGlobal
-		case "loopback":
-			ho.TWReuse = sim.TWReuseLoopback
-		default:
-			return in.errAt(st, t, "tw_reuse %q: want off, global or loopback", t.text)
+	if t, ok := o.kv["profile"]; ok {
+		if ho.Profile, err = sim.ParseProfile(t.text); err != nil {
+			return in.errAt(st, t, "%v", err)
 		}
 	}
 	h, err := in.w.AddHost(ho)
@@ -83,6 +75,74 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 		return in.errAt(st, name, "%v", err)
 	}
 	in.hosts[name.text] = h
+	for _, k := range o.order {
+		if sim.IsSysctl(k) {
+			if err := h.SetSysctl(k, o.kv[k].text); err != nil {
+				return in.errAt(st, o.kv[k], "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// cmdSysctl: sysctl HOST NAME=VALUE ... sets knobs; sysctl HOST NAME
+// prints one.
+func (in *interp) cmdSysctl(st stmt, args []token) error {
+	if len(args) < 2 {
+		return in.errEnd(st, "sysctl takes a host and NAME=VALUE (or NAME), e.g. sysctl server net.ipv4.tcp_tw_recycle=1")
+	}
+	h, err := in.host(st, args[0])
+	if err != nil {
+		return err
+	}
+	for _, t := range args[1:] {
+		name, value, set := strings.Cut(t.text, "=")
+		if set {
+			if err := h.SetSysctl(name, value); err != nil {
+				return in.errAt(st, t, "%v", err)
+			}
+		}
+		v, err := h.Sysctl(name)
+		if err != nil {
+			return in.errAt(st, t, "%v", err)
+		}
+		in.printf("%s$ sysctl %s\n%s = %s\n", h.Name(), name, sysctlName(name), v)
+	}
+	return nil
+}
+
+func sysctlName(n string) string {
+	if strings.HasPrefix(n, "net.") {
+		return n
+	}
+	return "net.ipv4." + n
+}
+
+// cmdNAT: nat HOST... to HOST as IP.
+func (in *interp) cmdNAT(st stmt, args []token) error {
+	var inside []*sim.Host
+	i := 0
+	for ; i < len(args) && args[i].text != "to"; i++ {
+		h, err := in.host(st, args[i])
+		if err != nil {
+			return err
+		}
+		inside = append(inside, h)
+	}
+	if len(inside) == 0 || i+4 != len(args) || args[i+2].text != "as" {
+		return in.errEnd(st, "nat takes inside hosts, the outside host and the NAT's address: nat c1 c2 to server as 10.0.1.1")
+	}
+	outside, err := in.host(st, args[i+1])
+	if err != nil {
+		return err
+	}
+	addr, err := netip.ParseAddr(args[i+3].text)
+	if err != nil || !addr.Is4() {
+		return in.errAt(st, args[i+3], "address %q: want an IPv4 address", args[i+3].text)
+	}
+	if _, err := in.w.AddNAT(addr, outside, inside...); err != nil {
+		return in.errAt(st, args[0], "%v", err)
+	}
 	return nil
 }
 

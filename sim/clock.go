@@ -10,6 +10,14 @@ import (
 // constant so that nothing a stack derives from Now() depends on the machine.
 var epoch = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
+// uptime is the stacks' monotonic clock at virtual time zero: the hosts
+// have been up for an hour. gVisor treats a zero monotonic time as "long
+// ago" (a TIME-WAIT endpoint that never saw a timestamp has recentTSTime
+// zero, and tw_reuse compares against it); on a real machine the monotonic
+// clock is far from zero, and so it is here. It is a multiple of 64 ns, the
+// ISN clock's tick.
+const uptime = time.Hour
+
 // eventKind says what an event does when the run loop reaches it.
 type eventKind uint8
 
@@ -139,7 +147,7 @@ func (c hostClock) Now() time.Time { return epoch.Add(c.w.Now()) }
 
 // NowMonotonic implements tcpip.Clock.
 func (c hostClock) NowMonotonic() tcpip.MonotonicTime {
-	return tcpip.MonotonicTime{}.Add(c.w.Now())
+	return tcpip.MonotonicTime{}.Add(uptime + c.w.Now())
 }
 
 // AfterFunc implements tcpip.Clock. The callback runs on the simulation

@@ -328,6 +328,9 @@ func (h *Host) Entered(s State) int { return h.obs.entered[s] }
 type Endpoint struct {
 	Local, Remote netip.AddrPort
 	State         State
+	// Orphan is set when the application no longer holds the endpoint
+	// (it closed it, or never accepted it).
+	Orphan bool
 }
 
 // Endpoints lists the host's endpoints that are not CLOSED, listeners and
@@ -337,7 +340,7 @@ func (h *Host) Endpoints() []Endpoint {
 	var out []Endpoint
 	add := func(r *epRec) {
 		if r.state != Closed {
-			out = append(out, Endpoint{Local: r.local, Remote: r.remote, State: r.state})
+			out = append(out, Endpoint{Local: r.local, Remote: r.remote, State: r.state, Orphan: r.sock == nil || r.sock.closed})
 		}
 	}
 	for _, r := range h.obs.active {

@@ -1,0 +1,109 @@
+package trace
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// The views in this file print a host's state in the formats of the Linux
+// tools the TIME-WAIT literature uses (ss, netstat, nstat, dmesg), so that
+// the articles' one-liners work on them unchanged, e.g.
+//
+//	netstat -n | awk '/^tcp/ {++S[$NF]} END {for(a in S) print a, S[a]}'
+//
+// Queue columns (Recv-Q, Send-Q) are always 0: tcpsim does not sample them.
+
+var ssNames = map[sim.State]string{ // lookups only
+	sim.Listen: "LISTEN", sim.SynSent: "SYN-SENT", sim.SynReceived: "SYN-RECV",
+	sim.Established: "ESTAB", sim.FinWait1: "FIN-WAIT-1", sim.FinWait2: "FIN-WAIT-2",
+	sim.CloseWait: "CLOSE-WAIT", sim.Closing: "CLOSING", sim.LastAck: "LAST-ACK",
+	sim.TimeWait: "TIME-WAIT", sim.Closed: "UNCONN",
+}
+
+var netstatNames = map[sim.State]string{ // lookups only
+	sim.Listen: "LISTEN", sim.SynSent: "SYN_SENT", sim.SynReceived: "SYN_RECV",
+	sim.Established: "ESTABLISHED", sim.FinWait1: "FIN_WAIT1", sim.FinWait2: "FIN_WAIT2",
+	sim.CloseWait: "CLOSE_WAIT", sim.Closing: "CLOSING", sim.LastAck: "LAST_ACK",
+	sim.TimeWait: "TIME_WAIT", sim.Closed: "CLOSE",
+}
+
+func peer(e sim.Endpoint, wildcard string) string {
+	if e.Remote.IsValid() {
+		return e.Remote.String()
+	}
+	return wildcard
+}
+
+// WriteSS prints the host's TCP sockets as `ss -tan` does.
+func WriteSS(out io.Writer, h *sim.Host) error {
+	w := bufio.NewWriter(out)
+	fmt.Fprintln(w, "State      Recv-Q Send-Q Local Address:Port    Peer Address:Port")
+	for _, e := range h.Endpoints() {
+		line := fmt.Sprintf("%-10s %-6d %-6d %-21s %-21s", ssNames[e.State], 0, 0, e.Local, peer(e, "*:*"))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	return w.Flush()
+}
+
+// WriteSSSummary prints `ss -s` for the host (TCP only).
+func WriteSSSummary(out io.Writer, h *sim.Host) error {
+	var total, estab, orphan, tw int
+	for _, e := range h.Endpoints() {
+		total++
+		switch {
+		case e.State == sim.Established:
+			estab++
+		case e.State == sim.TimeWait:
+			tw++
+		}
+		if e.Orphan && e.State != sim.TimeWait && e.State != sim.Listen {
+			orphan++
+		}
+	}
+	w := bufio.NewWriter(out)
+	fmt.Fprintf(w, "Total: %d\n", total)
+	fmt.Fprintf(w, "TCP:   %d (estab %d, closed 0, orphaned %d, timewait %d)\n\n", total, estab, orphan, tw)
+	fmt.Fprintf(w, "Transport Total     IP        IPv6\n")
+	fmt.Fprintf(w, "RAW       0         0         0\n")
+	fmt.Fprintf(w, "UDP       0         0         0\n")
+	fmt.Fprintf(w, "TCP       %-9d %-9d 0\n", total-tw, total-tw)
+	fmt.Fprintf(w, "INET      %-9d %-9d 0\n", total-tw, total-tw)
+	fmt.Fprintf(w, "FRAG      0         0         0\n")
+	return w.Flush()
+}
+
+// WriteNetstat prints the host's TCP sockets as `netstat -ant` does.
+func WriteNetstat(out io.Writer, h *sim.Host) error {
+	w := bufio.NewWriter(out)
+	fmt.Fprintln(w, "Active Internet connections (servers and established)")
+	fmt.Fprintln(w, "Proto Recv-Q Send-Q Local Address           Foreign Address         State")
+	for _, e := range h.Endpoints() {
+		line := fmt.Sprintf("%-5s %6d %6d %-23s %-23s %-11s", "tcp", 0, 0, e.Local, peer(e, "0.0.0.0:*"), netstatNames[e.State])
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	return w.Flush()
+}
+
+// WriteNstat prints the host's counters as `nstat -az` does (the rate
+// column is 0.0: tcpsim keeps no history).
+func WriteNstat(out io.Writer, h *sim.Host) error {
+	w := bufio.NewWriter(out)
+	fmt.Fprintln(w, "#kernel")
+	for _, c := range h.Counters() {
+		fmt.Fprintf(w, "%-32s%-16d%6.1f\n", c.Name, c.Value, 0.0)
+	}
+	return w.Flush()
+}
+
+// WriteDmesg prints the host's kernel log lines as `dmesg` does.
+func WriteDmesg(out io.Writer, h *sim.Host) error {
+	w := bufio.NewWriter(out)
+	for _, l := range h.Log() {
+		fmt.Fprintln(w, l)
+	}
+	return w.Flush()
+}
