@@ -29,7 +29,7 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 		return in.errAt(st, o.words[0], "%s has no peer yet: inject needs a connection's tuple", sk.name)
 	}
 	// What the socket's host expects next from its peer, and what it sent.
-	var rcvNxt, sndNxt, peerISN, isn uint32
+	var rcvNxt, sndNxt, peerISN, isn, peerTS uint32
 	for _, r := range trace.Rows(in.w.Packets()) {
 		if !r.TCP {
 			continue
@@ -49,8 +49,13 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 				sndNxt = end
 			}
 		}
-		if r.H.Src == remote && r.H.Dst == local && r.H.Flags&netem.SYN != 0 {
-			peerISN = r.H.Seq
+		if r.H.Src == remote && r.H.Dst == local {
+			if r.H.Flags&netem.SYN != 0 {
+				peerISN = r.H.Seq
+			}
+			if r.H.HasTS && r.From != "" {
+				peerTS = r.H.TS.Val
+			}
 		}
 	}
 	seg := netem.Segment{Src: remote, Dst: local, Flags: flags, Seq: rcvNxt, Ack: sndNxt, Window: 65535}
@@ -95,10 +100,17 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	}
 	if t, ok := o.kv["ts"]; ok {
 		v, e, ok2 := strings.Cut(t.text, "/")
-		val, e1 := strconv.ParseUint(v, 10, 32)
+		var val uint64
+		var e1 error
+		if rest, ok3 := strings.CutPrefix(v, "last-"); ok3 {
+			val, e1 = strconv.ParseUint(rest, 10, 32)
+			val = uint64(peerTS - uint32(val))
+		} else {
+			val, e1 = strconv.ParseUint(v, 10, 32)
+		}
 		ecr, e2 := strconv.ParseUint(e, 10, 32)
 		if !ok2 || e1 != nil || e2 != nil {
-			return in.errAt(st, t, "ts %q: want VAL/ECR, e.g. ts=1000/2000", t.text)
+			return in.errAt(st, t, "ts %q: want VAL/ECR, e.g. ts=1000/2000, or last-N/ECR (N below the peer's last TSval)", t.text)
 		}
 		seg.TS = &netem.Timestamp{Val: uint32(val), Ecr: uint32(ecr)}
 	}
