@@ -327,12 +327,14 @@ const (
 	cPAWSEstab
 	cListenDrops
 	cAbortOnData
+	cAbortOnClose
 	numCounters
 )
 
 var counterNames = [numCounters]string{
 	"TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled", "TcpExtTCPTimeWaitOverflow",
 	"TcpExtPAWSPassive", "TcpExtPAWSEstab", "TcpExtListenDrops", "TcpExtTCPAbortOnData",
+	"TcpExtTCPAbortOnClose",
 }
 
 func (h *Host) count(c counter) { h.counters[c]++ }

@@ -317,3 +317,37 @@ func TestHalfClose(t *testing.T) {
 	assert.Equal(t, sim.TimeWait, cs.State())
 	assert.Equal(t, []sim.State{sim.SynSent, sim.Established, sim.FinWait1, sim.FinWait2, sim.TimeWait}, states(w, "client"))
 }
+
+// TestCloseWithUnreadData: closing a socket whose received bytes were never
+// read sends RST instead of FIN and counts TcpExtTCPAbortOnClose; SO_LINGER
+// {1, 0} counts TcpExtTCPAbortOnData.
+func TestCloseWithUnreadData(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) { _, _ = a.Send([]byte("unread")) }
+	cs, err := c.Connect(server80, sim.SocketOptions{NoAutoRead: true})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, []string{"S", ".", ".", "R."}, flagsFrom(w, "client"), "SYN, ACK, ACK of the data, then RST")
+	v, _ := c.CounterValue("TcpExtTCPAbortOnClose")
+	assert.Equal(t, uint64(1), v)
+	var cause string
+	for _, tr := range w.Transitions() {
+		if tr.Host == "client" && tr.To == sim.Closed {
+			cause = tr.Cause
+		}
+	}
+	assert.Contains(t, cause, "6 unread bytes")
+
+	_, c2, s2 := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{}, netem.Options{})
+	_, err = s2.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	cs, err = c2.Connect(server80, sim.SocketOptions{Linger: true})
+	require.NoError(t, err)
+	require.NoError(t, cs.Close())
+	v, _ = c2.CounterValue("TcpExtTCPAbortOnData")
+	assert.Equal(t, uint64(1), v, "SO_LINGER {1, 0}")
+}

@@ -323,7 +323,17 @@ func (s *Socket) Close() error {
 	}
 	done := s.h.call()
 	s.closed = true
-	if s.opts.Linger && s.opts.LingerTimeout == 0 && (s.connected || s.connecting) && s.State() != Closed {
+	open := (s.connected || s.connecting) && s.State() != Closed
+	unread, _ := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
+	switch {
+	case open && unread > 0 && !s.listener:
+		// __tcp_close: unread data makes close reset (RFC 2525 2.17;
+		// gVisor's shutdownLocked does the same).
+		s.h.count(cAbortOnClose)
+		if s.rec != nil {
+			s.rec.cause = fmt.Sprintf("close with %d unread bytes resets the connection", unread)
+		}
+	case open && s.opts.Linger && s.opts.LingerTimeout == 0:
 		s.h.count(cAbortOnData) // __tcp_close: SO_LINGER {1, 0} resets
 		if s.rec != nil {
 			s.rec.cause = "SO_LINGER {1, 0}: close resets the connection"
