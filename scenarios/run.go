@@ -30,6 +30,10 @@ type Config struct {
 	// MaxTime and MaxEvents bound the run; zero means the World's defaults.
 	MaxTime   time.Duration
 	MaxEvents int64
+	// Profiles ("HOST:linux") and Sysctls ("HOST:tcp_tw_reuse=1") apply to
+	// the named host when the notebook declares it, after its own options.
+	Profiles []string
+	Sysctls  []string
 }
 
 // Seed returns a pointer to n, for Config.Seed.

@@ -70,6 +70,13 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 			return in.errAt(st, t, "%v", err)
 		}
 	}
+	for _, p := range in.cfg.Profiles {
+		if host, prof, _ := strings.Cut(p, ":"); host == name.text {
+			if ho.Profile, err = sim.ParseProfile(prof); err != nil {
+				return in.errAt(st, name, "--profile %s: %v", p, err)
+			}
+		}
+	}
 	h, err := in.w.AddHost(ho)
 	if err != nil {
 		return in.errAt(st, name, "%v", err)
@@ -80,6 +87,19 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 			if err := h.SetSysctl(k, o.kv[k].text); err != nil {
 				return in.errAt(st, o.kv[k], "%v", err)
 			}
+		}
+	}
+	for _, kv := range in.cfg.Sysctls {
+		host, setting, _ := strings.Cut(kv, ":")
+		if host != name.text {
+			continue
+		}
+		k, v, ok := strings.Cut(setting, "=")
+		if !ok {
+			return in.errAt(st, name, "--sysctl %s: want HOST:NAME=VALUE", kv)
+		}
+		if err := h.SetSysctl(k, v); err != nil {
+			return in.errAt(st, name, "--sysctl %s: %v", kv, err)
 		}
 	}
 	return nil

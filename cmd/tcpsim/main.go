@@ -46,6 +46,8 @@ flags of run:
   --pcap FILE       write the packets to FILE (pcap, LINKTYPE_RAW, nanoseconds)
   --seed N          replace the notebook's seed
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
+  --profile H:P     run host H with profile P (gvisor or linux); repeatable
+  --sysctl H:K=V    set knob K of host H (e.g. server:tcp_tw_recycle=1); repeatable
   --max-time D      virtual-time budget (default 24h)
   --max-events N    event budget (default 50000000)
 `
@@ -133,6 +135,21 @@ func parseRun(args []string) (runFlags, error) {
 	fs.StringVar(&rf.pcap, "pcap", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
+	fs.Func("profile", "", func(v string) error {
+		if _, _, ok := strings.Cut(v, ":"); !ok {
+			return fmt.Errorf("want HOST:PROFILE, e.g. server:linux")
+		}
+		rf.cfg.Profiles = append(rf.cfg.Profiles, v)
+		return nil
+	})
+	fs.Func("sysctl", "", func(v string) error {
+		host, kv, ok := strings.Cut(v, ":")
+		if !ok || host == "" || !strings.Contains(kv, "=") {
+			return fmt.Errorf("want HOST:NAME=VALUE, e.g. server:tcp_tw_recycle=1")
+		}
+		rf.cfg.Sysctls = append(rf.cfg.Sysctls, v)
+		return nil
+	})
 	// Accept flags before and after the notebook.
 	var pos []string
 	for {

@@ -121,6 +121,8 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"list", "extra"}, `list takes no arguments, got "extra"`},
 		{[]string{"cat", "nope"}, `unknown scenario "nope"`},
 		{[]string{"check", "--update"}, `check takes files and directories, not "--update"`},
+		{[]string{"run", "normal-close", "--sysctl", "tcp_tw_reuse=1"}, "want HOST:NAME=VALUE"},
+		{[]string{"run", "normal-close", "--profile", "linux"}, "want HOST:PROFILE"},
 	} {
 		code, out, errOut := tcpsim(c.args...)
 		assert.Equal(t, 2, code, "tcpsim %s", strings.Join(c.args, " "))
@@ -168,4 +170,21 @@ func TestReadmeExample(t *testing.T) {
 		require.GreaterOrEqual(t, k, 0, "README line not in the output (or out of order): %q", line)
 		rest = rest[k+len(line):]
 	}
+}
+
+// TestKnobsFromTheCommandLine: --profile and --sysctl change a notebook's
+// hosts; a bad knob names the knob and its values.
+func TestKnobsFromTheCommandLine(t *testing.T) {
+	code, out, _ := tcpsim("run", "tw-reuse", "--json", "--sysctl", "lin:tcp_tw_reuse=0")
+	assert.Equal(t, 1, code, "with reuse off, the notebook's reuse expectations must fail")
+	assert.Contains(t, out, `"name": "net.ipv4.tcp_tw_reuse",`)
+
+	code, out, _ = tcpsim("run", "normal-close", "--json", "--profile", "server:linux")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, `"behaviour": "linux"`)
+
+	code, _, errOut := tcpsim("run", "normal-close", "--sysctl", "server:tcp_tw_reuse=7")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "normal-close.md:")
+	assert.Contains(t, errOut, "--sysctl server:tcp_tw_reuse=7: net.ipv4.tcp_tw_reuse = \"7\": want 0 (off), 1 (global) or 2 (loopback only)")
 }
