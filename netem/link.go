@@ -170,12 +170,39 @@ type Rule struct {
 	Action Action
 }
 
-// Path is one direction of a link.
+// Path is one direction of a link: tc-netem's parameters (tc-netem(8)),
+// applied as sch_netem applies them. The zero value is a perfect wire.
+// Probabilities are fractions in [0, 1]; correlations too.
 type Path struct {
-	// Delay is the one-way propagation delay.
-	Delay time.Duration
-	// Loss is the probability, in [0, 1], that a packet is lost at random.
-	Loss float64
+	// Delay is the one-way delay; Jitter spreads it by Dist, with
+	// DelayCorr correlation between successive packets.
+	Delay, Jitter time.Duration
+	DelayCorr     float64
+	Dist          Dist
+	// Table is the user distribution for Dist == UserTable, in units of
+	// Jitter/DistScale (as tc-netem's .dist files).
+	Table []int16
+	// Loss is random loss with correlation LossCorr. GE and FourState are
+	// tc-netem's loss models; at most one loss model may be set.
+	Loss, LossCorr float64
+	GE             *GilbertElliott
+	FourState      *FourState
+	// Duplicate and Corrupt (one random bit) with their correlations.
+	Duplicate, DuplicateCorr float64
+	Corrupt, CorruptCorr     float64
+	// Reorder sends a packet at once with this probability when the gap
+	// counter allows (every Gap-th packet; Gap 0 means 1 when Reorder is
+	// set); it needs a Delay.
+	Reorder, ReorderCorr float64
+	Gap                  int
+	// Rate limits the link to Rate bytes per second, each packet counting
+	// Overhead more bytes, in cells of CellSize (+CellOverhead) if set.
+	Rate                             float64
+	Overhead, CellSize, CellOverhead int
+	// Limit is the queue length in packets (tail drop); 0 means 1000.
+	Limit int
+	// Slot makes packets leave in slots.
+	Slot *Slot
 }
 
 // Options configures a Link. The zero value is a lossless link with no delay.
@@ -192,9 +219,14 @@ type Out struct {
 	// At is the virtual arrival time; for a Held copy, -1 means "until
 	// released".
 	At time.Duration
-	// Rule names the rule that decided the fate, or "loss" for random
-	// loss; empty when the copy simply crossed the link.
+	// Rule names what decided the fate: a rule, "loss" (the loss model),
+	// "limit" (a full queue) or "duplicate" (netem's own copy); empty when
+	// the copy simply crossed the link.
 	Rule string
+	// Corrupt, when >= 0, is the index of the byte of this copy in which
+	// bit CorruptBit is flipped (tc-netem corrupt); the caller applies it.
+	Corrupt    int
+	CorruptBit uint8
 }
 
 // Link is a point-to-point link between side A and side B. It works on
@@ -203,8 +235,10 @@ type Out struct {
 type Link struct {
 	paths [2]Path
 	rngs  [2]*rand.Rand
+	imps  [2]*impair // nil when a direction needs no tc-netem engine
 	rules []ruleState
 	out   []Out
+	nout  []netemOut
 }
 
 type ruleState struct {
@@ -218,13 +252,7 @@ type ruleState struct {
 func New(opts Options) (*Link, error) {
 	var errs []error
 	for i, p := range []Path{opts.AtoB, opts.BtoA} {
-		d := []string{"A>B", "B>A"}[i]
-		if p.Delay < 0 {
-			errs = append(errs, fmt.Errorf("netem: %s delay %v is negative: want a duration >= 0", d, p.Delay))
-		}
-		if !(p.Loss >= 0 && p.Loss <= 1) {
-			errs = append(errs, fmt.Errorf("netem: %s loss %v is out of range: want a probability in [0, 1]", d, p.Loss))
-		}
+		errs = append(errs, p.check([]string{"A>B", "B>A"}[i])...)
 	}
 	l := &Link{paths: [2]Path{opts.AtoB, opts.BtoA}, out: make([]Out, 0, 2)}
 	for i, r := range opts.Rules {
@@ -240,6 +268,9 @@ func New(opts Options) (*Link, error) {
 	}
 	for i := range l.rngs {
 		l.rngs[i] = rand.New(rand.NewPCG(opts.Seed, uint64(i)+0x9e3779b97f4a7c15))
+		if l.paths[i].active() {
+			l.imps[i] = newImpair(l.paths[i], opts.Seed, uint64(i)+0x51ed)
+		}
 	}
 	return l, nil
 }
@@ -287,9 +318,6 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 		idx = 1
 	}
 	path := l.paths[idx]
-	// Draw the random loss first, for every packet, so that adding a rule
-	// never shifts the random fate of other packets.
-	lost := path.Loss > 0 && l.rngs[idx].Float64() < path.Loss
 
 	h, isTCP := Decode(pkt)
 	var act *ruleState
@@ -309,25 +337,52 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 		}
 	}
 	out := l.out[:0]
-	at := now + path.Delay
 	switch {
 	case act != nil && act.Action.Kind == Drop:
-		out = append(out, Out{Fate: Dropped, At: -1, Rule: act.name})
+		out = append(out, Out{Fate: Dropped, At: -1, Rule: act.name, Corrupt: -1})
+		l.out = out
+		return out
 	case act != nil && act.Action.Kind == Hold:
 		until := time.Duration(-1)
 		if act.Action.Until > 0 {
 			until = max(act.Action.Until, now)
 		}
-		out = append(out, Out{Fate: Held, At: until, Rule: act.name})
-	case lost:
-		out = append(out, Out{Fate: Dropped, At: -1, Rule: "loss"})
-	case act != nil && act.Action.Kind == Delay:
-		out = append(out, Out{Fate: Delivered, At: at + act.Action.Delay, Rule: act.name})
-	case act != nil && act.Action.Kind == Duplicate:
-		out = append(out, Out{Fate: Delivered, At: at},
-			Out{Fate: Duplicated, At: at + act.Action.Delay, Rule: act.name})
-	default:
-		out = append(out, Out{Fate: Delivered, At: at})
+		out = append(out, Out{Fate: Held, At: until, Rule: act.name, Corrupt: -1})
+		l.out = out
+		return out
+	}
+	// The qdisc: tc-netem's engine, or a plain delay on a perfect path.
+	var extra time.Duration
+	if act != nil && act.Action.Kind == Delay {
+		extra = act.Action.Delay
+	}
+	rule := ""
+	if act != nil && act.Action.Kind == Delay {
+		rule = act.name
+	}
+	if im := l.imps[idx]; im != nil {
+		l.nout = im.enqueue(now, pkt, true, l.nout[:0])
+		n := len(l.nout)
+		for i, o := range l.nout {
+			c := Out{Fate: Delivered, At: o.at + extra, Rule: rule, Corrupt: o.flip, CorruptBit: o.flipBit}
+			switch {
+			case o.drop != "":
+				c = Out{Fate: Dropped, At: -1, Rule: o.drop, Corrupt: -1}
+			case i < n-1:
+				// netem's own duplicate (enqueued before the original).
+				c.Fate, c.Rule = Duplicated, "duplicate"
+			}
+			out = append(out, c)
+		}
+		// The original comes first in what the caller records.
+		if len(out) > 1 {
+			out[0], out[len(out)-1] = out[len(out)-1], out[0]
+		}
+	} else {
+		out = append(out, Out{Fate: Delivered, At: now + path.Delay + extra, Rule: rule, Corrupt: -1})
+	}
+	if act != nil && act.Action.Kind == Duplicate && out[0].Fate == Delivered {
+		out = append(out, Out{Fate: Duplicated, At: out[0].At + act.Action.Delay, Rule: act.name, Corrupt: -1})
 	}
 	l.out = out
 	return out

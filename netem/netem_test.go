@@ -200,7 +200,7 @@ func TestNewRejectsImpossibleOptions(t *testing.T) {
 	})
 	require.Error(t, err)
 	for _, want := range []string{
-		"A>B delay -1ms is negative", "A>B loss 1.5 is out of range: want a probability in [0, 1]",
+		"A>B: delay -1ms is negative", "A>B: loss 1.5 is out of range: want a probability in [0, 1]",
 		"r: no action", "rule 2: delay by -1ns",
 	} {
 		assert.ErrorContains(t, err, want)

@@ -35,6 +35,9 @@ type Packet struct {
 	// Discarded says why the receiving host's policy layer threw the
 	// packet away on arrival (linux profile: PAWS, tcp_tw_recycle, ...).
 	Discarded string
+	// Corrupted is set when the link flipped a bit of this copy (tc-netem
+	// corrupt); the receiver's checksum then rejects it.
+	Corrupted bool
 	// Order places the packet among packets and transitions in the order
 	// the World recorded them.
 	Order int64
@@ -159,11 +162,20 @@ func (w *World) route(from *Host, data []byte) {
 			d = w.bufLocked(len(data))
 			copy(d, data)
 		}
+		if o.Corrupt >= 0 && o.Corrupt < len(d) {
+			if i == 0 && len(wire) > 0 && &wire[0] == &data[0] {
+				// The trace keeps what was sent; the corrupted bytes are
+				// what arrives.
+				d = append(w.bufLocked(0)[:0], data...)
+				wire = data
+			}
+			d[o.Corrupt] ^= 1 << o.CorruptBit
+		}
 		rec := d
-		if i == 0 && len(wire) > 0 && &wire[0] != &data[0] {
+		if i == 0 && len(wire) > 0 && &wire[0] != &d[0] {
 			rec = wire
 		}
-		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: rec, Fate: o.Fate, Rule: o.Rule}
+		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: rec, Fate: o.Fate, Rule: o.Rule, Corrupted: o.Corrupt >= 0}
 		if o.Fate == netem.Dropped {
 			p.Delivered = -1
 		}

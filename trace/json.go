@@ -135,6 +135,7 @@ type jsonPacket struct {
 	Rule        string   `json:"rule,omitempty"`
 	Orig        int      `json:"orig,omitempty"`
 	Discarded   string   `json:"discarded,omitempty"`
+	Corrupted   bool     `json:"corrupted,omitempty"`
 }
 
 type jsonTransition struct {
@@ -184,7 +185,7 @@ func WriteJSON(out io.Writer, r Report) error {
 	for _, row := range Rows(w.Packets()) {
 		p := jsonPacket{
 			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
-			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{}, Discarded: row.Discarded,
+			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{}, Discarded: row.Discarded, Corrupted: row.Corrupted,
 		}
 		if row.Delivered >= 0 && row.Fate != netem.Dropped {
 			d := int64(row.Delivered)

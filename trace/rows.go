@@ -91,10 +91,14 @@ func (r Row) FateText() string {
 	case netem.Injected:
 		return "injected, arrives " + Seconds(r.Delivered)
 	}
+	text := "arrives " + Seconds(r.Delivered)
 	if r.Rule != "" {
-		return fmt.Sprintf("delayed%s, arrives %s", by, Seconds(r.Delivered))
+		text = fmt.Sprintf("delayed%s, arrives %s", by, Seconds(r.Delivered))
 	}
-	return "arrives " + Seconds(r.Delivered)
+	if r.Corrupted {
+		text += " corrupted (a bit flipped on the link)"
+	}
+	return text
 }
 
 func ruleLabel(rule string) string {
