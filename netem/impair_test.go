@@ -3,6 +3,7 @@ package netem_test
 import (
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +265,52 @@ func BenchmarkChain(b *testing.B) {
 		l.Send(time.Duration(i)*100*time.Nanosecond, netem.AtoB, pkt)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
+
+func TestParseTC(t *testing.T) {
+	p, err := netem.ParseTC(strings.Fields("delay 100ms 10ms 25% distribution normal loss gemodel 1% 10% 70% 0.1% duplicate 1% corrupt 0.1% reorder 25% 50% gap 5 rate 1mbit 20 limit 500 slot 10ms 20ms packets 5"))
+	require.NoError(t, err)
+	assert.Equal(t, 100*time.Millisecond, p.Delay)
+	assert.Equal(t, 10*time.Millisecond, p.Jitter)
+	assert.InDelta(t, 0.25, p.DelayCorr, 1e-9)
+	assert.Equal(t, netem.Normal, p.Dist)
+	assert.Equal(t, &netem.GilbertElliott{P: 0.01, R: 0.1, LossBad: 0.7, LossGood: 0.001}, p.GE)
+	assert.InDelta(t, 0.01, p.Duplicate, 1e-9)
+	assert.InDelta(t, 0.001, p.Corrupt, 1e-9)
+	assert.InDelta(t, 0.25, p.Reorder, 1e-9)
+	assert.InDelta(t, 0.5, p.ReorderCorr, 1e-9)
+	assert.Equal(t, 5, p.Gap)
+	assert.InDelta(t, 125000, p.Rate, 1e-6)
+	assert.Equal(t, 20, p.Overhead)
+	assert.Equal(t, 500, p.Limit)
+	assert.Equal(t, &netem.Slot{Min: 10 * time.Millisecond, Max: 20 * time.Millisecond, Packets: 5}, p.Slot)
+
+	p, err = netem.ParseTC(strings.Fields("loss state 1% delay 250"))
+	require.NoError(t, err)
+	assert.Equal(t, &netem.FourState{P13: 0.01, P31: 0.99, P23: 1}, p.FourState)
+	assert.Equal(t, 250*time.Microsecond, p.Delay, "a bare time is in microseconds, as in tc")
+}
+
+func TestParseTCErrors(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		word int
+		want string
+	}{
+		{"delay 100ms loss 150%", 3, `loss "150%": want a percentage from 0% to 100%`},
+		{"delay -5ms", 1, `delay "-5ms": want a time >= 0`},
+		{"reorder 25%", 0, "reorder needs a delay"},
+		{"delay 10ms jitter 5ms", 2, `unknown netem word "jitter": want limit, delay, loss`},
+		{"rate fast", 1, `rate "fast": want a rate > 0 such as 100kbit`},
+		{"delay 10ms reorder 5% gap 0", 5, "gap 0: want at least 1"},
+		{"loss 1% loss 2%", 2, "loss given twice"},
+		{"delay 10ms distribution gaussian", 3, `distribution "gaussian": want uniform, normal, pareto or paretonormal`},
+		{"loss gemodel", 2, "gemodel p needs a percentage"},
+	} {
+		_, err := netem.ParseTC(strings.Fields(c.in))
+		var te *netem.TCError
+		require.ErrorAs(t, err, &te, c.in)
+		assert.Equal(t, c.word, te.Word, "%q: the offending word", c.in)
+		assert.Contains(t, te.Msg, c.want, c.in)
+	}
 }

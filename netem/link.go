@@ -388,6 +388,24 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 	return out
 }
 
+// SetPath replaces the configuration of direction dir from now on (a fresh
+// tc-netem state, as tc qdisc change would give); rules stay.
+func (l *Link) SetPath(dir Dir, p Path) error {
+	idx := 0
+	if dir == BtoA {
+		idx = 1
+	}
+	if errs := p.check(dir.String()); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	l.paths[idx] = p
+	l.imps[idx] = nil
+	if p.active() {
+		l.imps[idx] = newImpair(p, l.rngs[idx].Uint64(), uint64(idx)+0x51ed)
+	}
+	return nil
+}
+
 // Path returns the configuration of direction dir (AtoB or BtoA).
 func (l *Link) Path(dir Dir) Path {
 	if dir == BtoA {

@@ -307,8 +307,19 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 			return got == want, fmt.Sprintf("%s error: %s", sk.name, errText(sk.s.Err()))
 		}, nil
 	case "received":
+		if subj.sock != nil && len(rest) == 3 && rest[2].text == "bytes" && !rest[1].quoted {
+			n, err := in.count(st, rest[1], "received")
+			if err != nil {
+				return nil, err
+			}
+			sk := subj.sock
+			return func() (bool, string) {
+				got := len(sk.s.Received())
+				return got == n, fmt.Sprintf("%s received %d bytes", sk.name, got)
+			}, nil
+		}
 		if subj.sock == nil || len(rest) != 2 || !rest[1].quoted {
-			return nil, in.errAt(st, rest[0], `want expect SOCK received "bytes"`)
+			return nil, in.errAt(st, rest[0], `want expect SOCK received "bytes", or expect SOCK received N bytes`)
 		}
 		want, sk := rest[1].text, subj.sock
 		return func() (bool, string) {

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -190,6 +191,33 @@ func (in *interp) cmdRelease(st stmt, args []token) error {
 	}
 	if err := in.w.Release(id, at); err != nil {
 		return in.errAt(st, t, "%v (held: %v)", err, in.w.Held())
+	}
+	return nil
+}
+
+// cmdNetem: netem FROM>TO TC-NETEM-WORDS... sets the direction's
+// impairments as `tc qdisc add dev eth0 root netem ...` would (replacing
+// the previous ones; rules stay).
+func (in *interp) cmdNetem(st stmt, args []token) error {
+	if len(args) < 1 {
+		return in.errEnd(st, "netem takes a direction and tc-netem words, e.g. netem client>server delay 100ms 10ms loss 1%%")
+	}
+	l, _, err := in.direction(st, args[0])
+	if err != nil {
+		return err
+	}
+	words := tokTexts(args[1:])
+	p, err := netem.ParseTC(words)
+	if err != nil {
+		var te *netem.TCError
+		if errors.As(err, &te) && te.Word < len(args)-1 {
+			return in.errAt(st, args[1+te.Word], "netem: %s", te.Msg)
+		}
+		return in.errAt(st, args[0], "netem: %v", err)
+	}
+	from := in.hosts[strings.SplitN(args[0].text, ">", 2)[0]]
+	if err := l.SetPath(from, p); err != nil {
+		return in.errAt(st, args[0], "%v", err)
 	}
 	return nil
 }

@@ -28,6 +28,14 @@ func (l *Link) B() *Host { return l.b }
 // Path returns the delay and loss packets from host from meet.
 func (l *Link) Path(from *Host) netem.Path { return l.nl.Path(l.Dir(from)) }
 
+// SetPath replaces what packets from host from meet on the link, from now
+// on (tc qdisc change).
+func (l *Link) SetPath(from *Host, p netem.Path) error {
+	l.a.w.mu.Lock()
+	defer l.a.w.mu.Unlock()
+	return l.nl.SetPath(l.Dir(from), p)
+}
+
 // AddRule adds a netem rule to the link; it applies to packets sent from
 // then on.
 func (l *Link) AddRule(r netem.Rule) error {
