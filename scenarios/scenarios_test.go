@@ -134,7 +134,7 @@ func TestBudgetStopsNotebook(t *testing.T) {
 
 func TestUnknownScenario(t *testing.T) {
 	_, err := scenarios.Run("no-such", scenarios.Config{})
-	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of fin-timeout, linger-zero, lost-final-ack,`)
+	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of bursty-link, fin-timeout, linger-zero, lost-final-ack,`)
 }
 
 // TestLostFinalACKJSON reads the facts of the claim back from the JSON.
