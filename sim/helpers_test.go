@@ -66,3 +66,29 @@ func flagsFrom(w *sim.World, host string) []string {
 	}
 	return out
 }
+
+// inTimeWait builds a pair with client options co, opens one connection
+// that the client closes first, and returns once the client holds it in
+// TIME-WAIT, with an RST the server could send at the client's RCV.NXT.
+func inTimeWait(tb testing.TB, co sim.HostOptions) (w *sim.World, c *sim.Host, cs *sim.Socket, rst []byte) {
+	tb.Helper()
+	w, c, s := pair(tb, sim.Options{}, co, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+	cs, err = c.Connect(server80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	require.NoError(tb, w.RunFor(10*time.Millisecond))
+	require.NoError(tb, cs.Close())
+	require.NoError(tb, w.RunFor(10*time.Millisecond))
+	require.Equal(tb, sim.TimeWait, cs.State())
+	var fin netem.Header
+	for _, p := range w.Packets() {
+		if h, _ := netem.Decode(p.Data); p.From == "server" && h.Flags&netem.FIN != 0 {
+			fin = h
+		}
+	}
+	rst, err = netem.Segment{Src: server80, Dst: cs.Local(), Seq: fin.Seq + 1, Flags: netem.RST}.Marshal()
+	require.NoError(tb, err)
+	return w, c, cs, rst
+}

@@ -194,26 +194,9 @@ func TestMaxTWBuckets(t *testing.T) {
 // TIME-WAIT at once; with 1 it is ignored and TIME-WAIT ends on time.
 func TestRFC1337(t *testing.T) {
 	run := func(v string) (time.Duration, time.Duration) {
-		w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, MSL: 5 * time.Second, Sysctls: []string{"tcp_rfc1337=" + v}}, sim.HostOptions{}, netem.Options{})
-		l, err := s.Listen(80, sim.SocketOptions{})
-		require.NoError(t, err)
-		l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
-		cs, err := c.Connect(server80, sim.SocketOptions{})
-		require.NoError(t, err)
-		require.NoError(t, w.RunFor(10*time.Millisecond))
-		require.NoError(t, cs.Close())
-		require.NoError(t, w.RunFor(10*time.Millisecond))
-		require.Equal(t, sim.TimeWait, cs.State())
-		var fin netem.Header
-		for _, p := range w.Packets() {
-			if h, _ := netem.Decode(p.Data); p.From == "server" && h.Flags&netem.FIN != 0 {
-				fin = h
-			}
-		}
-		rst, err := netem.Segment{Src: server80, Dst: cs.Local(), Seq: fin.Seq + 1, Flags: netem.RST}.Marshal()
-		require.NoError(t, err)
+		w, c, _, rst := inTimeWait(t, sim.HostOptions{Profile: sim.Linux, MSL: 5 * time.Second, Sysctls: []string{"tcp_rfc1337=" + v}})
 		at := time.Second
-		_, err = w.Inject(c, at, rst)
+		_, err := w.Inject(c, at, rst)
 		require.NoError(t, err)
 		require.NoError(t, w.Run())
 		for _, tr := range w.Transitions() {

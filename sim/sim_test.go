@@ -189,28 +189,9 @@ func TestConnectRefused(t *testing.T) {
 // TestInjectedRSTIntoTimeWait: gVisor ignores an in-window RST in TIME-WAIT
 // (RFC 1337), so TIME-WAIT ends on time.
 func TestInjectedRSTIntoTimeWait(t *testing.T) {
-	w, c, s := pair(t, sim.Options{}, sim.HostOptions{MSL: 10 * time.Second}, sim.HostOptions{}, netem.Options{})
-	l, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
-	cs, err := c.Connect(server80, sim.SocketOptions{})
-	require.NoError(t, err)
-	require.NoError(t, w.RunFor(10*time.Millisecond))
-	require.NoError(t, cs.Close())
-	require.NoError(t, w.RunFor(10*time.Millisecond))
-	require.Equal(t, sim.TimeWait, cs.State())
+	w, c, _, rst := inTimeWait(t, sim.HostOptions{MSL: 10 * time.Second})
 	twAt := w.Now()
-
-	// The server's next sequence number is what the client expects.
-	var lastFromServer netem.Header
-	for _, p := range w.Packets() {
-		if p.From == "server" {
-			lastFromServer, _ = netem.Decode(p.Data)
-		}
-	}
-	rst, err := netem.Segment{Src: server80, Dst: cs.Local(), Seq: lastFromServer.Seq + 1, Flags: netem.RST}.Marshal()
-	require.NoError(t, err)
-	_, err = w.Inject(c, w.Now()+time.Second, rst)
+	_, err := w.Inject(c, w.Now()+time.Second, rst)
 	require.NoError(t, err)
 	require.NoError(t, w.Run())
 
