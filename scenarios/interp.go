@@ -91,7 +91,7 @@ func init() {
 		"listen": (*interp).cmdListen, "connect": (*interp).cmdConnect, "send": (*interp).cmdSend,
 		"close": (*interp).cmdClose, "shutdown": (*interp).cmdShutdown, "workload": (*interp).cmdWorkload,
 		"run": (*interp).cmdRun, "expect": (*interp).cmdExpect,
-		"sysctl": (*interp).cmdSysctl, "nat": (*interp).cmdNAT, "netem": (*interp).cmdNetem,
+		"sysctl": (*interp).cmdSysctl, "nat": (*interp).cmdNAT, "netem": (*interp).cmdNetem, "conntrack": (*interp).cmdConntrack,
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
@@ -148,6 +149,28 @@ func (in *interp) cmdCounters(st stmt, args []token) error {
 			fmt.Fprintf(&b, ", %d %s", wl.errs[e], e)
 		}
 		b.WriteString("\n")
+	}
+	in.printf("%s", b.String())
+	return nil
+}
+
+// cmdConntrack: conntrack prints each NAT's table, as conntrack -L lists it.
+func (in *interp) cmdConntrack(st stmt, args []token) error {
+	if len(args) > 0 {
+		return in.errAt(st, args[0], "conntrack takes no arguments")
+	}
+	var b strings.Builder
+	nats := in.w.NATs()
+	if len(nats) == 0 {
+		return in.errAt(st, st.toks[0], "conntrack: no NAT in this notebook (add one with nat)")
+	}
+	for _, n := range nats {
+		fmt.Fprintf(&b, "nat %v$ conntrack -L   # at %s s\n", n.Addr(), trace.Seconds(in.w.Now()))
+		for _, e := range n.Table() {
+			fmt.Fprintf(&b, "tcp 6 %d %s src=%v dst=%v sport=%d dport=%d src=%v dst=%v sport=%d dport=%d\n",
+				max(0, int((e.Expires-in.w.Now())/time.Second)), e.State, e.Inside.Addr(), e.Remote.Addr(), e.Inside.Port(),
+				e.Remote.Port(), e.Remote.Addr(), e.Outside.Addr(), e.Remote.Port(), e.Outside.Port())
+		}
 	}
 	in.printf("%s", b.String())
 	return nil

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
@@ -138,8 +139,16 @@ func sysctlName(n string) string {
 	return "net.ipv4." + n
 }
 
-// cmdNAT: nat HOST... to HOST as IP.
-func (in *interp) cmdNAT(st stmt, args []token) error {
+// cmdNAT: nat HOST... to HOST as IP [mapping=endpoint|connection]
+// [ports=preserve|sequential|random] [port_range=A-B]
+// [filtering=endpoint|address|address-port] [established=D] [transitory=D]
+// [timestamps=keep|strip|offset] [hairpin=on|off].
+func (in *interp) cmdNAT(st stmt, all []token) error {
+	o, err := in.options(st, all, "mapping", "ports", "port_range", "filtering", "established", "transitory", "timestamps", "hairpin")
+	if err != nil {
+		return err
+	}
+	args := o.words
 	var inside []*sim.Host
 	i := 0
 	for ; i < len(args) && args[i].text != "to"; i++ {
@@ -150,7 +159,7 @@ func (in *interp) cmdNAT(st stmt, args []token) error {
 		inside = append(inside, h)
 	}
 	if len(inside) == 0 || i+4 != len(args) || args[i+2].text != "as" {
-		return in.errEnd(st, "nat takes inside hosts, the outside host and the NAT's address: nat c1 c2 to server as 10.0.1.1")
+		return in.errEnd(st, "nat takes inside hosts, the outside host and the NAT's address: nat c1 c2 to server as 10.0.1.1 [mapping=...] [ports=...]")
 	}
 	outside, err := in.host(st, args[i+1])
 	if err != nil {
@@ -160,7 +169,58 @@ func (in *interp) cmdNAT(st stmt, args []token) error {
 	if err != nil || !addr.Is4() {
 		return in.errAt(st, args[i+3], "address %q: want an IPv4 address", args[i+3].text)
 	}
-	if _, err := in.w.AddNAT(addr, outside, inside...); err != nil {
+	nopts := netem.NATOptions{Addr: addr}
+	choice := func(key string, dst *uint8, values ...string) error {
+		t, ok := o.kv[key]
+		if !ok {
+			return nil
+		}
+		for k, v := range values {
+			if t.text == v {
+				*dst = uint8(k)
+				return nil
+			}
+		}
+		return in.errAt(st, t, "%s %q: want %s", key, t.text, strings.Join(values, ", "))
+	}
+	var mapping, ports, filtering, ts, hair uint8
+	for _, c := range []struct {
+		key    string
+		dst    *uint8
+		values []string
+	}{
+		{"mapping", &mapping, []string{"endpoint", "connection"}},
+		{"ports", &ports, []string{"preserve", "sequential", "random"}},
+		{"filtering", &filtering, []string{"endpoint", "address", "address-port"}},
+		{"timestamps", &ts, []string{"keep", "strip", "offset"}},
+		{"hairpin", &hair, []string{"on", "off"}},
+	} {
+		if err := choice(c.key, c.dst, c.values...); err != nil {
+			return err
+		}
+	}
+	nopts.Mapping, nopts.Ports, nopts.Filtering = netem.MappingBehavior(mapping), netem.PortPolicy(ports), netem.Filtering(filtering)
+	nopts.Timestamps, nopts.NoHairpin = netem.TSRewrite(ts), hair == 1
+	for _, k := range []struct {
+		key string
+		dst *time.Duration
+	}{{"established", &nopts.Established}, {"transitory", &nopts.Transitory}} {
+		if t, ok := o.kv[k.key]; ok {
+			if *k.dst, err = in.duration(st, t, k.key); err != nil {
+				return err
+			}
+		}
+	}
+	if t, ok := o.kv["port_range"]; ok {
+		a, b, ok2 := strings.Cut(t.text, "-")
+		first, e1 := strconv.Atoi(a)
+		last, e2 := strconv.Atoi(b)
+		if !ok2 || e1 != nil || e2 != nil || first < 1 || last > 65535 || first > last {
+			return in.errAt(st, t, "port_range %q: want FIRST-LAST with 1 <= FIRST <= LAST <= 65535", t.text)
+		}
+		nopts.FirstPort, nopts.LastPort = uint16(first), uint16(last)
+	}
+	if _, err := in.w.AddNAT(nopts, outside, inside...); err != nil {
 		return in.errAt(st, args[0], "%v", err)
 	}
 	return nil

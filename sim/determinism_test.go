@@ -112,7 +112,7 @@ func linuxStress(tb testing.TB, seed uint64) string {
 		require.NoError(tb, err)
 		clients = append(clients, c)
 	}
-	_, err = w.AddNAT(netip.MustParseAddr("10.0.9.1"), srv, clients...)
+	_, err = w.AddNAT(netem.NATOptions{Addr: netip.MustParseAddr("10.0.9.1")}, srv, clients...)
 	require.NoError(tb, err)
 	for i, c := range clients {
 		for k := 0; k < 4; k++ {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -271,54 +270,8 @@ func (h *Host) reuseModeFor(remote netip.AddrPort) tcpip.TCPTimeWaitReuseOption 
 // stripTS rewrites the timestamp option to NOPs and fixes the checksum, as
 // a host with tcp_timestamps=0 (or a middlebox clearing them) leaves it.
 func stripTS(data []byte, hd *netem.Header) {
-	ihl := int(data[0]&0x0f) * 4
-	t := data[ihl:]
-	off := int(t[12]>>4) * 4
-	for i := 20; i < off; {
-		switch t[i] {
-		case 0:
-			i = off
-		case 1:
-			i++
-		default:
-			if i+1 >= off || t[i+1] < 2 {
-				i = off
-				continue
-			}
-			if t[i] == 8 && t[i+1] == 10 {
-				for j := i; j < i+10; j++ {
-					t[j] = 1
-				}
-			}
-			i += int(t[i+1])
-		}
-	}
+	netem.StripTimestamps(data)
 	hd.HasTS = false
-	tcpChecksum(data)
-}
-
-// tcpChecksum recomputes the TCP checksum of an IPv4 packet.
-func tcpChecksum(data []byte) {
-	ihl := int(data[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(data[2:4]))
-	seg := data[ihl:total]
-	seg[16], seg[17] = 0, 0
-	var sum uint32
-	add := func(b []byte) {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(b[i:]))
-		}
-		if len(b)%2 == 1 {
-			sum += uint32(b[len(b)-1]) << 8
-		}
-	}
-	add(data[12:20])
-	sum += 6 + uint32(len(seg))
-	add(seg)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(seg[16:], ^uint16(sum))
 }
 
 // counter numbers the counters the host keeps itself.

@@ -29,7 +29,7 @@ func natWorld(tb testing.TB, seed uint64, sysctls ...string) (*sim.World, *sim.H
 		_, err := w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: 5 * time.Millisecond}, BtoA: netem.Path{Delay: 5 * time.Millisecond}})
 		require.NoError(tb, err)
 	}
-	_, err = w.AddNAT(netip.MustParseAddr("10.0.1.1"), s, c1, c2)
+	_, err = w.AddNAT(netem.NATOptions{Addr: netip.MustParseAddr("10.0.1.1")}, s, c1, c2)
 	require.NoError(tb, err)
 	l, err := s.Listen(80, sim.SocketOptions{})
 	require.NoError(tb, err)

@@ -132,22 +132,30 @@ func (w *World) route(from *Host, data []byte) {
 	// NAT and the outside host: rewritten on the way out, as the outside
 	// host sent it on the way back (the inside host gets a rewritten copy).
 	wire := data
+	natDrop := ""
 	switch {
 	case l != nil && data[9] == 6:
-		if n := w.natOf(from); n != nil && to == n.outside {
-			n.outbound(from, data)
+		if n := w.natOf(from); n != nil && to == n.outside && !n.nat.Outbound(now, data) {
+			natDrop = "nat: no mapping"
 		}
 	case l == nil && len(data) >= 20 && data[9] == 6:
 		for _, n := range w.nats {
-			if n.outside != from || dst != n.addr {
+			if n.outside != from || dst != n.nat.Addr() {
 				continue
 			}
 			back := append(w.bufLocked(0)[:0], data...)
-			if h := n.inbound(back); h != nil {
-				l, dir, to = w.linkTo(from, h.addr)
-				data = back
+			natDrop = "nat: filtered (no mapping lets it in)"
+			if in, ok := n.nat.Inbound(now, back); ok {
+				if h := w.hostOf(in.Addr()); h != nil {
+					l, dir, to = w.linkTo(from, h.addr)
+					data, natDrop = back, ""
+				}
 			}
 		}
+	}
+	if natDrop != "" {
+		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: wire, Fate: netem.Dropped, Rule: natDrop})
+		return
 	}
 	if l == nil {
 		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: data, Fate: netem.Dropped, Rule: "no route"})

@@ -1,0 +1,511 @@
+package netem
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// MappingBehavior is how a NAT reuses an outside port (RFC 4787 section 4.1).
+type MappingBehavior uint8
+
+// Mapping behaviours.
+const (
+	// EndpointIndependent reuses one outside port for an inside address and
+	// port, whatever the destination (required by RFC 5382 REQ-1).
+	EndpointIndependent MappingBehavior = iota
+	// PerConnection gives each destination (address and port) its own
+	// mapping: "address and port-dependent", the 5-tuple NAT of Linux's
+	// conntrack.
+	PerConnection
+)
+
+// PortPolicy is how a NAT picks the outside port of a new mapping (RFC 4787
+// section 4.2).
+type PortPolicy uint8
+
+// Port policies.
+const (
+	// Preserve keeps the inside port when it is free, else the next free one.
+	Preserve PortPolicy = iota
+	// Sequential takes the next free port after the last one given.
+	Sequential
+	// Random takes a free port at random (seeded).
+	Random
+)
+
+// Filtering is which outside packets a mapping lets in (RFC 4787 section 5).
+type Filtering uint8
+
+// Filtering behaviours.
+const (
+	// FilterEndpointIndependent lets anyone reach a mapping.
+	FilterEndpointIndependent Filtering = iota
+	// FilterAddressDependent lets in hosts the inside host has sent to.
+	FilterAddressDependent
+	// FilterAddressPortDependent lets in only addresses and ports it has
+	// sent to.
+	FilterAddressPortDependent
+)
+
+// TSRewrite is what a NAT (or a load balancer in front of a server) does to
+// the TCP timestamp option of packets it forwards.
+type TSRewrite uint8
+
+// Timestamp rewriting.
+const (
+	// TSKeep leaves timestamps alone.
+	TSKeep TSRewrite = iota
+	// TSStrip replaces the option with NOPs ("clear the timestamp").
+	TSStrip
+	// TSOffset adds a random per-mapping offset to outgoing TSvals (and
+	// takes it off the echoed TSecr coming back), hiding the inside hosts'
+	// clocks.
+	TSOffset
+)
+
+// RFC 5382's minimum idle timeouts (REQ-5).
+const (
+	DefaultEstablishedTimeout = 2*time.Hour + 4*time.Minute
+	DefaultTransitoryTimeout  = 4 * time.Minute
+)
+
+// NATOptions configures a NAT. The zero value is an RFC 5382 NAT:
+// endpoint-independent mapping, port preservation, endpoint-independent
+// filtering, hairpinning, the minimum timeouts, ports 1024-65535.
+type NATOptions struct {
+	// Addr is the outside address (required).
+	Addr                    netip.Addr
+	Mapping                 MappingBehavior
+	Ports                   PortPolicy
+	FirstPort, LastPort     uint16
+	Filtering               Filtering
+	NoHairpin               bool
+	Established, Transitory time.Duration
+	Timestamps              TSRewrite
+	Seed                    uint64
+}
+
+// ConnState is a tracked connection's state, as Linux's conntrack names it.
+type ConnState uint8
+
+// Conntrack states.
+const (
+	CTSynSent ConnState = iota
+	CTSynRecv
+	CTEstablished
+	CTFinWait
+	CTCloseWait
+	CTLastAck
+	CTTimeWait
+	CTClose
+)
+
+func (s ConnState) String() string {
+	return [...]string{"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE"}[s]
+}
+
+// Binding is one NAT mapping as a conntrack table lists it.
+type Binding struct {
+	Inside   netip.AddrPort // the inside host's address and port
+	Outside  netip.AddrPort // the NAT's address and port
+	Remote   netip.AddrPort // the destination (for PerConnection; the last one for EndpointIndependent)
+	State    ConnState
+	LastUsed time.Duration
+	Expires  time.Duration
+	TSOffset uint32
+}
+
+type natKey struct {
+	inside netip.AddrPort
+	remote netip.AddrPort // zero for endpoint-independent mappings
+}
+
+type natBinding struct {
+	Binding
+	finIn, finOut bool
+	// peers the inside host has sent to (filtering); lookups only.
+	peers map[netip.AddrPort]bool
+}
+
+// NAT translates TCP/IPv4 packets between inside hosts and the outside, on
+// bytes (RFC 5382, RFC 4787). It is not safe for concurrent use.
+type NAT struct {
+	o        NATOptions
+	rng      *rand.Rand
+	byInside map[natKey]*natBinding
+	// byOutside finds a binding by outside port (and remote, for
+	// PerConnection); lookups only.
+	byOutside map[natKey]*natBinding
+	order     []*natBinding // in creation order, for the table
+	next      uint16
+}
+
+// NewNAT checks opts and returns a NAT.
+func NewNAT(o NATOptions) (*NAT, error) {
+	if !o.Addr.Is4() {
+		return nil, fmt.Errorf("netem: nat: address %v: want an IPv4 address", o.Addr)
+	}
+	if o.FirstPort == 0 && o.LastPort == 0 {
+		o.FirstPort, o.LastPort = 1024, 65535
+	}
+	if o.FirstPort == 0 || o.LastPort < o.FirstPort {
+		return nil, fmt.Errorf("netem: nat: port range %d-%d: want 1 <= first <= last <= 65535", o.FirstPort, o.LastPort)
+	}
+	if o.Established == 0 {
+		o.Established = DefaultEstablishedTimeout
+	}
+	if o.Transitory == 0 {
+		o.Transitory = DefaultTransitoryTimeout
+	}
+	if o.Established < 0 || o.Transitory < 0 {
+		return nil, fmt.Errorf("netem: nat: timeouts %v/%v: want positive durations", o.Established, o.Transitory)
+	}
+	if o.Mapping > PerConnection || o.Ports > Random || o.Filtering > FilterAddressPortDependent || o.Timestamps > TSOffset {
+		return nil, fmt.Errorf("netem: nat: unknown mapping, port, filtering or timestamp behaviour")
+	}
+	return &NAT{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x4e4154)), byInside: map[natKey]*natBinding{},
+		byOutside: map[natKey]*natBinding{}, next: o.FirstPort}, nil
+}
+
+// Addr returns the NAT's outside address.
+func (n *NAT) Addr() netip.Addr { return n.o.Addr }
+
+// Options returns the NAT's options with defaults filled in.
+func (n *NAT) Options() NATOptions { return n.o }
+
+func (n *NAT) key(inside, remote netip.AddrPort) natKey {
+	if n.o.Mapping == EndpointIndependent {
+		return natKey{inside: inside}
+	}
+	return natKey{inside: inside, remote: remote}
+}
+
+func (n *NAT) outKey(port uint16, remote netip.AddrPort) natKey {
+	k := natKey{inside: netip.AddrPortFrom(n.o.Addr, port)}
+	if n.o.Mapping == PerConnection {
+		k.remote = remote
+	}
+	return k
+}
+
+// expire removes bindings idle past their timeout.
+func (n *NAT) expire(now time.Duration) {
+	kept := n.order[:0]
+	for _, b := range n.order {
+		if now >= b.Expires {
+			delete(n.byInside, n.key(b.Inside, b.Remote))
+			delete(n.byOutside, n.outKey(b.Outside.Port(), b.Remote))
+			continue
+		}
+		kept = append(kept, b)
+	}
+	clear(n.order[len(kept):])
+	n.order = kept
+}
+
+func (n *NAT) free(port uint16, remote netip.AddrPort) bool {
+	_, taken := n.byOutside[n.outKey(port, remote)]
+	return !taken
+}
+
+// pick chooses the outside port for a new binding.
+func (n *NAT) pick(inside, remote netip.AddrPort) (uint16, bool) {
+	lo, hi := int(n.o.FirstPort), int(n.o.LastPort)
+	size := hi - lo + 1
+	start := 0
+	switch n.o.Ports {
+	case Preserve:
+		if p := int(inside.Port()); p >= lo && p <= hi {
+			start = p - lo
+		}
+	case Sequential:
+		start = int(n.next) - lo
+	case Random:
+		start = n.rng.IntN(size)
+	}
+	for i := 0; i < size; i++ {
+		p := uint16(lo + (start+i)%size)
+		if n.free(p, remote) {
+			if n.o.Ports == Sequential {
+				n.next = uint16(lo + (start+i+1)%size)
+			}
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// track advances a binding's conntrack state for one segment and renews its
+// timeout. out is true for a segment leaving the inside.
+func (n *NAT) track(b *natBinding, flags Flags, out bool, now time.Duration) {
+	switch {
+	case flags&RST != 0:
+		b.State = CTClose
+	case flags&SYN != 0 && flags&ACK == 0:
+		if b.State == CTClose || b.State == CTTimeWait || b.State == CTSynSent {
+			b.State, b.finIn, b.finOut = CTSynSent, false, false
+		}
+	case flags&SYN != 0:
+		if b.State == CTSynSent {
+			b.State = CTSynRecv
+		}
+	default:
+		if flags&FIN != 0 {
+			if out {
+				b.finOut = true
+			} else {
+				b.finIn = true
+			}
+		}
+		switch {
+		case b.finIn && b.finOut && flags&ACK != 0 && flags&FIN == 0:
+			b.State = CTTimeWait
+		case b.finIn && b.finOut:
+			b.State = CTLastAck
+		case b.finOut:
+			b.State = CTFinWait
+		case b.finIn:
+			b.State = CTCloseWait
+		case b.State == CTSynRecv || b.State == CTSynSent:
+			if flags&ACK != 0 {
+				b.State = CTEstablished
+			}
+		}
+	}
+	b.LastUsed = now
+	if b.State == CTEstablished {
+		b.Expires = now + n.o.Established
+	} else {
+		b.Expires = now + n.o.Transitory
+	}
+}
+
+// Outbound translates a packet from an inside host toward the outside. It
+// returns false when the packet cannot be translated (not TCP/IPv4, or no
+// port left).
+func (n *NAT) Outbound(now time.Duration, pkt []byte) bool {
+	h, ok := Decode(pkt)
+	if !ok {
+		return false
+	}
+	n.expire(now)
+	k := n.key(h.Src, h.Dst)
+	b := n.byInside[k]
+	if b == nil {
+		if h.Flags&SYN == 0 || h.Flags&ACK != 0 {
+			return false // no mapping, and not a connection opening
+		}
+		port, ok := n.pick(h.Src, h.Dst)
+		if !ok {
+			return false
+		}
+		b = &natBinding{Binding: Binding{Inside: h.Src, Outside: netip.AddrPortFrom(n.o.Addr, port), Remote: h.Dst},
+			peers: map[netip.AddrPort]bool{}}
+		if n.o.Timestamps == TSOffset {
+			b.TSOffset = n.rng.Uint32()
+		}
+		n.byInside[k] = b
+		n.byOutside[n.outKey(port, h.Dst)] = b
+		n.order = append(n.order, b)
+	}
+	if n.o.Mapping == EndpointIndependent {
+		b.Remote = h.Dst
+	}
+	b.peers[h.Dst] = true
+	n.track(b, h.Flags, true, now)
+	rewrite(pkt, &h, b.Outside, true)
+	n.timestamps(pkt, &h, b, true)
+	return true
+}
+
+// Inbound translates a packet from the outside to the NAT's address. It
+// returns the inside destination, or false when no binding lets it in.
+func (n *NAT) Inbound(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
+	h, ok := Decode(pkt)
+	if !ok || h.Dst.Addr() != n.o.Addr {
+		return netip.AddrPort{}, false
+	}
+	n.expire(now)
+	b := n.byOutside[n.outKey(h.Dst.Port(), h.Src)]
+	if b == nil {
+		return netip.AddrPort{}, false
+	}
+	switch n.o.Filtering {
+	case FilterAddressDependent:
+		seen := false
+		for p := range b.peers { // order does not matter: a disjunction
+			seen = seen || p.Addr() == h.Src.Addr()
+		}
+		if !seen {
+			return netip.AddrPort{}, false
+		}
+	case FilterAddressPortDependent:
+		if !b.peers[h.Src] {
+			return netip.AddrPort{}, false
+		}
+	}
+	n.track(b, h.Flags, false, now)
+	rewrite(pkt, &h, b.Inside, false)
+	n.timestamps(pkt, &h, b, false)
+	return b.Inside, true
+}
+
+// Hairpin translates a packet an inside host sent to one of the NAT's own
+// outside addresses: its source becomes the sender's mapping and its
+// destination the target's inside address. It reports false when hairpinning
+// is off or no binding matches.
+func (n *NAT) Hairpin(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
+	if n.o.NoHairpin {
+		return netip.AddrPort{}, false
+	}
+	h, ok := Decode(pkt)
+	if !ok || h.Dst.Addr() != n.o.Addr {
+		return netip.AddrPort{}, false
+	}
+	target := n.byOutside[n.outKey(h.Dst.Port(), netip.AddrPort{})]
+	if n.o.Mapping == PerConnection {
+		for _, b := range n.order {
+			if b.Outside.Port() == h.Dst.Port() {
+				target = b
+				break
+			}
+		}
+	}
+	if target == nil || !n.Outbound(now, pkt) {
+		return netip.AddrPort{}, false
+	}
+	h, _ = Decode(pkt)
+	rewrite(pkt, &h, target.Inside, false)
+	return target.Inside, true
+}
+
+// Table lists the live bindings at now, in the order they were made.
+func (n *NAT) Table(now time.Duration) []Binding {
+	n.expire(now)
+	out := make([]Binding, 0, len(n.order))
+	for _, b := range n.order {
+		out = append(out, b.Binding)
+	}
+	return slices.Clone(out)
+}
+
+// rewrite sets the source (out) or destination address and port and fixes
+// the checksums.
+func rewrite(pkt []byte, h *Header, to netip.AddrPort, src bool) {
+	ihl := int(pkt[0]&0x0f) * 4
+	a := to.Addr().As4()
+	if src {
+		copy(pkt[12:16], a[:])
+		binary.BigEndian.PutUint16(pkt[ihl:], to.Port())
+		h.Src = to
+	} else {
+		copy(pkt[16:20], a[:])
+		binary.BigEndian.PutUint16(pkt[ihl+2:], to.Port())
+		h.Dst = to
+	}
+	FixChecksums(pkt)
+}
+
+// timestamps applies the NAT's timestamp rewriting.
+func (n *NAT) timestamps(pkt []byte, h *Header, b *natBinding, out bool) {
+	if !h.HasTS || n.o.Timestamps == TSKeep {
+		return
+	}
+	if n.o.Timestamps == TSStrip {
+		StripTimestamps(pkt)
+		return
+	}
+	val, ecr := h.TS.Val, h.TS.Ecr
+	if out {
+		val += b.TSOffset
+	} else {
+		ecr -= b.TSOffset
+	}
+	setTimestamps(pkt, val, ecr)
+}
+
+// tsOption returns the offset of the timestamp option's kind byte, or -1.
+func tsOption(pkt []byte) int {
+	ihl := int(pkt[0]&0x0f) * 4
+	t := pkt[ihl:]
+	off := int(t[12]>>4) * 4
+	for i := 20; i < off; {
+		switch t[i] {
+		case 0:
+			return -1
+		case 1:
+			i++
+		default:
+			if i+1 >= off || t[i+1] < 2 {
+				return -1
+			}
+			if t[i] == 8 && t[i+1] == 10 && i+10 <= off {
+				return ihl + i
+			}
+			i += int(t[i+1])
+		}
+	}
+	return -1
+}
+
+// StripTimestamps rewrites a TCP/IPv4 packet's timestamp option to NOPs and
+// fixes its checksum, as a middlebox that clears timestamps does. It reports
+// whether there was one.
+func StripTimestamps(pkt []byte) bool {
+	i := tsOption(pkt)
+	if i < 0 {
+		return false
+	}
+	for j := i; j < i+10; j++ {
+		pkt[j] = 1
+	}
+	FixChecksums(pkt)
+	return true
+}
+
+func setTimestamps(pkt []byte, val, ecr uint32) {
+	i := tsOption(pkt)
+	if i < 0 {
+		return
+	}
+	binary.BigEndian.PutUint32(pkt[i+2:], val)
+	binary.BigEndian.PutUint32(pkt[i+6:], ecr)
+	FixChecksums(pkt)
+}
+
+// FixChecksums recomputes the IPv4 header checksum and, for TCP, the TCP
+// checksum of a packet whose bytes were edited.
+func FixChecksums(pkt []byte) {
+	ihl := int(pkt[0]&0x0f) * 4
+	pkt[10], pkt[11] = 0, 0
+	binary.BigEndian.PutUint16(pkt[10:], ^fold(sum(pkt[:ihl], 0)))
+	if pkt[9] != 6 {
+		return
+	}
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	seg := pkt[ihl:total]
+	seg[16], seg[17] = 0, 0
+	s := sum(pkt[12:20], 0) + 6 + uint32(len(seg))
+	binary.BigEndian.PutUint16(seg[16:], ^fold(sum(seg, s)))
+}
+
+func sum(b []byte, s uint32) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
