@@ -395,15 +395,16 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 				got := stateAt(h, t)
 				return hasState(got, state), fmt.Sprintf("%s at %s: %v", subj.desc(), trace.Seconds(t), statesText(got))
 			case "by":
-				if hasState(stateAt(h, now), state) {
-					return true, fmt.Sprintf("%s already %v at %s", subj.desc(), state, trace.Seconds(now))
-				}
+				// Reached by T: a stay in the state began at or before T.
 				for _, sp := range spans(h, state) {
-					if sp.in >= now && sp.in <= t {
+					if sp.in <= t {
 						return true, fmt.Sprintf("%s %v %s", subj.desc(), state, spanText(sp))
 					}
 				}
-				return false, fmt.Sprintf("%s: %s", subj.desc(), describe(h))
+				if state == sim.Closed && hasState(stateAt(h, t), state) {
+					return true, fmt.Sprintf("%s at %s: %v", subj.desc(), trace.Seconds(t), statesText(stateAt(h, t)))
+				}
+				return false, fmt.Sprintf("%s: %s; want %v by %s", subj.desc(), describe(h), state, trace.Seconds(t))
 			default: // until
 				sps := spans(h, state)
 				for _, sp := range sps {
