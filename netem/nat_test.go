@@ -79,14 +79,14 @@ func TestNATConntrackAndTimeouts(t *testing.T) {
 	_, ok := n.Inbound(time.Millisecond, tcp(t, srv, o, netem.SYN|netem.ACK))
 	require.True(t, ok)
 	out(t, n, 2*time.Millisecond, in1, netem.ACK)
-	assert.Equal(t, netem.CTEstablished, n.Table(2*time.Millisecond)[0].State)
+	assert.Equal(t, netem.CTEstablished, n.Table(2 * time.Millisecond)[0].State)
 	assert.Equal(t, 2*time.Millisecond+netem.DefaultEstablishedTimeout, n.Table(0)[0].Expires)
 	assert.Len(t, n.Table(2*time.Hour), 1, "an idle established mapping lives 2 h 4 min")
 
 	out(t, n, 3*time.Second, in1, netem.FIN|netem.ACK)
-	assert.Equal(t, netem.CTFinWait, n.Table(3*time.Second)[0].State)
+	assert.Equal(t, netem.CTFinWait, n.Table(3 * time.Second)[0].State)
 	_, _ = n.Inbound(3*time.Second, tcp(t, srv, o, netem.FIN|netem.ACK))
-	assert.Equal(t, netem.CTLastAck, n.Table(3*time.Second)[0].State)
+	assert.Equal(t, netem.CTLastAck, n.Table(3 * time.Second)[0].State)
 	last := 3*time.Second + time.Millisecond
 	out(t, n, last, in1, netem.ACK)
 	assert.Equal(t, netem.CTTimeWait, n.Table(last)[0].State)
@@ -144,7 +144,7 @@ func TestNATHairpin(t *testing.T) {
 	n, err := netem.NewNAT(netem.NATOptions{Addr: natAddr})
 	require.NoError(t, err)
 	o1 := out(t, n, 0, in1, netem.SYN) // in1 has a mapping
-	pkt := tcp(t, in2, o1, netem.SYN)   // in2 sends to it
+	pkt := tcp(t, in2, o1, netem.SYN)  // in2 sends to it
 	dst, ok := n.Hairpin(0, pkt)
 	require.True(t, ok)
 	assert.Equal(t, in1, dst)
