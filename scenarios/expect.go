@@ -623,19 +623,35 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 		if err != nil {
 			return false, err.Error()
 		}
+		// A retransmission repeats a segment of the same incarnation of its
+		// tuple. A new incarnation starts at a SYN that does not follow
+		// another SYN on the tuple (its ISN may even equal the old one).
+		type pair [2]netip.AddrPort
 		type key struct {
 			src, dst netip.AddrPort
+			inc      int
 			seq      uint32
 			f        netem.Flags
 			n        int
 		}
-		seen := map[key]bool{} // membership only
+		seen := map[key]bool{}     // membership only
+		inc := map[pair]int{}      // lookups only
+		lastSYN := map[pair]bool{} // lookups only
 		var ids []string
 		for _, r := range trace.Rows(in.w.Packets()) {
 			if !r.TCP || r.Fate == netem.Duplicated {
 				continue
 			}
-			k := key{r.H.Src, r.H.Dst, r.H.Seq, r.H.Flags & (netem.SYN | netem.FIN | netem.RST), r.H.PayloadLen}
+			t := pair{r.H.Src, r.H.Dst}
+			if t[1].Compare(t[0]) < 0 {
+				t[0], t[1] = t[1], t[0]
+			}
+			syn := r.H.Flags&netem.SYN != 0 && r.H.Flags&netem.ACK == 0
+			if syn && !lastSYN[t] {
+				inc[t]++
+			}
+			lastSYN[t] = syn
+			k := key{r.H.Src, r.H.Dst, inc[t], r.H.Seq, r.H.Flags & (netem.SYN | netem.FIN | netem.RST), r.H.PayloadLen}
 			again := seen[k] && (k.f != 0 || k.n > 0)
 			seen[k] = true
 			if r.From != from || r.To != to || r.H.Flags&flags != flags || (exact && r.H.Flags != flags) {
