@@ -24,10 +24,13 @@
 // The files, one job each: notebook.go (Markdown cells and rendering),
 // lexer.go (a line into tokens), args.go (durations, times, options,
 // addresses), interp.go (dispatch and time prefixes), world.go (seed, host,
-// link), rules.go (link rules, release), apps.go (listen, connect, send,
+// link, nat, sysctl), rules.go (link rules, netem, release), apps.go (listen, connect, send,
 // close, shutdown, workload), inject.go (crafted segments), views.go (trace,
-// ladder, states, ss, counters), expect.go (expectations), run.go (running
-// a notebook, built-ins), diff.go (unified diffs). The shipped notebooks are
+// ladder, states, ss, netstat, nstat, dmesg, conntrack), expect.go (the
+// expect statement and state expectations), subject.go (what a state
+// expectation is about and its history), expect_packets.go and
+// expect_host.go (the other expectations), run.go (running a notebook,
+// built-ins), diff.go (unified diffs). The shipped notebooks are
 // in notebooks/ and embedded in the binary.
 //
 // Every verdict is computed from the run's records, never from the

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -29,69 +28,6 @@ type SocketOptions struct {
 	// instead of reading them as they arrive (closing with unread data then
 	// sends RST).
 	NoAutoRead bool
-}
-
-// OpError is the error of a socket call, carrying the errno a Linux
-// application would see.
-type OpError struct {
-	Op    string // "connect", "listen", "send", ...
-	Host  string
-	Addr  string // the address the call was about, if any
-	Errno string // e.g. "EADDRNOTAVAIL"
-	Err   tcpip.Error
-}
-
-func (e *OpError) Error() string {
-	a := ""
-	if e.Addr != "" {
-		a = " " + e.Addr
-	}
-	return fmt.Sprintf("%s: %s%s: %s (%s)", e.Host, e.Op, a, e.Errno, e.Err)
-}
-
-// Errno returns the errno name of err if it is, or wraps, an *OpError, and
-// "" otherwise.
-func Errno(err error) string {
-	var oe *OpError
-	if errors.As(err, &oe) {
-		return oe.Errno
-	}
-	return ""
-}
-
-// errnoOf names a gVisor error the way Linux's errno would.
-func errnoOf(err tcpip.Error) string {
-	switch err.(type) {
-	case *tcpip.ErrNoPortAvailable:
-		return "EADDRNOTAVAIL"
-	case *tcpip.ErrPortInUse:
-		return "EADDRINUSE"
-	case *tcpip.ErrConnectionRefused:
-		return "ECONNREFUSED"
-	case *tcpip.ErrConnectionReset:
-		return "ECONNRESET"
-	case *tcpip.ErrConnectionAborted:
-		return "ECONNABORTED"
-	case *tcpip.ErrTimeout:
-		return "ETIMEDOUT"
-	case *tcpip.ErrClosedForSend:
-		return "EPIPE"
-	case *tcpip.ErrNotConnected:
-		return "ENOTCONN"
-	case *tcpip.ErrAlreadyConnected:
-		return "EISCONN"
-	case *tcpip.ErrAlreadyConnecting, *tcpip.ErrConnectStarted:
-		return "EALREADY"
-	case *tcpip.ErrWouldBlock:
-		return "EAGAIN"
-	case *tcpip.ErrInvalidEndpointState:
-		return "EINVAL"
-	case *tcpip.ErrBadLocalAddress:
-		return "EADDRNOTAVAIL"
-	case *tcpip.ErrHostUnreachable, *tcpip.ErrNetworkUnreachable:
-		return "EHOSTUNREACH"
-	}
-	return "EIO"
 }
 
 // Socket is a TCP socket of a host, driven from the simulation goroutine.

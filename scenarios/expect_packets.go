@@ -1,0 +1,173 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/trace"
+)
+
+// This file holds the expectations about packets: counts and fields.
+
+// expectPackets: N packet(s) DIR [FLAG...] [pure-ack|data|no-data]
+// [delivered|dropped|held|duplicated|injected] [retransmitted].
+func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), error) {
+	n, _ := strconv.Atoi(args[0].text)
+	if len(args) < 3 || (args[1].text != "packet" && args[1].text != "packets") {
+		return nil, in.errEnd(st, "want expect N packets FROM>TO [FLAG...] [pure-ack|data|no-data] [FATE] [retransmitted]")
+	}
+	from, to, ok := strings.Cut(args[2].text, ">")
+	if !ok || in.hosts[from] == nil || in.hosts[to] == nil {
+		return nil, in.errAt(st, args[2], "direction %q: want FROM>TO with hosts of this notebook (%s)", args[2].text, in.hostNames())
+	}
+	var flags netem.Flags
+	exact, payload, fate, retrans, discarded := false, netem.AnyPayload, "", false, false
+	since := timeExpr{}
+	rest := args[3:]
+	if k := len(rest); k >= 2 && rest[k-2].text == "since" {
+		var err error
+		if since, err = in.parseTime(st, rest[k-1]); err != nil {
+			return nil, err
+		}
+		rest = rest[:k-2]
+	}
+	now := in.w.Now()
+	for _, t := range rest {
+		switch t.text {
+		case "pure-ack":
+			flags, exact, payload = netem.ACK, true, netem.NoPayload
+		case "data":
+			payload = netem.WithPayload
+		case "no-data":
+			payload = netem.NoPayload
+		case "delivered", "dropped", "held", "duplicated", "injected":
+			fate = t.text
+		case "retransmitted":
+			retrans = true
+		case "discarded":
+			discarded = true
+		default:
+			f, err := netem.ParseFlags(t.text)
+			if err != nil {
+				return nil, in.errAt(st, t, "%v, or pure-ack, data, no-data, a fate (delivered, dropped, held, duplicated, injected), discarded or retransmitted", err)
+			}
+			flags |= f
+		}
+	}
+	return func() (bool, string) {
+		from0, err := in.evalTime(since, now)
+		if err != nil {
+			return false, err.Error()
+		}
+		// A retransmission repeats a segment of the same incarnation of its
+		// tuple. A new incarnation starts at a SYN that does not follow
+		// another SYN on the tuple (its ISN may even equal the old one).
+		type pair [2]netip.AddrPort
+		type key struct {
+			src, dst netip.AddrPort
+			inc      int
+			seq      uint32
+			f        netem.Flags
+			n        int
+		}
+		seen := map[key]bool{}     // membership only
+		inc := map[pair]int{}      // lookups only
+		lastSYN := map[pair]bool{} // lookups only
+		var ids []string
+		for _, r := range trace.Rows(in.w.Packets()) {
+			if !r.TCP || r.Fate == netem.Duplicated {
+				continue
+			}
+			t := pair{r.H.Src, r.H.Dst}
+			if t[1].Compare(t[0]) < 0 {
+				t[0], t[1] = t[1], t[0]
+			}
+			syn := r.H.Flags&netem.SYN != 0 && r.H.Flags&netem.ACK == 0
+			if syn && !lastSYN[t] {
+				inc[t]++
+			}
+			lastSYN[t] = syn
+			k := key{r.H.Src, r.H.Dst, inc[t], r.H.Seq, r.H.Flags & (netem.SYN | netem.FIN | netem.RST), r.H.PayloadLen}
+			again := seen[k] && (k.f != 0 || k.n > 0)
+			seen[k] = true
+			if r.From != from || r.To != to || r.H.Flags&flags != flags || (exact && r.H.Flags != flags) {
+				continue
+			}
+			if (payload == netem.NoPayload && r.H.PayloadLen > 0) || (payload == netem.WithPayload && r.H.PayloadLen == 0) {
+				continue
+			}
+			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.Sent > now || (discarded && r.Discarded == "") {
+				continue
+			}
+			ids = append(ids, fmt.Sprintf("#%d", r.ID))
+		}
+		if len(ids) == 0 {
+			return len(ids) == n, "none"
+		}
+		return len(ids) == n, fmt.Sprintf("%d: %s", len(ids), strings.Join(ids, " "))
+	}, nil
+}
+
+// packetField reads #N.FIELD.
+func (in *interp) packetField(st stmt, t token) (func() (uint64, error), error) {
+	id, field, ok := strings.Cut(strings.TrimPrefix(t.text, "#"), ".")
+	n, err := strconv.Atoi(id)
+	fields := "seq, ack, len, win, tsval or tsecr"
+	if !ok || err != nil || n < 1 || !strings.Contains(fields, field) || field == "" || strings.ContainsAny(field, ", ") {
+		return nil, in.errAt(st, t, "packet field %q: want #N.FIELD with FIELD one of %s", t.text, fields)
+	}
+	return func() (uint64, error) {
+		rows := trace.Rows(in.w.Packets())
+		if n > len(rows) || !rows[n-1].TCP {
+			return 0, fmt.Errorf("no TCP packet #%d (the run sent %d)", n, len(rows))
+		}
+		h := rows[n-1].H
+		switch field {
+		case "seq":
+			return uint64(h.Seq), nil
+		case "ack":
+			return uint64(h.Ack), nil
+		case "len":
+			return uint64(h.PayloadLen), nil
+		case "win":
+			return uint64(h.Window), nil
+		}
+		if !h.HasTS {
+			return 0, fmt.Errorf("packet #%d has no timestamp option", n)
+		}
+		if field == "tsval" {
+			return uint64(h.TS.Val), nil
+		}
+		return uint64(h.TS.Ecr), nil
+	}, nil
+}
+
+// expectField: #N.FIELD = #M.FIELD|NUMBER, or != in place of =.
+func (in *interp) expectField(st stmt, args []token) (func() (bool, string), error) {
+	if len(args) != 3 || (args[1].text != "=" && args[1].text != "!=") {
+		return nil, in.errEnd(st, "want expect #N.FIELD = #M.FIELD (or = NUMBER, or !=)")
+	}
+	a, err := in.packetField(st, args[0])
+	if err != nil {
+		return nil, err
+	}
+	var b func() (uint64, error)
+	if v, perr := strconv.ParseUint(args[2].text, 10, 64); perr == nil {
+		b = func() (uint64, error) { return v, nil }
+	} else if b, err = in.packetField(st, args[2]); err != nil {
+		return nil, err
+	}
+	neq := args[1].text == "!="
+	return func() (bool, string) {
+		x, err1 := a()
+		y, err2 := b()
+		if err1 != nil || err2 != nil {
+			return false, fmt.Sprint(errors.Join(err1, err2))
+		}
+		return (x == y) != neq, fmt.Sprintf("%s is %d, %s is %d", args[0].text, x, args[2].text, y)
+	}, nil
+}
