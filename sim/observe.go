@@ -50,9 +50,12 @@ type observer struct {
 	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
 	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
 	tw     []twEntry                // min-heap by (due, seq)
-	// synOut and synIn remember when the host last sent or received a
-	// SYN on a tuple, to tell what ended a TIME-WAIT early.
-	synOut, synIn map[tuple]time.Duration // lookups only
+	// synOut and synIn hold the tuples on which the host sent or received
+	// a SYN at instant synAt, to tell what ended a TIME-WAIT early: only a
+	// SYN of the same instant can have, so they are emptied when a SYN
+	// passes at a later one and hold no more than one instant's SYNs.
+	synAt         time.Duration
+	synOut, synIn map[tuple]bool // lookups only
 	// entered lists endpoints that entered TIME-WAIT in this observation.
 	twNew []*epRec
 	// twByTuple finds the TIME-WAIT endpoint of a tuple even after gVisor
@@ -76,8 +79,8 @@ func (o *observer) init(h *Host) {
 	o.h = h
 	o.byEP = make(map[*tcp.Endpoint]*epRec)
 	o.twByTuple = make(map[tuple]*epRec)
-	o.synOut = make(map[tuple]time.Duration)
-	o.synIn = make(map[tuple]time.Duration)
+	o.synOut = make(map[tuple]bool)
+	o.synIn = make(map[tuple]bool)
 }
 
 // noteTupleLocked records the tuple of a packet the host sent (outbound) or
@@ -93,18 +96,27 @@ func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[12:16])), binary.BigEndian.Uint16(data[ihl:]))
 	dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[16:20])), binary.BigEndian.Uint16(data[ihl+2:]))
 	syn := len(data) >= ihl+14 && data[ihl+13]&0x12 == 0x02 // SYN without ACK
+	t := tuple{local: src, remote: dst}
+	if !outbound {
+		t = tuple{local: dst, remote: src}
+	}
+	h.obs.tuples = append(h.obs.tuples, t)
+	if syn {
+		h.obs.noteSYN(t, outbound, h.w.Now())
+	}
+}
+
+// noteSYN records that a SYN without ACK passed on t at now.
+func (o *observer) noteSYN(t tuple, outbound bool, now time.Duration) {
+	if now != o.synAt {
+		clear(o.synOut)
+		clear(o.synIn)
+		o.synAt = now
+	}
 	if outbound {
-		t := tuple{local: src, remote: dst}
-		h.obs.tuples = append(h.obs.tuples, t)
-		if syn {
-			h.obs.synOut[t] = h.w.Now()
-		}
+		o.synOut[t] = true
 	} else {
-		t := tuple{local: dst, remote: src}
-		h.obs.tuples = append(h.obs.tuples, t)
-		if syn {
-			h.obs.synIn[t] = h.w.Now()
-		}
+		o.synIn[t] = true
 	}
 }
 
@@ -218,11 +230,12 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 		t := tuple{r.local, r.remote}
 		delete(o.twByTuple, t)
 		if r.cause == "" && s == Closed {
-			switch now {
-			case o.synOut[t]:
+			synNow := now == o.synAt
+			switch {
+			case synNow && o.synOut[t]:
 				r.cause = "reused by a new connection (tw_reuse)"
 				o.h.count(cTWRecycled)
-			case o.synIn[t]:
+			case synNow && o.synIn[t]:
 				r.cause = "a new SYN reopened the tuple"
 			default:
 				o.h.count(cTW)
