@@ -212,13 +212,12 @@ func (in *interp) cmdNAT(st stmt, all []token) error {
 		}
 	}
 	if t, ok := o.kv["port_range"]; ok {
-		a, b, ok2 := strings.Cut(t.text, "-")
-		first, e1 := strconv.Atoi(a)
-		last, e2 := strconv.Atoi(b)
-		if !ok2 || e1 != nil || e2 != nil || first < 1 || last > 65535 || first > last {
+		a, b, cut := strings.Cut(t.text, "-")
+		first, last, ok := sim.ParsePortRange(a, b)
+		if !cut || !ok {
 			return in.errAt(st, t, "port_range %q: want FIRST-LAST with 1 <= FIRST <= LAST <= 65535", t.text)
 		}
-		nopts.FirstPort, nopts.LastPort = uint16(first), uint16(last)
+		nopts.FirstPort, nopts.LastPort = first, last
 	}
 	if _, err := in.w.AddNAT(nopts, outside, inside...); err != nil {
 		return in.errAt(st, args[0], "%v", err)

@@ -63,3 +63,13 @@ func ExampleHost_Connect_portExhaustion() {
 	// first: <nil>
 	// second: EADDRNOTAVAIL
 }
+
+// ParsePortRange checks the two ends of a port range the way
+// net.ipv4.ip_local_port_range does.
+func ExampleParsePortRange() {
+	fmt.Println(sim.ParsePortRange("32768", "60999"))
+	fmt.Println(sim.ParsePortRange("60999", "32768"))
+	// Output:
+	// 32768 60999 true
+	// 0 0 false
+}

@@ -139,21 +139,32 @@ func (h *Host) SetSysctl(name, value string) error {
 		}
 	case "net.ipv4.ip_local_port_range":
 		f := strings.Fields(strings.NewReplacer("-", " ", "\t", " ").Replace(value))
-		var first, last int
-		var e1, e2 error
-		if len(f) == 2 {
-			first, e1 = strconv.Atoi(f[0])
-			last, e2 = strconv.Atoi(f[1])
+		var first, last uint16
+		ok := len(f) == 2
+		if ok {
+			first, last, ok = ParsePortRange(f[0], f[1])
 		}
-		if len(f) != 2 || e1 != nil || e2 != nil || first < 1 || last > 65535 || first > last {
+		if !ok {
 			return bad(`"FIRST LAST" with 1 <= FIRST <= LAST <= 65535`)
 		}
-		h.opts.FirstPort, h.opts.LastPort = uint16(first), uint16(last)
+		h.opts.FirstPort, h.opts.LastPort = first, last
 		if terr := h.stack.SetPortRange(h.opts.FirstPort, h.opts.LastPort); terr != nil {
 			return fmt.Errorf("%s: %s", full, terr)
 		}
 	}
 	return nil
+}
+
+// ParsePortRange parses the two ends of a port range, as for
+// ip_local_port_range: ok reports whether both are decimal numbers with
+// 1 <= first <= last <= 65535.
+func ParsePortRange(first, last string) (lo, hi uint16, ok bool) {
+	a, e1 := strconv.Atoi(first)
+	b, e2 := strconv.Atoi(last)
+	if e1 != nil || e2 != nil || a < 1 || b > 65535 || a > b {
+		return 0, 0, false
+	}
+	return uint16(a), uint16(b), true
 }
 
 // Sysctl returns the current value of a knob, as sysctl prints it.

@@ -234,3 +234,40 @@ func TestBadSysctls(t *testing.T) {
 	}
 	assert.True(t, strings.HasPrefix(sim.SysctlNames()[0], "net.ipv4."))
 }
+
+// TestParsePortRange: the range check shared by ip_local_port_range and
+// the scenario NAT's port_range.
+func TestParsePortRange(t *testing.T) {
+	for _, c := range []struct {
+		first, last string
+		lo, hi      uint16
+		ok          bool
+	}{
+		{"32768", "60999", 32768, 60999, true},
+		{"1", "65535", 1, 65535, true},
+		{"5000", "5000", 5000, 5000, true},
+		{"0", "10", 0, 0, false},
+		{"10", "65536", 0, 0, false},
+		{"20", "10", 0, 0, false},
+		{"x", "10", 0, 0, false},
+		{"10", "", 0, 0, false},
+	} {
+		lo, hi, ok := sim.ParsePortRange(c.first, c.last)
+		assert.Equal(t, []any{c.lo, c.hi, c.ok}, []any{lo, hi, ok}, "ParsePortRange(%q, %q): got (lo, hi, ok), want", c.first, c.last)
+	}
+}
+
+// TestRejectedPortRangeKeepsOld: a rejected ip_local_port_range leaves the
+// host's range as it was.
+func TestRejectedPortRangeKeepsOld(t *testing.T) {
+	w := sim.New(sim.Options{})
+	defer w.Close()
+	h, err := w.AddHost(sim.HostOptions{Name: "h", Addr: clientIP, Sysctls: []string{"ip_local_port_range=40000 40010"}})
+	require.NoError(t, err)
+	for _, bad := range []string{"40010 40000", "0 10", "1 2 3", "x"} {
+		assert.Error(t, h.SetSysctl("net.ipv4.ip_local_port_range", bad), "%q", bad)
+	}
+	got, err := h.Sysctl("net.ipv4.ip_local_port_range")
+	require.NoError(t, err)
+	assert.Equal(t, "40000\t40010", got, "range after rejected values: got, want")
+}
