@@ -67,6 +67,29 @@ const (
 	TSOffset
 )
 
+// String returns the notebook's word for the behaviour: endpoint or
+// connection.
+func (m MappingBehavior) String() string { return pick(int(m), "endpoint", "connection") }
+
+// String returns the notebook's word for the policy: preserve, sequential or
+// random.
+func (p PortPolicy) String() string { return pick(int(p), "preserve", "sequential", "random") }
+
+// String returns the notebook's word for the filtering: endpoint, address or
+// address-port.
+func (f Filtering) String() string { return pick(int(f), "endpoint", "address", "address-port") }
+
+// String returns the notebook's word for the rewriting: keep, strip or
+// offset.
+func (t TSRewrite) String() string { return pick(int(t), "keep", "strip", "offset") }
+
+func pick(i int, names ...string) string {
+	if i >= 0 && i < len(names) {
+		return names[i]
+	}
+	return fmt.Sprintf("unknown(%d)", i)
+}
+
 // RFC 5382's minimum idle timeouts (REQ-5).
 const (
 	DefaultEstablishedTimeout = 2*time.Hour + 4*time.Minute

@@ -191,9 +191,12 @@ func (in *interp) addrPort(st stmt, t token) (netip.AddrPort, error) {
 	if h := in.hosts[host]; h != nil {
 		return netip.AddrPortFrom(h.Addr(), uint16(p)), nil
 	}
+	if h := in.w.Hop(host); h != nil && h.IsNAT() {
+		return netip.AddrPortFrom(h.Addr(), uint16(p)), nil
+	}
 	a, err := netip.ParseAddr(host)
 	if err != nil || !a.Is4() {
-		return netip.AddrPort{}, in.errAt(st, t, "address %q: %q is neither a host of this notebook (%s) nor an IPv4 address", t.text, host, in.hostNames())
+		return netip.AddrPort{}, in.errAt(st, t, "address %q: %q is neither a host or NAT of this notebook (%s) nor an IPv4 address", t.text, host, in.nodeNames())
 	}
 	return netip.AddrPortFrom(a, uint16(p)), nil
 }

@@ -20,10 +20,11 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 	if len(args) < 3 || (args[1].text != "packet" && args[1].text != "packets") {
 		return nil, in.errEnd(st, "want expect N packets FROM>TO [FLAG...] [pure-ack|data|no-data] [FATE] [retransmitted]")
 	}
-	from, to, ok := strings.Cut(args[2].text, ">")
-	if !ok || in.hosts[from] == nil || in.hosts[to] == nil {
-		return nil, in.errAt(st, args[2], "direction %q: want FROM>TO with hosts of this notebook (%s)", args[2].text, in.hostNames())
+	_, fromNode, toNode, err := in.linkDir(st, args[2])
+	if err != nil {
+		return nil, err
 	}
+	from, to := fromNode.Name(), toNode.Name()
 	var flags netem.Flags
 	exact, payload, fate, retrans, discarded := false, netem.AnyPayload, "", false, false
 	since := timeExpr{}

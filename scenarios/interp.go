@@ -21,6 +21,9 @@ type interp struct {
 	socks map[string]*sock     // lookups only
 	links []*sim.Link
 	nconn int
+	// natStmts are the nat statements, checked for their outside link
+	// at the end of each cell.
+	natStmts []natStmt
 
 	last      lastCall
 	expects   []*expectation
@@ -38,6 +41,12 @@ type part struct {
 	text string
 	note bool
 	exp  *expectation
+}
+
+type natStmt struct {
+	st      stmt
+	name    string
+	outside token
 }
 
 // lastCall remembers the last connect or listen and its error.
@@ -71,6 +80,21 @@ func (in *interp) hostNames() string {
 	return strings.Join(n, ", ")
 }
 
+// nodeNames lists the hosts and the middle hops.
+func (in *interp) nodeNames() string {
+	var n []string
+	for _, h := range in.w.Hosts() {
+		n = append(n, h.Name())
+	}
+	for _, h := range in.w.Hops() {
+		n = append(n, h.Name())
+	}
+	if len(n) == 0 {
+		return "none defined yet"
+	}
+	return strings.Join(n, ", ")
+}
+
 func (in *interp) sockNames() string {
 	n := slices.Clone(in.order)
 	slices.Sort(n)
@@ -91,7 +115,7 @@ func init() {
 		"listen": (*interp).cmdListen, "connect": (*interp).cmdConnect, "send": (*interp).cmdSend,
 		"close": (*interp).cmdClose, "shutdown": (*interp).cmdShutdown, "workload": (*interp).cmdWorkload,
 		"run": (*interp).cmdRun, "expect": (*interp).cmdExpect,
-		"sysctl": (*interp).cmdSysctl, "nat": (*interp).cmdNAT, "netem": (*interp).cmdNetem, "conntrack": (*interp).cmdConntrack,
+		"sysctl": (*interp).cmdSysctl, "nat": (*interp).cmdNAT, "router": (*interp).cmdRouter, "netem": (*interp).cmdNetem, "conntrack": (*interp).cmdConntrack,
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,

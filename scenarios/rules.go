@@ -11,20 +11,35 @@ import (
 
 // direction reads A>B and returns the link and netem direction.
 func (in *interp) direction(st stmt, t token) (*sim.Link, netem.Dir, error) {
+	l, from, _, err := in.linkDir(st, t)
+	if err != nil {
+		return nil, 0, err
+	}
+	return l, l.Dir(from), nil
+}
+
+// linkDir reads A>B, two nodes (hosts or middle hops) joined by a link.
+func (in *interp) linkDir(st stmt, t token) (*sim.Link, sim.Node, sim.Node, error) {
 	a, b, ok := strings.Cut(t.text, ">")
 	if !ok {
-		return nil, 0, in.errAt(st, t, "direction %q: want FROM>TO, e.g. client>server", t.text)
+		return nil, nil, nil, in.errAt(st, t, "direction %q: want FROM>TO, e.g. client>server", t.text)
 	}
-	ha, hb := in.hosts[a], in.hosts[b]
-	if ha == nil || hb == nil {
-		return nil, 0, in.errAt(st, t, "direction %q: want two hosts of this notebook (%s)", t.text, in.hostNames())
+	na, nb := in.w.Node(a), in.w.Node(b)
+	if na == nil || nb == nil {
+		return nil, nil, nil, in.errAt(st, t, "direction %q: want two hosts or hops of this notebook (%s)", t.text, in.nodeNames())
 	}
-	for _, l := range in.links {
-		if (l.A() == ha && l.B() == hb) || (l.A() == hb && l.B() == ha) {
-			return l, l.Dir(ha), nil
+	if l := in.w.Link(na, nb); l != nil {
+		return l, na, nb, nil
+	}
+	if p := in.w.Path(na, nb); p != nil {
+		var hops []string
+		for _, n := range p {
+			hops = append(hops, n.Name())
 		}
+		return nil, nil, nil, in.errAt(st, t, "direction %q: %s and %s are not linked; packets go %s: name one link of that path, e.g. %s>%s",
+			t.text, a, b, strings.Join(hops, ">"), hops[len(hops)-2], b)
 	}
-	return nil, 0, in.errAt(st, t, "direction %q: %s and %s are not linked (link %s %s first)", t.text, a, b, a, b)
+	return nil, nil, nil, in.errAt(st, t, "direction %q: %s and %s are not linked (link %s %s first)", t.text, a, b, a, b)
 }
 
 // match reads DIR [FLAG...] [pure-ack] [data|no-data] [exact] [contains="..."].
@@ -215,7 +230,7 @@ func (in *interp) cmdNetem(st stmt, args []token) error {
 		}
 		return in.errAt(st, args[0], "netem: %v", err)
 	}
-	from := in.hosts[strings.SplitN(args[0].text, ">", 2)[0]]
+	from := in.w.Node(strings.SplitN(args[0].text, ">", 2)[0])
 	if err := l.SetPath(from, p); err != nil {
 		return in.errAt(st, args[0], "%v", err)
 	}

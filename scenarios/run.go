@@ -198,6 +198,10 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 				return nil, err
 			}
 		}
+		if err := in.checkNATs(); err != nil {
+			in.w.Close()
+			return nil, err
+		}
 		parts[i] = in.parts
 	}
 	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells))}

@@ -56,17 +56,52 @@ func (in *interp) cmdTrace(st stmt, args []token) error {
 	return nil
 }
 
+// cmdLadder: ladder [NODE...] [all] draws a ladder with a column per node
+// (the first two hosts when none is named). Between two named nodes that
+// are not linked, the hops a packet crosses get columns of their own.
 func (in *interp) cmdLadder(st stmt, args []token) error {
-	all, err := in.viewAll(st, args)
-	if err != nil {
-		return err
+	all := false
+	if k := len(args); k > 0 && args[k-1].text == "all" {
+		all, args = true, args[:k-1]
 	}
-	hosts := in.w.Hosts()
-	if len(hosts) < 2 {
-		return in.errAt(st, st.toks[0], "ladder needs two hosts")
+	var named []sim.Node
+	for _, a := range args {
+		n, err := in.node(st, a)
+		if err != nil {
+			return err
+		}
+		named = append(named, n)
+	}
+	if len(named) == 0 {
+		hosts := in.w.Hosts()
+		if len(hosts) < 2 {
+			return in.errAt(st, st.toks[0], "ladder needs two hosts")
+		}
+		named = []sim.Node{hosts[0], hosts[1]}
+	}
+	if len(named) == 1 {
+		return in.errAt(st, args[0], "ladder needs two columns: ladder A B [C...] [all]")
+	}
+	cols := []string{named[0].Name()}
+	for i := 1; i < len(named); i++ {
+		a, b := named[i-1], named[i]
+		path := in.w.Path(a, b)
+		if in.w.Link(a, b) != nil || path == nil {
+			path = []sim.Node{a, b}
+		}
+		for _, n := range path[1:] {
+			cols = append(cols, n.Name())
+		}
+	}
+	seen := map[string]bool{} // lookups only
+	for _, c := range cols {
+		if seen[c] {
+			return in.errAt(st, st.toks[0], "ladder %s: %s would get two columns", strings.Join(cols, " "), c)
+		}
+		seen[c] = true
 	}
 	var b strings.Builder
-	_ = trace.WriteLadder(&b, hosts[0].Name(), hosts[1].Name(), in.newRows("ladder-packets", all), in.newTransitions("ladder-states", all))
+	_ = trace.WriteLadder(&b, cols, in.newRows("ladder-packets", all), in.newTransitions("ladder-states", all))
 	in.printf("%s", b.String())
 	return nil
 }
@@ -154,18 +189,30 @@ func (in *interp) cmdCounters(st stmt, args []token) error {
 	return nil
 }
 
-// cmdConntrack: conntrack prints each NAT's table, as conntrack -L lists it.
+// cmdConntrack: conntrack [NAT...] prints each NAT's table (or the named
+// ones'), as conntrack -L lists it.
 func (in *interp) cmdConntrack(st stmt, args []token) error {
-	if len(args) > 0 {
-		return in.errAt(st, args[0], "conntrack takes no arguments")
+	var nats []*sim.Hop
+	for _, a := range args {
+		h := in.w.Hop(a.text)
+		if h == nil || !h.IsNAT() {
+			return in.errAt(st, a, "conntrack %s: want the name of a NAT (%s)", a.text, in.natNames())
+		}
+		nats = append(nats, h)
 	}
-	var b strings.Builder
-	nats := in.w.NATs()
+	if len(args) == 0 {
+		for _, h := range in.w.Hops() {
+			if h.IsNAT() {
+				nats = append(nats, h)
+			}
+		}
+	}
 	if len(nats) == 0 {
 		return in.errAt(st, st.toks[0], "conntrack: no NAT in this notebook (add one with nat)")
 	}
+	var b strings.Builder
 	for _, n := range nats {
-		fmt.Fprintf(&b, "nat %v$ conntrack -L   # at %s s\n", n.Addr(), trace.Seconds(in.w.Now()))
+		fmt.Fprintf(&b, "%s$ conntrack -L   # at %s s\n", n.Name(), trace.Seconds(in.w.Now()))
 		for _, e := range n.Table() {
 			fmt.Fprintf(&b, "tcp 6 %d %s src=%v dst=%v sport=%d dport=%d src=%v dst=%v sport=%d dport=%d\n",
 				max(0, int((e.Expires-in.w.Now())/time.Second)), e.State, e.Inside.Addr(), e.Remote.Addr(), e.Inside.Port(),
@@ -174,4 +221,17 @@ func (in *interp) cmdConntrack(st stmt, args []token) error {
 	}
 	in.printf("%s", b.String())
 	return nil
+}
+
+func (in *interp) natNames() string {
+	var n []string
+	for _, h := range in.w.Hops() {
+		if h.IsNAT() {
+			n = append(n, h.Name())
+		}
+	}
+	if len(n) == 0 {
+		return "none defined"
+	}
+	return strings.Join(n, ", ")
 }

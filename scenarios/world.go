@@ -50,8 +50,8 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 		return in.errEnd(st, "host takes a name and an IPv4 address: host NAME IP [msl=D] [profile=gvisor|linux] [tcp_tw_reuse=N ...]")
 	}
 	name, ipTok := o.words[0], o.words[1]
-	if _, ok := commands[name.text]; ok || strings.ContainsAny(name.text, ":>/#.") {
-		return in.errAt(st, name, "host name %q: want a word that is not a command and has no : > / # .", name.text)
+	if err := in.nodeName(st, name, "host"); err != nil {
+		return err
 	}
 	addr, err := netip.ParseAddr(ipTok.text)
 	if err != nil || !addr.Is4() {
@@ -139,35 +139,65 @@ func sysctlName(n string) string {
 	return "net.ipv4." + n
 }
 
-// cmdNAT: nat HOST... to HOST as IP [mapping=endpoint|connection]
+// nodeName checks the name of a new host or hop.
+func (in *interp) nodeName(st stmt, name token, what string) error {
+	if _, ok := commands[name.text]; ok || strings.ContainsAny(name.text, ":>/#.") {
+		return in.errAt(st, name, "%s name %q: want a word that is not a command and has no : > / # .", what, name.text)
+	}
+	if in.w.Node(name.text) != nil {
+		return in.errAt(st, name, "%s name %q: taken (hosts and hops so far: %s)", what, name.text, in.nodeNames())
+	}
+	return nil
+}
+
+// cmdRouter: router NAME adds a middle hop that forwards packets (a switch
+// for a shared segment, or a router in a chain).
+func (in *interp) cmdRouter(st stmt, args []token) error {
+	if len(args) != 1 {
+		return in.errEnd(st, "router takes a name: router NAME, then link it: link c1 NAME; link NAME server")
+	}
+	if err := in.nodeName(st, args[0], "router"); err != nil {
+		return err
+	}
+	if _, err := in.w.AddHop(sim.HopOptions{Name: args[0].text}); err != nil {
+		return in.errAt(st, args[0], "%v", err)
+	}
+	return nil
+}
+
+// natOptions are the options of the nat statement.
+var natOptions = []string{"outside", "mapping", "ports", "port_range", "filtering", "established", "transitory", "timestamps", "hairpin"}
+
+// cmdNAT: nat NAME IP outside=NODE [mapping=endpoint|connection]
 // [ports=preserve|sequential|random] [port_range=A-B]
 // [filtering=endpoint|address|address-port] [established=D] [transitory=D]
-// [timestamps=keep|strip|offset] [hairpin=on|off].
+// [timestamps=keep|strip|offset] [hairpin=on|off] adds a NAT hop whose
+// outside link is the one to NODE.
 func (in *interp) cmdNAT(st stmt, all []token) error {
-	o, err := in.options(st, all, "mapping", "ports", "port_range", "filtering", "established", "transitory", "timestamps", "hairpin")
+	o, err := in.options(st, all, natOptions...)
 	if err != nil {
 		return err
 	}
-	args := o.words
-	var inside []*sim.Host
-	i := 0
-	for ; i < len(args) && args[i].text != "to"; i++ {
-		h, err := in.host(st, args[i])
-		if err != nil {
-			return err
+	usage := "nat takes a name, its outside address and outside=NEIGHBOUR: nat gw 203.0.113.1 outside=server [mapping=...] [ports=...]; then link the inside hosts to it (link c1 gw) and it to its neighbour (link gw server)"
+	for _, w := range o.words {
+		if w.text == "to" || w.text == "as" {
+			return in.errAt(st, w, "%s (the form nat HOSTS to HOST as IP is gone: a NAT is now a middle hop)", usage)
 		}
-		inside = append(inside, h)
 	}
-	if len(inside) == 0 || i+4 != len(args) || args[i+2].text != "as" {
-		return in.errEnd(st, "nat takes inside hosts, the outside host and the NAT's address: nat c1 c2 to server as 10.0.1.1 [mapping=...] [ports=...]")
+	if len(o.words) != 2 {
+		return in.errEnd(st, "%s", usage)
 	}
-	outside, err := in.host(st, args[i+1])
-	if err != nil {
+	name, ipTok := o.words[0], o.words[1]
+	if err := in.nodeName(st, name, "nat"); err != nil {
 		return err
 	}
-	addr, err := netip.ParseAddr(args[i+3].text)
+	addr, err := netip.ParseAddr(ipTok.text)
 	if err != nil || !addr.Is4() {
-		return in.errAt(st, args[i+3], "address %q: want an IPv4 address", args[i+3].text)
+		return in.errAt(st, ipTok, "address %q: want an IPv4 address", ipTok.text)
+	}
+	out, ok := o.kv["outside"]
+	if !ok {
+		return in.errEnd(st, "%s", usage)
 	}
 	nopts := netem.NATOptions{Addr: addr}
 	choice := func(key string, dst *uint8, values ...string) error {
@@ -219,10 +249,34 @@ func (in *interp) cmdNAT(st stmt, all []token) error {
 		}
 		nopts.FirstPort, nopts.LastPort = first, last
 	}
-	if _, err := in.w.AddNAT(nopts, outside, inside...); err != nil {
-		return in.errAt(st, args[0], "%v", err)
+	if _, err := in.w.AddHop(sim.HopOptions{Name: name.text, NAT: &nopts, Outside: out.text}); err != nil {
+		return in.errAt(st, name, "%v", err)
+	}
+	in.natStmts = append(in.natStmts, natStmt{st: st, name: name.text, outside: out})
+	return nil
+}
+
+// checkNATs reports a NAT whose outside neighbour is not linked to it once
+// a cell has run: its translations would have nowhere to go.
+func (in *interp) checkNATs() error {
+	for _, n := range in.natStmts {
+		hop, nb := in.w.Hop(n.name), in.w.Node(n.outside.text)
+		if nb == nil {
+			return in.errAt(n.st, n.outside, "outside=%s: want a host or hop of this notebook (%s)", n.outside.text, in.nodeNames())
+		}
+		if in.w.Link(hop, nb) == nil {
+			return in.errAt(n.st, n.outside, "outside=%s: %s has no link to %s (add link %s %s in the same cell)", n.outside.text, n.name, n.outside.text, n.name, n.outside.text)
+		}
 	}
 	return nil
+}
+
+// node reads the name of a host or middle hop.
+func (in *interp) node(st stmt, t token) (sim.Node, error) {
+	if n := in.w.Node(t.text); n != nil {
+		return n, nil
+	}
+	return nil, in.errAt(st, t, "unknown host or hop %q: want one of %s", t.text, in.nodeNames())
 }
 
 func (in *interp) host(st stmt, t token) (*sim.Host, error) {
@@ -238,13 +292,13 @@ func (in *interp) cmdLink(st stmt, args []token) error {
 		return err
 	}
 	if len(o.words) != 2 {
-		return in.errEnd(st, "link takes two hosts: link A B [delay=D] [back=D] [loss=P%%] [loss_back=P%%]")
+		return in.errEnd(st, "link takes two hosts or hops: link A B [delay=D] [back=D] [loss=P%%] [loss_back=P%%]")
 	}
-	a, err := in.host(st, o.words[0])
+	a, err := in.node(st, o.words[0])
 	if err != nil {
 		return err
 	}
-	b, err := in.host(st, o.words[1])
+	b, err := in.node(st, o.words[1])
 	if err != nil {
 		return err
 	}

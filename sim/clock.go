@@ -24,6 +24,7 @@ type eventKind uint8
 const (
 	evTimer   eventKind = iota // a gVisor timer callback on one host
 	evDeliver                  // a packet arriving at one host
+	evForward                  // a packet arriving at a middle hop
 	evApp                      // a scenario action (may touch any host)
 )
 
@@ -37,7 +38,7 @@ type event struct {
 	kind  eventKind
 	host  *Host
 	fn    func()
-	pkt   *flight // evDeliver only
+	pkt   *flight // evDeliver and evForward only
 }
 
 // eventHeap is a binary min-heap of events keyed by (at, seq). It is written

@@ -100,20 +100,22 @@ func linuxStress(tb testing.TB, seed uint64) string {
 	l.OnAccept = func(a *sim.Socket) {
 		a.OnData = func(a *sim.Socket, b []byte) { _, _ = a.Send(b); _ = a.Close() }
 	}
+	gw, err := w.AddHop(sim.HopOptions{Name: "gw", NAT: &netem.NATOptions{Addr: netip.MustParseAddr("10.0.9.1")}, Outside: "server"})
+	require.NoError(tb, err)
+	_, err = w.AddLink(gw, srv, netem.Options{AtoB: netem.Path{Delay: time.Millisecond, Loss: 0.02}, BtoA: netem.Path{Delay: time.Millisecond, Loss: 0.02}})
+	require.NoError(tb, err)
 	var clients []*sim.Host
 	for i := 0; i < 3; i++ {
 		c, err := w.AddHost(sim.HostOptions{Name: fmt.Sprintf("c%d", i), Addr: netip.AddrFrom4([4]byte{10, 0, 2, byte(i + 1)}),
 			Profile: sim.Linux, Sysctls: []string{"tcp_tw_reuse=1"}})
 		require.NoError(tb, err)
-		_, err = w.AddLink(c, srv, netem.Options{
+		_, err = w.AddLink(c, gw, netem.Options{
 			AtoB: netem.Path{Delay: time.Duration(i+1) * time.Millisecond, Loss: 0.05},
 			BtoA: netem.Path{Delay: 2 * time.Millisecond, Loss: 0.05},
 		})
 		require.NoError(tb, err)
 		clients = append(clients, c)
 	}
-	_, err = w.AddNAT(netem.NATOptions{Addr: netip.MustParseAddr("10.0.9.1")}, srv, clients...)
-	require.NoError(tb, err)
 	for i, c := range clients {
 		for k := 0; k < 4; k++ {
 			w.At(time.Duration(k)*700*time.Millisecond+time.Duration(i)*time.Millisecond, func() {

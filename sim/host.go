@@ -179,7 +179,10 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 			return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
 		}
 	}
+	w.mu.Lock()
 	w.hosts = append(w.hosts, h)
+	w.routes = nil
+	w.mu.Unlock()
 	return h, nil
 }
 
@@ -190,13 +193,11 @@ func (w *World) checkHost(o *HostOptions) error {
 	if !o.Addr.Is4() {
 		return fmt.Errorf("sim: host %s: address %v: want an IPv4 address", o.Name, o.Addr)
 	}
-	for _, h := range w.hosts {
-		if h.name == o.Name {
-			return fmt.Errorf("sim: host %s: the name is taken", o.Name)
-		}
-		if h.addr == o.Addr {
-			return fmt.Errorf("sim: host %s: address %v is already %s's", o.Name, o.Addr, h.name)
-		}
+	if w.node(o.Name) != nil {
+		return fmt.Errorf("sim: host %s: the name is taken", o.Name)
+	}
+	if n := w.owner(o.Addr); n != nil {
+		return fmt.Errorf("sim: host %s: address %v is already %s's", o.Name, o.Addr, n.Name())
 	}
 	if o.MSL == 0 {
 		o.MSL = DefaultMSL

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"net/netip"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -12,85 +11,103 @@ import (
 	"github.com/tcpsim/tcpsim/netem"
 )
 
-// Link joins two hosts through a netem.Link. Side A is the first host given
-// to AddLink: packets from it travel netem.AtoB.
+// Link joins two nodes (hosts or middle hops) through a netem.Link. Side A
+// is the first node given to AddLink: packets from it travel netem.AtoB.
 type Link struct {
-	a, b *Host
+	a, b Node
 	nl   *netem.Link
 }
 
-// A returns the host on side A.
-func (l *Link) A() *Host { return l.a }
+// A returns the node on side A.
+func (l *Link) A() Node { return l.a }
 
-// B returns the host on side B.
-func (l *Link) B() *Host { return l.b }
+// B returns the node on side B.
+func (l *Link) B() Node { return l.b }
 
-// Path returns the delay and loss packets from host from meet.
-func (l *Link) Path(from *Host) netem.Path { return l.nl.Path(l.Dir(from)) }
+// other returns the end of the link that is not n.
+func (l *Link) other(n Node) Node {
+	if n == l.a {
+		return l.b
+	}
+	return l.a
+}
 
-// SetPath replaces what packets from host from meet on the link, from now
+// Path returns the delay and loss packets from node from meet.
+func (l *Link) Path(from Node) netem.Path { return l.nl.Path(l.Dir(from)) }
+
+// SetPath replaces what packets from node from meet on the link, from now
 // on (tc qdisc change).
-func (l *Link) SetPath(from *Host, p netem.Path) error {
-	l.a.w.mu.Lock()
-	defer l.a.w.mu.Unlock()
+func (l *Link) SetPath(from Node, p netem.Path) error {
+	w := worldOf(l.a)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return l.nl.SetPath(l.Dir(from), p)
 }
 
 // AddRule adds a netem rule to the link; it applies to packets sent from
 // then on.
 func (l *Link) AddRule(r netem.Rule) error {
-	l.a.w.mu.Lock()
-	defer l.a.w.mu.Unlock()
+	w := worldOf(l.a)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return l.nl.AddRule(r)
 }
 
-// Dir returns the direction a packet from host from travels in.
-func (l *Link) Dir(from *Host) netem.Dir {
+// Dir returns the direction a packet from node from travels in.
+func (l *Link) Dir(from Node) netem.Dir {
 	if from == l.a {
 		return netem.AtoB
 	}
 	return netem.BtoA
 }
 
-// AddLink joins a and b with a link configured by opts. When opts.Seed is
-// zero the link's seed is derived from the world's seed.
-func (w *World) AddLink(a, b *Host, opts netem.Options) (*Link, error) {
-	if a == nil || b == nil || a.w != w || b.w != w {
-		return nil, fmt.Errorf("sim: link: both hosts must belong to this world")
+func worldOf(n Node) *World {
+	switch n := n.(type) {
+	case *Host:
+		return n.w
+	case *Hop:
+		return n.w
+	}
+	return nil
+}
+
+// AddLink joins a and b (hosts or hops) with a link configured by opts. When
+// opts.Seed is zero the link's seed is derived from the world's seed.
+func (w *World) AddLink(a, b Node, opts netem.Options) (*Link, error) {
+	if a == nil || b == nil || worldOf(a) != w || worldOf(b) != w {
+		return nil, fmt.Errorf("sim: link: both ends must belong to this world")
 	}
 	if a == b {
-		return nil, fmt.Errorf("sim: link: %s cannot be linked to itself", a.name)
+		return nil, fmt.Errorf("sim: link: %s cannot be linked to itself", a.Name())
 	}
 	for _, l := range w.links {
 		if (l.a == a && l.b == b) || (l.a == b && l.b == a) {
-			return nil, fmt.Errorf("sim: link: %s and %s are already linked", a.name, b.name)
+			return nil, fmt.Errorf("sim: link: %s and %s are already linked", a.Name(), b.Name())
 		}
 	}
 	if opts.Seed == 0 {
-		opts.Seed = w.subSeed("link", a.name+"\x00"+b.name)
+		opts.Seed = w.subSeed("link", a.Name()+"\x00"+b.Name())
 	}
 	nl, err := netem.New(opts)
 	if err != nil {
-		return nil, fmt.Errorf("sim: link %s-%s: %w", a.name, b.name, err)
+		return nil, fmt.Errorf("sim: link %s-%s: %w", a.Name(), b.Name(), err)
 	}
 	l := &Link{a: a, b: b, nl: nl}
 	w.mu.Lock()
 	w.links = append(w.links, l)
+	w.routes = nil
 	w.mu.Unlock()
 	return l, nil
 }
 
-// linkTo finds the link from host from to the host owning dst. Requires w.mu.
-func (w *World) linkTo(from *Host, dst netip.Addr) (*Link, netem.Dir, *Host) {
+// Link returns the link between a and b, or nil.
+func (w *World) Link(a, b Node) *Link {
 	for _, l := range w.links {
-		switch {
-		case l.a == from && l.b.addr == dst:
-			return l, netem.AtoB, l.b
-		case l.b == from && l.a.addr == dst:
-			return l, netem.BtoA, l.a
+		if (l.a == a && l.b == b) || (l.a == b && l.b == a) {
+			return l
 		}
 	}
-	return nil, netem.AnyDir, nil
+	return nil
 }
 
 // nic is a host's gVisor link endpoint: no link header, no address

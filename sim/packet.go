@@ -22,7 +22,10 @@ type Packet struct {
 	// Delivered is the virtual time it reached To, or -1 if it never did
 	// (dropped, or held and never released).
 	Delivered time.Duration
-	// From and To are host names; From is empty for an injected segment.
+	// From and To are the names of the link's ends (hosts or middle hops);
+	// From is empty for an injected segment. For a packet a node dropped
+	// before it reached a link (no route, a NAT refusing it), To is the
+	// destination address.
 	From, To string
 	// Data is the IPv4 packet.
 	Data []byte
@@ -32,6 +35,14 @@ type Packet struct {
 	Rule string
 	// Orig is the ID of the original packet for a Duplicated copy.
 	Orig int
+	// Prev is the ID of this packet as it reached From, when From is a
+	// middle hop that forwarded it (0 when From sent it). A packet crossing
+	// n links appears n times in the trace, once per link, as a capture on
+	// each link would show it.
+	Prev int
+	// Sender is the host that sent the packet (for a forwarded packet, the
+	// host it left first); empty for an injected one.
+	Sender string
 	// Discarded says why the receiving host's policy layer threw the
 	// packet away on arrival (linux profile: PAWS, tcp_tw_recycle, ...).
 	Discarded string
@@ -43,11 +54,15 @@ type Packet struct {
 	Order int64
 }
 
-// flight is a packet on its way to a host.
+// flight is a packet on its way to a host or a middle hop.
 type flight struct {
-	id   int // index+1 into w.packets; 0 when the trace is discarded
-	to   *Host
-	data []byte
+	id  int // index+1 into w.packets; 0 when the trace is discarded
+	to  *Host
+	hop *Hop
+	via *Link // the link it travels; nil when injected
+	// sender is the host that sent it first.
+	sender string
+	data   []byte
 }
 
 // Free-list bounds: enough to serve a busy run without allocating, small
@@ -117,51 +132,58 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
 	}
 	from.outboundLocked(data)
 	from.noteTupleLocked(data, true)
-	w.route(from, data)
+	w.sendLocked(from, nil, data, 0, from.name)
 }
 
-// route puts data on the link towards its destination. Requires w.mu.
-func (w *World) route(from *Host, data []byte) {
+// sendLocked puts data, which node at sent (via nil) or received over link
+// via, on the link toward its destination; prev is the trace ID of the
+// packet as it arrived (0 when at sent it). A middle hop translates (NAT),
+// decrements the TTL and forwards; what it refuses is recorded as dropped by
+// it. Requires w.mu.
+func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
 	now := w.Now()
 	var dst netip.Addr
 	if len(data) >= 20 {
 		dst = netip.AddrFrom4([4]byte(data[16:20]))
 	}
-	l, dir, to := w.linkTo(from, dst)
-	// Through a NAT. The trace keeps the packet as it travels between the
-	// NAT and the outside host: rewritten on the way out, as the outside
-	// host sent it on the way back (the inside host gets a rewritten copy).
-	wire := data
-	natDrop := ""
-	switch {
-	case l != nil && data[9] == 6:
-		if n := w.natOf(from); n != nil && to == n.outside && !n.nat.Outbound(now, data) {
-			natDrop = "nat: no mapping"
-		}
-	case l == nil && len(data) >= 20 && data[9] == 6:
-		for _, n := range w.nats {
-			if n.outside != from || dst != n.nat.Addr() {
-				continue
-			}
-			back := append(w.bufLocked(0)[:0], data...)
-			natDrop = "nat: filtered (no mapping lets it in)"
-			if in, ok := n.nat.Inbound(now, back); ok {
-				if h := w.hostOf(in.Addr()); h != nil {
-					l, dir, to = w.linkTo(from, h.addr)
-					data, natDrop = back, ""
-				}
-			}
-		}
-	}
-	if natDrop != "" {
-		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: wire, Fate: netem.Dropped, Rule: natDrop})
-		return
-	}
-	if l == nil {
-		w.recordLocked(Packet{Sent: now, Delivered: -1, From: from.name, To: dst.String(), Data: data, Fate: netem.Dropped, Rule: "no route"})
+	drop := func(why string) {
+		w.recordLocked(Packet{Sent: now, Delivered: -1, From: at.Name(), To: dst.String(), Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
 		w.recycleLocked(data)
+	}
+	hop, _ := at.(*Hop)
+	if hop != nil {
+		if len(data) < 20 || data[8] <= 1 {
+			drop("ttl exceeded")
+			return
+		}
+		if !w.opts.DiscardTrace {
+			// The trace keeps the bytes as they arrived.
+			data = append(w.bufLocked(0)[:0], data...)
+		}
+		if hop.nat != nil {
+			if why := hop.translateIn(now, via, data); why != "" {
+				drop(why)
+				return
+			}
+			dst = netip.AddrFrom4([4]byte(data[16:20]))
+		}
+	}
+	l := w.nextLink(at, dst)
+	if l == nil || l == via {
+		drop("no route")
 		return
 	}
+	if hop != nil {
+		if hop.nat != nil {
+			if why := hop.translateOut(now, via, l, data); why != "" {
+				drop(why)
+				return
+			}
+		}
+		data[8]--
+		netem.FixChecksums(data)
+	}
+	to, dir := l.other(at), l.Dir(at)
 	outs := l.nl.Send(now, dir, data)
 	orig := 0
 	for i, o := range outs {
@@ -170,20 +192,19 @@ func (w *World) route(from *Host, data []byte) {
 			d = w.bufLocked(len(data))
 			copy(d, data)
 		}
+		rec := d
 		if o.Corrupt >= 0 && o.Corrupt < len(d) {
-			if i == 0 && len(wire) > 0 && &wire[0] == &data[0] {
-				// The trace keeps what was sent; the corrupted bytes are
-				// what arrives.
+			// The trace keeps what was sent; the corrupted bytes are
+			// what arrives.
+			if i == 0 {
 				d = append(w.bufLocked(0)[:0], data...)
-				wire = data
 			}
 			d[o.Corrupt] ^= 1 << o.CorruptBit
+			if i > 0 {
+				rec = append([]byte(nil), data...)
+			}
 		}
-		rec := d
-		if i == 0 && len(wire) > 0 && &wire[0] != &d[0] {
-			rec = wire
-		}
-		p := Packet{Sent: now, Delivered: o.At, From: from.name, To: to.name, Data: rec, Fate: o.Fate, Rule: o.Rule, Corrupted: o.Corrupt >= 0}
+		p := Packet{Sent: now, Delivered: o.At, From: at.Name(), To: to.Name(), Data: rec, Fate: o.Fate, Rule: o.Rule, Corrupted: o.Corrupt >= 0, Prev: prev, Sender: sender}
 		if o.Fate == netem.Dropped {
 			p.Delivered = -1
 		}
@@ -198,13 +219,37 @@ func (w *World) route(from *Host, data []byte) {
 		case o.Fate == netem.Dropped:
 			w.recycleLocked(d)
 		case o.Fate == netem.Held && o.At < 0:
-			ev := w.newEventLocked()
-			ev.host, ev.pkt.to, ev.pkt.data, ev.pkt.id = to, to, d, w.traceIndex(id)
+			ev := w.newFlightLocked(to, l, d, id)
+			ev.pkt.sender = sender
 			w.held = append(w.held, ev)
 		default:
-			w.scheduleDeliveryLocked(to, d, id, o.At)
+			ev := w.newFlightLocked(to, l, d, id)
+			ev.pkt.sender = sender
+			w.scheduleLocked(ev, o.At-now)
 		}
 	}
+}
+
+// newFlightLocked returns the event that brings data over link via to node
+// to. Requires w.mu.
+func (w *World) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
+	ev := w.newEventLocked()
+	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, w.traceIndex(id), via
+	switch to := to.(type) {
+	case *Host:
+		ev.kind, ev.host, ev.pkt.to = evDeliver, to, to
+	case *Hop:
+		ev.kind, ev.pkt.hop = evForward, to
+	}
+	return ev
+}
+
+// forward runs a middle hop on a packet that reached it.
+func (w *World) forward(ev *event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sendLocked(ev.pkt.hop, ev.pkt.via, ev.pkt.data, ev.pkt.id, ev.pkt.sender)
+	w.freeEventLocked(ev)
 }
 
 func (w *World) traceIndex(id int) int {
@@ -215,9 +260,15 @@ func (w *World) traceIndex(id int) int {
 }
 
 func (w *World) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
-	ev := w.newEventLocked()
-	ev.host, ev.pkt.to, ev.pkt.data, ev.pkt.id = to, to, data, w.traceIndex(id)
-	w.scheduleLocked(ev, at-w.Now())
+	w.scheduleLocked(w.newFlightLocked(to, nil, data, id), at-w.Now())
+}
+
+// freeEventLocked returns a delivery event to the free list. Requires w.mu.
+func (w *World) freeEventLocked(ev *event) {
+	ev.pkt.data, ev.host, ev.pkt.to, ev.pkt.hop, ev.pkt.via, ev.pkt.sender = nil, nil, nil, nil, nil, ""
+	if len(w.free) < maxFreeEvents {
+		w.free = append(w.free, ev)
+	}
 }
 
 func (w *World) recycleLocked(data []byte) {
@@ -245,10 +296,7 @@ func (w *World) deliver(ev *event) {
 	}
 	w.mu.Lock()
 	w.recycleLocked(data)
-	ev.pkt.data, ev.host, ev.pkt.to = nil, nil, nil
-	if len(w.free) < maxFreeEvents {
-		w.free = append(w.free, ev)
-	}
+	w.freeEventLocked(ev)
 	w.mu.Unlock()
 }
 

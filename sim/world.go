@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -69,8 +70,9 @@ type World struct {
 	closed  bool
 
 	hosts   []*Host
+	hops    []*Hop
 	links   []*Link
-	nats    []*NAT
+	routes  map[netip.Addr]map[Node]*Link // see route.go
 	touched []*Host
 
 	packets     []Packet
@@ -231,6 +233,8 @@ func (w *World) Step() (bool, error) {
 	case evDeliver:
 		ev.host.pending = true
 		w.deliver(ev)
+	case evForward:
+		w.forward(ev)
 	case evApp:
 		ev.fn()
 	}

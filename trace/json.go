@@ -47,6 +47,7 @@ type jsonDoc struct {
 	Seed        uint64           `json:"seed"`
 	Stack       string           `json:"stack"`
 	Hosts       []jsonHost       `json:"hosts"`
+	Hops        []jsonHop        `json:"hops"`
 	Links       []jsonLink       `json:"links"`
 	Packets     []jsonPacket     `json:"packets"`
 	Transitions []jsonTransition `json:"transitions"`
@@ -134,8 +135,64 @@ type jsonPacket struct {
 	Fate        string   `json:"fate"`
 	Rule        string   `json:"rule,omitempty"`
 	Orig        int      `json:"orig,omitempty"`
+	Prev        int      `json:"prev,omitempty"`
+	Sender      string   `json:"sender,omitempty"`
+	TTL         uint8    `json:"ttl"`
 	Discarded   string   `json:"discarded,omitempty"`
 	Corrupted   bool     `json:"corrupted,omitempty"`
+}
+
+type jsonHop struct {
+	Name string `json:"name"`
+	// Kind is router or nat.
+	Kind      string        `json:"kind"`
+	Address   string        `json:"address,omitempty"`
+	Outside   string        `json:"outside,omitempty"`
+	NAT       *jsonNAT      `json:"nat,omitempty"`
+	Conntrack []jsonBinding `json:"conntrack,omitempty"`
+}
+
+type jsonNAT struct {
+	Mapping       string `json:"mapping"`
+	Ports         string `json:"ports"`
+	PortRange     string `json:"port_range"`
+	Filtering     string `json:"filtering"`
+	Hairpin       bool   `json:"hairpin"`
+	EstablishedNs int64  `json:"established_ns"`
+	TransitoryNs  int64  `json:"transitory_ns"`
+	Timestamps    string `json:"timestamps"`
+}
+
+type jsonBinding struct {
+	Inside     string `json:"inside"`
+	Outside    string `json:"outside"`
+	Remote     string `json:"remote"`
+	State      string `json:"state"`
+	LastUsedNs int64  `json:"last_used_ns"`
+	ExpiresNs  int64  `json:"expires_ns"`
+	TSOffset   uint32 `json:"ts_offset,omitempty"`
+}
+
+func hops(w *sim.World) []jsonHop {
+	out := []jsonHop{}
+	for _, h := range w.Hops() {
+		j := jsonHop{Name: h.Name(), Kind: "router"}
+		if h.IsNAT() {
+			o := h.Options()
+			n := o.NAT
+			j.Kind, j.Address, j.Outside = "nat", h.Addr().String(), o.Outside
+			j.NAT = &jsonNAT{Mapping: n.Mapping.String(), Ports: n.Ports.String(), PortRange: fmt.Sprintf("%d-%d", n.FirstPort, n.LastPort),
+				Filtering: n.Filtering.String(), Hairpin: !n.NoHairpin, EstablishedNs: int64(n.Established), TransitoryNs: int64(n.Transitory),
+				Timestamps: n.Timestamps.String()}
+			j.Conntrack = []jsonBinding{}
+			for _, b := range h.Table() {
+				j.Conntrack = append(j.Conntrack, jsonBinding{Inside: b.Inside.String(), Outside: b.Outside.String(), Remote: b.Remote.String(),
+					State: b.State.String(), LastUsedNs: int64(b.LastUsed), ExpiresNs: int64(b.Expires), TSOffset: b.TSOffset})
+			}
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 type jsonTransition struct {
@@ -162,7 +219,7 @@ func WriteJSON(out io.Writer, r Report) error {
 	w := r.World
 	doc := jsonDoc{
 		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
-		Hosts: []jsonHost{}, Links: []jsonLink{}, Packets: []jsonPacket{},
+		Hosts: []jsonHost{}, Hops: hops(w), Links: []jsonLink{}, Packets: []jsonPacket{},
 		Transitions: []jsonTransition{}, Checks: []jsonCheck{}, Notes: r.Notes,
 		EndNs: int64(w.Now()), Events: w.Events(),
 	}
@@ -185,11 +242,14 @@ func WriteJSON(out io.Writer, r Report) error {
 	for _, row := range Rows(w.Packets()) {
 		p := jsonPacket{
 			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
-			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Flags: []string{}, Discarded: row.Discarded, Corrupted: row.Corrupted,
+			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Corrupted: row.Corrupted,
 		}
 		if row.Delivered >= 0 && row.Fate != netem.Dropped {
 			d := int64(row.Delivered)
 			p.DeliveredNs = &d
+		}
+		if len(row.Data) >= 20 {
+			p.TTL = row.Data[8]
 		}
 		if row.TCP {
 			h := row.H

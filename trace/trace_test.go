@@ -97,7 +97,7 @@ func TestTsharkSeesRetransmittedFIN(t *testing.T) {
 func TestLadderMarksTheLoss(t *testing.T) {
 	res := lostFinalACK(t)
 	var buf bytes.Buffer
-	require.NoError(t, trace.WriteLadder(&buf, "client", "server", trace.Rows(res.World.Packets()), res.World.Transitions()))
+	require.NoError(t, trace.WriteLadder(&buf, []string{"client", "server"}, trace.Rows(res.World.Packets()), res.World.Transitions()))
 	lines := strings.Split(buf.String(), "\n")
 	var drop, lastAck, tw string
 	for _, l := range lines {
