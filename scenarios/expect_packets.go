@@ -117,7 +117,7 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 func (in *interp) packetField(st stmt, t token) (func() (uint64, error), error) {
 	id, field, ok := strings.Cut(strings.TrimPrefix(t.text, "#"), ".")
 	n, err := strconv.Atoi(id)
-	fields := "seq, ack, len, win, tsval or tsecr"
+	fields := "seq, ack, len, win, tsval, tsecr, src, dst, sport, dport or ttl"
 	if !ok || err != nil || n < 1 || !strings.Contains(fields, field) || field == "" || strings.ContainsAny(field, ", ") {
 		return nil, in.errAt(st, t, "packet field %q: want #N.FIELD with FIELD one of %s", t.text, fields)
 	}
@@ -128,6 +128,16 @@ func (in *interp) packetField(st stmt, t token) (func() (uint64, error), error) 
 		}
 		h := rows[n-1].H
 		switch field {
+		case "src":
+			return uint64(addrNum(h.Src.Addr())), nil
+		case "dst":
+			return uint64(addrNum(h.Dst.Addr())), nil
+		case "sport":
+			return uint64(h.Src.Port()), nil
+		case "dport":
+			return uint64(h.Dst.Port()), nil
+		case "ttl":
+			return uint64(rows[n-1].Data[8]), nil
 		case "seq":
 			return uint64(h.Seq), nil
 		case "ack":
@@ -147,7 +157,25 @@ func (in *interp) packetField(st stmt, t token) (func() (uint64, error), error) 
 	}, nil
 }
 
-// expectField: #N.FIELD = #M.FIELD|NUMBER, or != in place of =.
+func addrNum(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// isAddrField reports whether #N.FIELD holds an address.
+func isAddrField(t token) bool {
+	return strings.HasSuffix(t.text, ".src") || strings.HasSuffix(t.text, ".dst")
+}
+
+// fieldText prints a field's value: an address for src and dst.
+func fieldText(t token, v uint64) string {
+	if isAddrField(t) {
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// expectField: #N.FIELD = #M.FIELD|NUMBER|IP, or != in place of =.
 func (in *interp) expectField(st stmt, args []token) (func() (bool, string), error) {
 	if len(args) != 3 || (args[1].text != "=" && args[1].text != "!=") {
 		return nil, in.errEnd(st, "want expect #N.FIELD = #M.FIELD (or = NUMBER, or !=)")
@@ -157,8 +185,16 @@ func (in *interp) expectField(st stmt, args []token) (func() (bool, string), err
 		return nil, err
 	}
 	var b func() (uint64, error)
-	if v, perr := strconv.ParseUint(args[2].text, 10, 64); perr == nil {
+	if v, perr := strconv.ParseUint(args[2].text, 10, 64); perr == nil && !isAddrField(args[0]) {
 		b = func() (uint64, error) { return v, nil }
+	} else if ip, perr := netip.ParseAddr(args[2].text); perr == nil && ip.Is4() && isAddrField(args[0]) {
+		b = func() (uint64, error) { return uint64(addrNum(ip)), nil }
+	} else if h := in.w.Host(args[2].text); h != nil && isAddrField(args[0]) {
+		b = func() (uint64, error) { return uint64(addrNum(h.Addr())), nil }
+	} else if h := in.w.Hop(args[2].text); h != nil && h.IsNAT() && isAddrField(args[0]) {
+		b = func() (uint64, error) { return uint64(addrNum(h.Addr())), nil }
+	} else if !strings.HasPrefix(args[2].text, "#") && isAddrField(args[0]) {
+		return nil, in.errAt(st, args[2], "%q: want #M.src, #M.dst, an IPv4 address, or a host or NAT of this notebook (%s)", args[2].text, in.nodeNames())
 	} else if b, err = in.packetField(st, args[2]); err != nil {
 		return nil, err
 	}
@@ -169,6 +205,6 @@ func (in *interp) expectField(st stmt, args []token) (func() (bool, string), err
 		if err1 != nil || err2 != nil {
 			return false, fmt.Sprint(errors.Join(err1, err2))
 		}
-		return (x == y) != neq, fmt.Sprintf("%s is %d, %s is %d", args[0].text, x, args[2].text, y)
+		return (x == y) != neq, fmt.Sprintf("%s is %s, %s is %s", args[0].text, fieldText(args[0], x), args[2].text, fieldText(args[0], y))
 	}, nil
 }

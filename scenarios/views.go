@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,10 @@ func (in *interp) cmdLadder(st stmt, args []token) error {
 	for i := 1; i < len(named); i++ {
 		a, b := named[i-1], named[i]
 		path := in.w.Path(a, b)
+		if path == nil { // no route from a to b (into a NAT): the way back
+			path = in.w.Path(b, a)
+			slices.Reverse(path)
+		}
 		if in.w.Link(a, b) != nil || path == nil {
 			path = []sim.Node{a, b}
 		}

@@ -18,7 +18,7 @@ import (
 const (
 	ladderTime  = 11
 	ladderArrow = 60
-	ladderGap   = 46
+	ladderGap   = 36
 )
 
 // WriteLadder draws a ladder diagram with one column per node in cols
@@ -37,11 +37,12 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 	for i, c := range cols {
 		col[c] = i
 	}
-	gap := ladderArrow
+	// Column i's line is at i*gap; an arrow covers both lines it joins.
+	gap := ladderArrow - 1
 	if len(cols) > 2 {
 		gap = ladderGap
 	}
-	width := gap * (len(cols) - 1)
+	width := gap*(len(cols)-1) + 1
 	type item struct {
 		order int64
 		row   *Row
@@ -70,7 +71,7 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 	})
 
 	w := bufio.NewWriter(out)
-	w.WriteString(ladderHeader(cols, gap))
+	w.WriteString(ladderHeader(cols, gap, width))
 	for _, it := range items {
 		if it.tr != nil {
 			t := it.tr
@@ -105,7 +106,7 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 			}
 		}
 		lo, hi := min(from, to), max(from, to)
-		line := strings.Repeat(" ", lo*gap) + arrow(r, from > to, (hi-lo)*gap)
+		line := strings.Repeat(" ", lo*gap) + arrow(r, from > to, (hi-lo)*gap+1)
 		fmt.Fprintf(w, "%*s  %-*s  %s\n", ladderTime, Seconds(r.Sent), width, line, r.FateText())
 	}
 	if slices.ContainsFunc(ts, func(t sim.Transition) bool {
@@ -119,8 +120,8 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 
 // ladderHeader names the columns: the first starts at its line, the last
 // ends at its line, and a middle one is centred on its line.
-func ladderHeader(cols []string, gap int) string {
-	line := []byte(strings.Repeat(" ", gap*(len(cols)-1)))
+func ladderHeader(cols []string, gap, width int) string {
+	line := []byte(strings.Repeat(" ", width))
 	place := func(at int, name string) {
 		at = max(0, min(at, len(line)-len(name)))
 		copy(line[at:], name)

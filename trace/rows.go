@@ -102,8 +102,8 @@ func (r Row) FateText() string {
 }
 
 func ruleLabel(rule string) string {
-	switch rule {
-	case "loss", "no route":
+	switch {
+	case rule == "loss" || rule == "no route" || rule == "ttl exceeded" || strings.HasPrefix(rule, "nat:"):
 		return rule
 	}
 	return fmt.Sprintf("rule %q", rule)

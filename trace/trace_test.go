@@ -116,3 +116,44 @@ func TestLadderMarksTheLoss(t *testing.T) {
 	assert.Greater(t, strings.Index(lastAck, "LAST-ACK"), 40, "the server's state is not in the right column: %q", lastAck)
 	assert.Less(t, strings.Index(tw, "FIN-WAIT-2"), 20, "the client's state is not in the left column: %q", tw)
 }
+
+// TestLadderThroughHops: a ladder between c1 and rserver in nat-chain gets
+// a column for each hop between them; every arrow starts and ends on a
+// column's line and goes to a neighbouring column, and each host's state
+// changes stand in its own column.
+func TestLadderThroughHops(t *testing.T) {
+	res, err := scenarios.Run("nat-chain", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	cols := []string{"c1", "home", "cgn", "core", "rserver"}
+	var buf bytes.Buffer
+	require.NoError(t, trace.WriteLadder(&buf, cols, trace.Rows(res.World.Packets()), res.World.Transitions()))
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	const margin, gap = 13, 36 // the time column and two spaces; the gap between lines
+	header := lines[0]
+	for i, c := range cols {
+		at := strings.Index(header, c)
+		require.GreaterOrEqual(t, at, 0, "column %s missing from %q", c, header)
+		line := margin + i*gap
+		assert.LessOrEqual(t, at, line, "column %s's name starts after its line", c)
+		assert.GreaterOrEqual(t, at+len(c), line-len(c), "column %s's name is far from its line", c)
+	}
+	arrows, right := 0, 0
+	for _, l := range lines[1:] {
+		first, last := strings.Index(l, "|"), strings.LastIndex(l, "|")
+		if first >= 0 && first != last {
+			arrows++
+			assert.Zero(t, (first-margin)%gap, "arrow starts off a column line: %q", l)
+			assert.Zero(t, (last-margin)%gap, "arrow ends off a column line: %q", l)
+			assert.Equal(t, gap, last-first, "arrow skips a column: %q", l)
+		}
+		if strings.Contains(l, "SYN-RECEIVED") && !strings.Contains(l, "|") {
+			right++
+			assert.Greater(t, strings.Index(l, "SYN-RECEIVED"), margin+3*gap, "rserver's state not in its column: %q", l)
+		}
+	}
+	assert.Greater(t, arrows, 40, "arrows in\n%s", buf.String())
+	assert.NotZero(t, right)
+	err = trace.WriteLadder(&buf, []string{"c1"}, nil, nil)
+	assert.ErrorContains(t, err, "a ladder needs two columns")
+}
