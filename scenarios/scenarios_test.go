@@ -19,17 +19,18 @@ import (
 )
 
 // outputs renders every artifact of a run.
-func outputs(tb testing.TB, res *scenarios.Result) (text, js, pcap []byte) {
+func outputs(tb testing.TB, res *scenarios.Result) (text, js, pcap, pcapng []byte) {
 	tb.Helper()
-	var t, j, p bytes.Buffer
+	var t, j, p, ng bytes.Buffer
 	require.NoError(tb, res.WriteCells(&t))
 	require.NoError(tb, trace.WriteJSON(&j, res.Report))
 	require.NoError(tb, trace.WritePcap(&p, res.World.Packets()))
-	return t.Bytes(), j.Bytes(), p.Bytes()
+	require.NoError(tb, trace.WritePcapNG(&ng, res.World))
+	return t.Bytes(), j.Bytes(), p.Bytes(), ng.Bytes()
 }
 
 // TestDeterminism runs every shipped notebook 20 times under GOMAXPROCS 1,
-// 2 and 8: the cells, the JSON and the pcap each have one hash.
+// 2 and 8: the cells, the JSON, the pcap and the pcapng each have one hash.
 func TestDeterminism(t *testing.T) {
 	runs := 20
 	if testing.Short() {
@@ -38,19 +39,19 @@ func TestDeterminism(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
 	for _, name := range scenarios.Names() {
-		var want [3][32]byte
+		var want [4][32]byte
 		for _, procs := range []int{1, 2, 8} {
 			runtime.GOMAXPROCS(procs)
 			for i := 0; i < runs; i++ {
 				res, err := scenarios.Run(name, scenarios.Config{Seed: scenarios.Seed(3)})
 				require.NoError(t, err)
-				text, js, pcap := outputs(t, res)
+				text, js, pcap, pcapng := outputs(t, res)
 				res.Close()
-				got := [3][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap)}
-				if want == [3][32]byte{} {
+				got := [4][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap), sha256.Sum256(pcapng)}
+				if want == [4][32]byte{} {
 					want = got
 				}
-				for k, what := range []string{"cells", "JSON", "pcap"} {
+				for k, what := range []string{"cells", "JSON", "pcap", "pcapng"} {
 					require.Equal(t, want[k], got[k], "%s: GOMAXPROCS %d run %d: %s hash differs", name, procs, i, what)
 				}
 			}
@@ -155,7 +156,7 @@ func TestUnknownScenario(t *testing.T) {
 // TestLostFinalACKJSON reads the facts of the claim back from the JSON.
 func TestLostFinalACKJSON(t *testing.T) {
 	res := runBuiltin(t, "lost-final-ack", scenarios.Config{})
-	_, js, _ := outputs(t, res)
+	_, js, _, _ := outputs(t, res)
 	var doc struct {
 		Scenario string
 		Stack    string

@@ -16,7 +16,9 @@ import (
 // WritePcap writes every packet as it left its sender (dropped ones too, as
 // a capture at the sender would show them; injected ones at the time they
 // were injected) to a nanosecond pcap with LINKTYPE_RAW. Timestamps are
-// sim.Epoch() plus virtual time.
+// sim.Epoch() plus virtual time. A packet that crosses middle hops is in
+// the file once per link, as each hop sent it on (tcpdump -i any on every
+// node); WritePcapNG keeps the links apart.
 func WritePcap(out io.Writer, pkts []sim.Packet) error {
 	w := pcapgo.NewWriterNanos(out)
 	if err := w.WriteFileHeader(65535, layers.LinkTypeRaw); err != nil {
@@ -35,4 +37,74 @@ func WritePcap(out io.Writer, pkts []sim.Packet) error {
 		}
 	}
 	return nil
+}
+
+// WritePcapNG writes the run as a pcapng file with one interface per link,
+// named A-B after its ends (in the order the links were added), and one
+// named "injected" for crafted segments: a capture on every link at once.
+// Wireshark shows the interface of each packet (frame.interface_name), so
+// one link's packets can be picked out when a packet crosses several. Each
+// packet carries a comment with its trace ID, direction and fate. A packet
+// a middle hop refuses never reaches a link; its fate is told in the
+// comment of the packet as it arrived at the hop. The file is the same on
+// every machine: the section and interfaces name tcpsim and no host OS.
+func WritePcapNG(out io.Writer, w *sim.World) error {
+	links := w.Links()
+	iface := map[[2]string]int{} // lookups only
+	var intfs []pcapgo.NgInterface
+	for i, l := range links {
+		a, b := l.A().Name(), l.B().Name()
+		iface[[2]string{a, b}], iface[[2]string{b, a}] = i, i
+		intfs = append(intfs, ngInterface(a+"-"+b, fmt.Sprintf("link between %s and %s", a, b)))
+	}
+	pkts := w.Packets()
+	injected := -1
+	refused := map[int]string{} // lookups only: prev ID -> what the hop did
+	for _, p := range pkts {
+		if p.From == "" && injected < 0 {
+			injected = len(intfs)
+			intfs = append(intfs, ngInterface("injected", "segments crafted by inject"))
+		}
+		if _, ok := iface[[2]string{p.From, p.To}]; !ok && p.From != "" && p.Prev > 0 {
+			refused[p.Prev] = fmt.Sprintf("; then dropped at %s by %s", p.From, p.Rule)
+		}
+	}
+	if len(intfs) == 0 {
+		intfs = append(intfs, ngInterface("none", "no links"))
+	}
+	nw, err := pcapgo.NewNgWriterInterface(out, intfs[0], pcapgo.NgWriterOptions{
+		SectionInfo: pcapgo.NgSectionInfo{Application: "tcpsim " + sim.StackVersion(), Comment: "virtual time from " + sim.Epoch().Format("2006-01-02T15:04:05Z")},
+	})
+	if err != nil {
+		return fmt.Errorf("pcapng: %w", err)
+	}
+	for _, in := range intfs[1:] {
+		if _, err := nw.AddInterface(in); err != nil {
+			return fmt.Errorf("pcapng: %w", err)
+		}
+	}
+	rows := Rows(pkts)
+	slices.SortStableFunc(rows, func(a, b Row) int { return cmp.Compare(a.Sent, b.Sent) })
+	for _, r := range rows {
+		idx, ok := iface[[2]string{r.From, r.To}]
+		switch {
+		case r.From == "":
+			idx = injected
+		case !ok:
+			continue // refused inside a hop: see refused
+		}
+		ci := gopacket.CaptureInfo{Timestamp: sim.Epoch().Add(r.Sent), CaptureLength: len(r.Data), Length: len(r.Data), InterfaceIndex: idx}
+		comment := fmt.Sprintf("#%d %s>%s %s%s", r.ID, r.From, r.To, r.FateText(), refused[r.ID])
+		if r.From == "" {
+			comment = fmt.Sprintf("#%d injected to %s, arrives %s", r.ID, r.To, Seconds(r.Delivered))
+		}
+		if err := nw.WritePacketWithOptions(ci, r.Data, pcapgo.NgPacketOptions{Comments: []string{comment}}); err != nil {
+			return fmt.Errorf("pcapng: packet #%d: %w", r.ID, err)
+		}
+	}
+	return nw.Flush()
+}
+
+func ngInterface(name, desc string) pcapgo.NgInterface {
+	return pcapgo.NgInterface{Name: name, Description: desc, OS: "tcpsim", LinkType: layers.LinkTypeRaw, TimestampResolution: 9}
 }

@@ -2,9 +2,11 @@ package trace_test
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,4 +158,61 @@ func TestLadderThroughHops(t *testing.T) {
 	assert.NotZero(t, right)
 	err = trace.WriteLadder(&buf, []string{"c1"}, nil, nil)
 	assert.ErrorContains(t, err, "a ladder needs two columns")
+}
+
+// TestPcapNGLinks: the pcapng of nat-chain has an interface per link, named
+// after its ends, and each packet sits on the interface of the link it
+// crossed, with its bytes, time and a comment naming it; tshark, when
+// installed, reads the interface names and the NAT's rewriting from it.
+func TestPcapNGLinks(t *testing.T) {
+	res, err := scenarios.Run("nat-chain", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var buf bytes.Buffer
+	require.NoError(t, trace.WritePcapNG(&buf, res.World))
+	raw := slices.Clone(buf.Bytes())
+
+	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
+	require.NoError(t, err)
+	var onWire []sim.Packet
+	for _, p := range res.World.Packets() {
+		if res.World.Link(res.World.Node(p.From), res.World.Node(p.To)) != nil {
+			onWire = append(onWire, p)
+		}
+	}
+	slices.SortStableFunc(onWire, func(a, b sim.Packet) int { return cmp.Compare(a.Sent, b.Sent) })
+	n := 0
+	for ; ; n++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		require.Less(t, n, len(onWire))
+		p := onWire[n]
+		intf, err := r.Interface(ci.InterfaceIndex)
+		require.NoError(t, err)
+		assert.Contains(t, []string{p.From + "-" + p.To, p.To + "-" + p.From}, intf.Name, "#%d's interface", p.ID)
+		assert.Equal(t, layers.LinkTypeRaw, intf.LinkType)
+		assert.Equal(t, p.Data, data, "#%d bytes", p.ID)
+		assert.Equal(t, sim.Epoch().Add(p.Sent), ci.Timestamp.UTC(), "#%d time", p.ID)
+	}
+	assert.Equal(t, len(onWire), n, "packets in the pcapng")
+	assert.Equal(t, len(res.World.Links()), r.NInterfaces())
+
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tshark is not installed; .ci/run must install it")
+		}
+		t.Skip("tshark not installed")
+	}
+	path := filepath.Join(t.TempDir(), "nat-chain.pcapng")
+	require.NoError(t, os.WriteFile(path, raw, 0o644))
+	out, err := exec.Command(tshark, "-r", path, "-c", "4", "-T", "fields", "-e", "frame.interface_name", "-e", "ip.src", "-e", "frame.comment").Output()
+	require.NoError(t, err, "tshark: %s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 4)
+	for i, want := range []string{"c1-home\t192.168.1.2\t#1 c1>home", "home-cgn\t100.64.0.2\t#2 home>cgn", "cgn-core\t198.51.100.1\t#3 cgn>core", "core-rserver\t198.51.100.1\t#4 core>rserver"} {
+		assert.True(t, strings.HasPrefix(lines[i], want), "frame %d: got %q, want it to start with %q", i+1, lines[i], want)
+	}
 }

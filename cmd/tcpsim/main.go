@@ -43,7 +43,10 @@ const usage = `usage:
 flags of run:
   --update          rewrite FILE.md's output blocks in place (nothing else changes)
   --json            print one JSON document (docs/json.md) instead of the cells
-  --pcap FILE       write the packets to FILE (pcap, LINKTYPE_RAW, nanoseconds)
+  --pcap FILE       write the packets to FILE (pcap, LINKTYPE_RAW, nanoseconds);
+                    a packet that crosses middle hops is in it once per link
+  --pcapng FILE     write them to FILE as pcapng, one interface per link (A-B)
+                    and a comment per packet with its trace ID and fate
   --seed N          replace the notebook's seed
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
@@ -120,6 +123,7 @@ type runFlags struct {
 	target string
 	cfg    scenarios.Config
 	pcap   string
+	pcapng string
 	json   bool
 	update bool
 }
@@ -133,6 +137,7 @@ func parseRun(args []string) (runFlags, error) {
 	maxTime := fs.String("max-time", "", "")
 	maxEvents := fs.String("max-events", "", "")
 	fs.StringVar(&rf.pcap, "pcap", "", "")
+	fs.StringVar(&rf.pcapng, "pcapng", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
 	fs.Func("profile", "", func(v string) error {
@@ -248,7 +253,12 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 	}
 	defer res.Close()
 	if rf.pcap != "" {
-		if err := writePcap(rf.pcap, res.World.Packets()); err != nil {
+		if err := writeFile(rf.pcap, func(w io.Writer) error { return trace.WritePcap(w, res.World.Packets()) }); err != nil {
+			return err
+		}
+	}
+	if rf.pcapng != "" {
+		if err := writeFile(rf.pcapng, func(w io.Writer) error { return trace.WritePcapNG(w, res.World) }); err != nil {
 			return err
 		}
 	}
@@ -341,12 +351,13 @@ func isNotebook(p string) bool {
 	return err == nil && strings.Contains(string(b), "```tcpsim")
 }
 
-func writePcap(path string, pkts []sim.Packet) error {
+// writeFile creates path and fills it with write.
+func writeFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := trace.WritePcap(f, pkts); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -188,3 +188,15 @@ func TestKnobsFromTheCommandLine(t *testing.T) {
 	assert.Contains(t, errOut, "normal-close.md:")
 	assert.Contains(t, errOut, "--sysctl server:tcp_tw_reuse=7: net.ipv4.tcp_tw_reuse = \"7\": want 0 (off), 1 (global) or 2 (loopback only)")
 }
+
+// TestPcapNGFlag: --pcapng writes a pcapng file (its section header block
+// type comes first).
+func TestPcapNGFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.pcapng")
+	code, _, errOut := tcpsim("run", "--pcapng", path, "nat-chain")
+	require.Equal(t, 0, code, errOut)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 4)
+	assert.Equal(t, []byte{0x0a, 0x0d, 0x0d, 0x0a}, b[:4], "pcapng section header block type")
+}
