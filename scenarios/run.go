@@ -78,9 +78,11 @@ func Names() []string {
 
 // Lookup finds a built-in notebook by name.
 func Lookup(name string) (Builtin, error) {
-	for _, b := range List() {
-		if b.Name == name {
-			return b, nil
+	if !strings.ContainsAny(name, "/\\") {
+		if b, err := fs.ReadFile(builtinFS, "notebooks/"+name+".md"); err == nil {
+			if nb, err := ParseNotebook(name+".md", string(b)); err == nil {
+				return Builtin{Name: name, Title: nb.Title, Summary: nb.Summary, text: string(b)}, nil
+			}
 		}
 	}
 	return Builtin{}, fmt.Errorf("unknown scenario %q: want one of %s, or a notebook file (FILE.md)", name, strings.Join(Names(), ", "))

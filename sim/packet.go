@@ -146,14 +146,10 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 	if len(data) >= 20 {
 		dst = netip.AddrFrom4([4]byte(data[16:20]))
 	}
-	drop := func(why string) {
-		w.recordLocked(Packet{Sent: now, Delivered: -1, From: at.Name(), To: dst.String(), Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
-		w.recycleLocked(data)
-	}
 	hop, _ := at.(*Hop)
 	if hop != nil {
 		if len(data) < 20 || data[8] <= 1 {
-			drop("ttl exceeded")
+			w.dropLocked(at, data, "ttl exceeded", prev, sender)
 			return
 		}
 		if !w.opts.DiscardTrace {
@@ -162,7 +158,7 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 		}
 		if hop.nat != nil {
 			if why := hop.translateIn(now, via, data); why != "" {
-				drop(why)
+				w.dropLocked(at, data, why, prev, sender)
 				return
 			}
 			dst = netip.AddrFrom4([4]byte(data[16:20]))
@@ -170,13 +166,13 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 	}
 	l := w.nextLink(at, dst)
 	if l == nil || l == via {
-		drop("no route")
+		w.dropLocked(at, data, "no route", prev, sender)
 		return
 	}
 	if hop != nil {
 		if hop.nat != nil {
 			if why := hop.translateOut(now, via, l, data); why != "" {
-				drop(why)
+				w.dropLocked(at, data, why, prev, sender)
 				return
 			}
 		}
@@ -228,6 +224,17 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 			w.scheduleLocked(ev, o.At-now)
 		}
 	}
+}
+
+// dropLocked records data as dropped by node at before it reached a link.
+// Requires w.mu.
+func (w *World) dropLocked(at Node, data []byte, why string, prev int, sender string) {
+	to := "?"
+	if len(data) >= 20 {
+		to = netip.AddrFrom4([4]byte(data[16:20])).String()
+	}
+	w.recordLocked(Packet{Sent: w.Now(), Delivered: -1, From: at.Name(), To: to, Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
+	w.recycleLocked(data)
 }
 
 // newFlightLocked returns the event that brings data over link via to node
