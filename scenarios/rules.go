@@ -32,10 +32,7 @@ func (in *interp) linkDir(st stmt, t token) (*sim.Link, sim.Node, sim.Node, erro
 		return l, na, nb, nil
 	}
 	if p := in.w.Path(na, nb); p != nil {
-		var hops []string
-		for _, n := range p {
-			hops = append(hops, n.Name())
-		}
+		hops := sim.NodeNames(p)
 		return nil, nil, nil, in.errAt(st, t, "direction %q: %s and %s are not linked; packets go %s: name one link of that path, e.g. %s>%s",
 			t.text, a, b, strings.Join(hops, ">"), hops[len(hops)-2], b)
 	}

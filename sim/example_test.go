@@ -73,3 +73,32 @@ func ExampleParsePortRange() {
 	// 32768 60999 true
 	// 0 0 false
 }
+
+// A client behind a NAT: the SYN crosses two links, once with the client's
+// address and once with the NAT's, and the NAT's table holds the mapping.
+func ExampleWorld_AddHop() {
+	w := sim.New(sim.Options{Seed: 1})
+	defer w.Close()
+	client, _ := w.AddHost(sim.HostOptions{Name: "client", Addr: netip.MustParseAddr("192.168.1.2")})
+	server, _ := w.AddHost(sim.HostOptions{Name: "server", Addr: netip.MustParseAddr("203.0.113.10")})
+	gw, _ := w.AddHop(sim.HopOptions{Name: "gw", NAT: &netem.NATOptions{Addr: netip.MustParseAddr("198.51.100.1")}, Outside: "server"})
+	ms := netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}}
+	_, _ = w.AddLink(client, gw, ms)
+	_, _ = w.AddLink(gw, server, ms)
+	_, _ = server.Listen(80, sim.SocketOptions{})
+	_, _ = client.Connect(netip.MustParseAddrPort("203.0.113.10:80"), sim.SocketOptions{LocalPort: 40000})
+	_ = w.RunFor(10 * time.Millisecond)
+	fmt.Println(sim.NodeNames(w.Route(client, server.Addr())))
+	for _, p := range w.Packets()[:2] {
+		h, _ := netem.Decode(p.Data)
+		fmt.Printf("#%d %s>%s %v > %v ttl %d prev %d\n", p.ID, p.From, p.To, h.Src, h.Dst, p.Data[8], p.Prev)
+	}
+	for _, b := range gw.Table() {
+		fmt.Println(b.Inside, "->", b.Outside, b.State)
+	}
+	// Output:
+	// [client gw server]
+	// #1 client>gw 192.168.1.2:40000 > 203.0.113.10:80 ttl 64 prev 0
+	// #2 gw>server 198.51.100.1:40000 > 203.0.113.10:80 ttl 63 prev 1
+	// 192.168.1.2:40000 -> 198.51.100.1:40000 ESTABLISHED
+}

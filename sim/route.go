@@ -115,3 +115,12 @@ func (w *World) Path(a, b Node) []Node {
 	}
 	return nil
 }
+
+// NodeNames returns the names of nodes, in order.
+func NodeNames(ns []Node) []string {
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n.Name())
+	}
+	return out
+}

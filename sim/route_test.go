@@ -83,14 +83,6 @@ func ask(tb testing.TB, c *sim.Host, dst netip.AddrPort, msg string, opts sim.So
 	return got
 }
 
-func names(ns []sim.Node) []string {
-	var out []string
-	for _, n := range ns {
-		out = append(out, n.Name())
-	}
-	return out
-}
-
 // onLink returns the decoded headers of the packets that crossed from>to.
 func onLink(w *sim.World, from, to string) []netem.Header {
 	var out []netem.Header
@@ -122,10 +114,10 @@ func TestNATBehindNAT(t *testing.T) {
 	tp.link(cgn, srv)
 	echo(t, srv, 80, sim.SocketOptions{})
 
-	assert.Equal(t, []string{"c1", "home", "cgn", "server"}, names(tp.w.Route(c1, srv.Addr())))
+	assert.Equal(t, []string{"c1", "home", "cgn", "server"}, sim.NodeNames(tp.w.Route(c1, srv.Addr())))
 	assert.Nil(t, tp.w.Route(srv, c1.Addr()), "the server has no route into the home network")
 	assert.Nil(t, tp.w.Route(srv, home.Addr()), "nor to the home NAT's address, which is inside the CGN")
-	assert.Equal(t, []string{"server", "cgn"}, names(tp.w.Route(srv, cgn.Addr())))
+	assert.Equal(t, []string{"server", "cgn"}, sim.NodeNames(tp.w.Route(srv, cgn.Addr())))
 
 	dst := netip.AddrPortFrom(srv.Addr(), 80)
 	// c1 and c2 use the same local port: the home NAT must tell them apart.
@@ -240,7 +232,7 @@ func TestSharedSegment(t *testing.T) {
 			assert.Equal(t, h.Addr(), hd.Dst.Addr(), "lan>%s carries only what is addressed to %s", h.Name(), h.Name())
 		}
 	}
-	assert.Equal(t, []string{"a", "lan", "c"}, names(tp.w.Path(hs[0], hs[2])))
+	assert.Equal(t, []string{"a", "lan", "c"}, sim.NodeNames(tp.w.Path(hs[0], hs[2])))
 }
 
 // TestHairpin: c2 is reachable at its mapping on the NAT's outside address
