@@ -3,8 +3,11 @@
 // A World holds one heap of events ordered by (virtual time, insertion
 // sequence): gVisor timer callbacks, packet deliveries and scenario actions.
 // Each Host is a gVisor network stack (IPv4 and TCP) on a NIC of the World's
-// own; hosts are joined by links (package netem) that decide when, and
-// whether, each packet arrives. Sockets (Listen, Connect, Send, Shutdown,
+// own. Links (package netem) join hosts and middle hops (Hop: a router, or a
+// NAT with netem's RFC 5382 model) and decide when, and whether, each packet
+// arrives; a hop forwards a packet one link closer to its destination the
+// instant it arrives, and the trace records the packet once per link it
+// crosses. Sockets (Listen, Connect, Send, Shutdown,
 // Close) are driven from the simulation goroutine, and every state change of
 // every endpoint is recorded with RFC 9293 state names, including endpoints
 // the application already closed.

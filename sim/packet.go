@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -133,130 +132,6 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
 	from.outboundLocked(data)
 	from.noteTupleLocked(data, true)
 	w.sendLocked(from, nil, data, 0, from.name)
-}
-
-// sendLocked puts data, which node at sent (via nil) or received over link
-// via, on the link toward its destination; prev is the trace ID of the
-// packet as it arrived (0 when at sent it). A middle hop translates (NAT),
-// decrements the TTL and forwards; what it refuses is recorded as dropped by
-// it. Requires w.mu.
-func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
-	now := w.Now()
-	var dst netip.Addr
-	if len(data) >= 20 {
-		dst = netip.AddrFrom4([4]byte(data[16:20]))
-	}
-	hop, _ := at.(*Hop)
-	if hop != nil {
-		if len(data) < 20 || data[8] <= 1 {
-			w.dropLocked(at, data, "ttl exceeded", prev, sender)
-			return
-		}
-		if !w.opts.DiscardTrace {
-			// The trace keeps the bytes as they arrived.
-			data = append(w.bufLocked(0)[:0], data...)
-		}
-		if hop.nat != nil {
-			if why := hop.translateIn(now, via, data); why != "" {
-				w.dropLocked(at, data, why, prev, sender)
-				return
-			}
-			dst = netip.AddrFrom4([4]byte(data[16:20]))
-		}
-	}
-	l := w.nextLink(at, dst)
-	if l == nil || l == via {
-		w.dropLocked(at, data, "no route", prev, sender)
-		return
-	}
-	if hop != nil {
-		if hop.nat != nil {
-			if why := hop.translateOut(now, via, l, data); why != "" {
-				w.dropLocked(at, data, why, prev, sender)
-				return
-			}
-		}
-		data[8]--
-		netem.FixChecksums(data)
-	}
-	to, dir := l.other(at), l.Dir(at)
-	outs := l.nl.Send(now, dir, data)
-	orig := 0
-	for i, o := range outs {
-		d := data
-		if i > 0 { // a duplicate gets its own bytes
-			d = w.bufLocked(len(data))
-			copy(d, data)
-		}
-		rec := d
-		if o.Corrupt >= 0 && o.Corrupt < len(d) {
-			// The trace keeps what was sent; the corrupted bytes are
-			// what arrives.
-			if i == 0 {
-				d = append(w.bufLocked(0)[:0], data...)
-			}
-			d[o.Corrupt] ^= 1 << o.CorruptBit
-			if i > 0 {
-				rec = append([]byte(nil), data...)
-			}
-		}
-		p := Packet{Sent: now, Delivered: o.At, From: at.Name(), To: to.Name(), Data: rec, Fate: o.Fate, Rule: o.Rule, Corrupted: o.Corrupt >= 0, Prev: prev, Sender: sender}
-		if o.Fate == netem.Dropped {
-			p.Delivered = -1
-		}
-		if o.Fate == netem.Duplicated {
-			p.Orig = orig
-		}
-		id := w.recordLocked(p)
-		if i == 0 {
-			orig = id
-		}
-		switch {
-		case o.Fate == netem.Dropped:
-			w.recycleLocked(d)
-		case o.Fate == netem.Held && o.At < 0:
-			ev := w.newFlightLocked(to, l, d, id)
-			ev.pkt.sender = sender
-			w.held = append(w.held, ev)
-		default:
-			ev := w.newFlightLocked(to, l, d, id)
-			ev.pkt.sender = sender
-			w.scheduleLocked(ev, o.At-now)
-		}
-	}
-}
-
-// dropLocked records data as dropped by node at before it reached a link.
-// Requires w.mu.
-func (w *World) dropLocked(at Node, data []byte, why string, prev int, sender string) {
-	to := "?"
-	if len(data) >= 20 {
-		to = netip.AddrFrom4([4]byte(data[16:20])).String()
-	}
-	w.recordLocked(Packet{Sent: w.Now(), Delivered: -1, From: at.Name(), To: to, Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
-	w.recycleLocked(data)
-}
-
-// newFlightLocked returns the event that brings data over link via to node
-// to. Requires w.mu.
-func (w *World) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
-	ev := w.newEventLocked()
-	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, w.traceIndex(id), via
-	switch to := to.(type) {
-	case *Host:
-		ev.kind, ev.host, ev.pkt.to = evDeliver, to, to
-	case *Hop:
-		ev.kind, ev.pkt.hop = evForward, to
-	}
-	return ev
-}
-
-// forward runs a middle hop on a packet that reached it.
-func (w *World) forward(ev *event) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.sendLocked(ev.pkt.hop, ev.pkt.via, ev.pkt.data, ev.pkt.id, ev.pkt.sender)
-	w.freeEventLocked(ev)
 }
 
 func (w *World) traceIndex(id int) int {
