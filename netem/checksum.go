@@ -37,10 +37,11 @@ func StripTimestamps(pkt []byte) bool {
 	if i < 0 {
 		return false
 	}
-	for j := i; j < i+10; j++ {
-		pkt[j] = 1
-	}
-	FixChecksums(pkt)
+	editHeaders(pkt, func() {
+		for j := i; j < i+10; j++ {
+			pkt[j] = 1
+		}
+	})
 	return true
 }
 
@@ -49,13 +50,53 @@ func setTimestamps(pkt []byte, val, ecr uint32) {
 	if i < 0 {
 		return
 	}
-	binary.BigEndian.PutUint32(pkt[i+2:], val)
-	binary.BigEndian.PutUint32(pkt[i+6:], ecr)
-	FixChecksums(pkt)
+	editHeaders(pkt, func() {
+		binary.BigEndian.PutUint32(pkt[i+2:], val)
+		binary.BigEndian.PutUint32(pkt[i+6:], ecr)
+	})
+}
+
+// DecrementTTL takes one off an IPv4 packet's TTL, as a router forwarding it
+// does, and updates the header checksum incrementally.
+func DecrementTTL(pkt []byte) {
+	editHeaders(pkt, func() { pkt[8]-- })
+}
+
+// editHeaders runs edit, which may change bytes of pkt's IPv4 header and TCP
+// header but not their lengths, and updates both checksums incrementally
+// (RFC 1624, eqn. 3), as routers and NATs do. A checksum that was wrong stays
+// wrong by the same amount: a bit the link flipped earlier is still caught by
+// the receiver. (FixChecksums would recompute it and launder the error.)
+func editHeaders(pkt []byte, edit func()) {
+	ihl := int(pkt[0]&0x0f) * 4
+	thl := 0
+	if pkt[9] == 6 && len(pkt) >= ihl+20 {
+		thl = min(int(pkt[ihl+12]>>4)*4, len(pkt)-ihl)
+	}
+	tcpSum := func() uint32 { return sum(pkt[12:20], 0) + sumWithout(pkt[ihl:ihl+thl], 16) }
+	ipOld, tcpOld := sumWithout(pkt[:ihl], 10), tcpSum()
+	edit()
+	adjust(pkt[10:12], ipOld, sumWithout(pkt[:ihl], 10))
+	if thl > 0 {
+		adjust(pkt[ihl+16:ihl+18], tcpOld, tcpSum())
+	}
+}
+
+// sumWithout is sum over b with the 16-bit field at off counted as zero.
+func sumWithout(b []byte, off int) uint32 {
+	return sum(b[:off], 0) + sum(b[off+2:], 0)
+}
+
+// adjust updates the checksum field for covered data whose sum went from
+// old to new: HC' = ~(~HC + ~m + m').
+func adjust(field []byte, old, new uint32) {
+	hc := binary.BigEndian.Uint16(field)
+	binary.BigEndian.PutUint16(field, ^fold(uint32(^hc)+uint32(^fold(old))+uint32(fold(new))))
 }
 
 // FixChecksums recomputes the IPv4 header checksum and, for TCP, the TCP
-// checksum of a packet whose bytes were edited.
+// checksum of a packet built or edited by hand. Middleboxes editing a packet
+// in flight update checksums incrementally instead (editHeaders).
 func FixChecksums(pkt []byte) {
 	ihl := int(pkt[0]&0x0f) * 4
 	pkt[10], pkt[11] = 0, 0

@@ -416,21 +416,25 @@ func (n *NAT) Table(now time.Duration) []Binding {
 	return slices.Clone(out)
 }
 
-// rewrite sets the source (out) or destination address and port and fixes
-// the checksums.
+// rewrite sets the source (out) or destination address and port and updates
+// the checksums incrementally.
 func rewrite(pkt []byte, h *Header, to netip.AddrPort, src bool) {
 	ihl := int(pkt[0]&0x0f) * 4
 	a := to.Addr().As4()
+	editHeaders(pkt, func() {
+		if src {
+			copy(pkt[12:16], a[:])
+			binary.BigEndian.PutUint16(pkt[ihl:], to.Port())
+		} else {
+			copy(pkt[16:20], a[:])
+			binary.BigEndian.PutUint16(pkt[ihl+2:], to.Port())
+		}
+	})
 	if src {
-		copy(pkt[12:16], a[:])
-		binary.BigEndian.PutUint16(pkt[ihl:], to.Port())
 		h.Src = to
 	} else {
-		copy(pkt[16:20], a[:])
-		binary.BigEndian.PutUint16(pkt[ihl+2:], to.Port())
 		h.Dst = to
 	}
-	FixChecksums(pkt)
 }
 
 // timestamps applies the NAT's timestamp rewriting.

@@ -206,3 +206,53 @@ func TestNewRejectsImpossibleOptions(t *testing.T) {
 		assert.ErrorContains(t, err, want)
 	}
 }
+
+// checksums reports whether pkt's IPv4 header checksum and TCP checksum
+// verify, the TCP one by gopacket's independent code.
+func checksums(tb testing.TB, pkt []byte) (ipOK, tcpOK bool) {
+	tb.Helper()
+	var s uint32
+	for i := 0; i < 20; i += 2 {
+		s += uint32(pkt[i])<<8 | uint32(pkt[i+1])
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	p := gopacket.NewPacket(pkt, layers.LayerTypeIPv4, gopacket.Default)
+	tcp := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	require.NoError(tb, tcp.SetNetworkLayerForChecksum(p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)))
+	sum, err := tcp.ComputeChecksum()
+	require.NoError(tb, err)
+	return s == 0xffff, sum == 0
+}
+
+// TestEditsKeepChecksumErrors: a router's TTL decrement, timestamp
+// stripping and a NAT's rewriting update the checksums incrementally, so a
+// good packet stays good and a packet whose payload a link corrupted stays
+// bad, as it does through a real router or NAT.
+func TestEditsKeepChecksumErrors(t *testing.T) {
+	nat := func(pkt []byte) {
+		n, err := netem.NewNAT(netem.NATOptions{Addr: netip.MustParseAddr("10.9.9.9"), Timestamps: netem.TSOffset, Seed: 3})
+		require.NoError(t, err)
+		require.True(t, n.Outbound(0, pkt))
+	}
+	for name, edit := range map[string]func([]byte){
+		"ttl":   netem.DecrementTTL,
+		"strip": func(pkt []byte) { require.True(t, netem.StripTimestamps(pkt)) },
+		"nat":   nat,
+	} {
+		good := seg(t, client, server, netem.SYN, "payload")
+		edit(good)
+		ipOK, tcpOK := checksums(t, good)
+		assert.True(t, ipOK, "%s: IP checksum of a good packet", name)
+		assert.True(t, tcpOK, "%s: TCP checksum of a good packet", name)
+
+		bad := seg(t, client, server, netem.SYN, "payload")
+		h, _ := netem.Decode(bad)
+		bad[h.PayloadOff] ^= 0x10
+		edit(bad)
+		ipOK, tcpOK = checksums(t, bad)
+		assert.True(t, ipOK, "%s: IP checksum", name)
+		assert.False(t, tcpOK, "%s: the corrupted payload's TCP checksum verifies after the edit", name)
+	}
+}

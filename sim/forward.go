@@ -52,8 +52,7 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 				return
 			}
 		}
-		data[8]--
-		netem.FixChecksums(data)
+		netem.DecrementTTL(data)
 	}
 	to, dir := l.other(at), l.Dir(at)
 	outs := l.nl.Send(now, dir, data)
