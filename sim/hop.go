@@ -50,6 +50,9 @@ type Hop struct {
 	name string
 	opts HopOptions
 	nat  *netem.NAT
+	// outside is a NAT's outside link, set when AddLink joins the hop to
+	// its Outside neighbour; nil until then and for a router.
+	outside *Link
 }
 
 // AddHop adds a middle hop to the world.
@@ -57,7 +60,7 @@ func (w *World) AddHop(o HopOptions) (*Hop, error) {
 	if o.Name == "" {
 		return nil, fmt.Errorf("sim: hop: a name is required")
 	}
-	if w.node(o.Name) != nil {
+	if w.Node(o.Name) != nil {
 		return nil, fmt.Errorf("sim: hop %s: the name is taken", o.Name)
 	}
 	hop := &Hop{w: w, name: o.Name, opts: o}
@@ -126,20 +129,6 @@ func (h *Hop) Table() []netem.Binding {
 	return h.nat.Table(h.w.Now())
 }
 
-// outsideLink returns the NAT's outside link, or nil. Requires w.mu or the
-// run loop.
-func (h *Hop) outsideLink() *Link {
-	if h.nat == nil {
-		return nil
-	}
-	for _, l := range h.w.links {
-		if (l.a == Node(h) && l.b.Name() == h.opts.Outside) || (l.b == Node(h) && l.a.Name() == h.opts.Outside) {
-			return l
-		}
-	}
-	return nil
-}
-
 // Hops returns the middle hops in the order they were added.
 func (w *World) Hops() []*Hop { return slices.Clone(w.hops) }
 
@@ -153,8 +142,8 @@ func (w *World) Hop(name string) *Hop {
 	return nil
 }
 
-// node returns the host or hop with that name, or nil.
-func (w *World) node(name string) Node {
+// Node returns the host or hop with that name, or nil.
+func (w *World) Node(name string) Node {
 	if h := w.Host(name); h != nil {
 		return h
 	}
@@ -163,9 +152,6 @@ func (w *World) node(name string) Node {
 	}
 	return nil
 }
-
-// Node returns the host or hop with that name, or nil.
-func (w *World) Node(name string) Node { return w.node(name) }
 
 // owner returns the node that owns address a: a host, or a NAT by its
 // outside address.
@@ -191,7 +177,7 @@ func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 	if len(data) < 20 || data[9] != 6 {
 		return "nat: not TCP"
 	}
-	out := h.outsideLink()
+	out := h.outside
 	dst := netip.AddrFrom4([4]byte(data[16:20]))
 	switch {
 	case dst != h.nat.Addr():
@@ -217,7 +203,7 @@ func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 // leaving through the outside link from the inside gets a mapping. It
 // returns why the packet is dropped, or "". Requires w.mu.
 func (h *Hop) translateOut(now time.Duration, via, next *Link, data []byte) string {
-	out := h.outsideLink()
+	out := h.outside
 	if out == nil {
 		return "nat: no outside link (no link to " + h.opts.Outside + ")"
 	}

@@ -193,7 +193,7 @@ func (w *World) checkHost(o *HostOptions) error {
 	if !o.Addr.Is4() {
 		return fmt.Errorf("sim: host %s: address %v: want an IPv4 address", o.Name, o.Addr)
 	}
-	if w.node(o.Name) != nil {
+	if w.Node(o.Name) != nil {
 		return fmt.Errorf("sim: host %s: the name is taken", o.Name)
 	}
 	if n := w.owner(o.Addr); n != nil {

@@ -94,6 +94,11 @@ func (w *World) AddLink(a, b Node, opts netem.Options) (*Link, error) {
 	}
 	l := &Link{a: a, b: b, nl: nl}
 	w.mu.Lock()
+	for _, ends := range [2][2]Node{{a, b}, {b, a}} {
+		if h, ok := ends[0].(*Hop); ok && h.nat != nil && h.opts.Outside == ends[1].Name() {
+			h.outside = l
+		}
+	}
 	w.links = append(w.links, l)
 	w.routes = nil
 	w.mu.Unlock()

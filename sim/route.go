@@ -44,7 +44,7 @@ func (w *World) computeRoutes(dst netip.Addr) map[Node]*Link {
 			if !ok {
 				continue // a host does not forward
 			}
-			if out := hop.outsideLink(); out != nil && next[n] != out {
+			if out := hop.outside; out != nil && next[n] != out {
 				// dst lies inside this NAT: nothing outside may reach it.
 				barred = out
 			}
