@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -67,27 +68,61 @@ const (
 	TSOffset
 )
 
-// String returns the notebook's word for the behaviour: endpoint or
-// connection.
-func (m MappingBehavior) String() string { return pick(int(m), "endpoint", "connection") }
+// The words for the NAT's behaviours, in the order of their values: what
+// String returns and SetChoice reads.
+var (
+	mappingWords   = []string{"endpoint", "connection"}
+	portWords      = []string{"preserve", "sequential", "random"}
+	filteringWords = []string{"endpoint", "address", "address-port"}
+	tsWords        = []string{"keep", "strip", "offset"}
+	hairpinWords   = []string{"on", "off"}
+)
 
-// String returns the notebook's word for the policy: preserve, sequential or
-// random.
-func (p PortPolicy) String() string { return pick(int(p), "preserve", "sequential", "random") }
+// String returns the behaviour's word: endpoint or connection.
+func (m MappingBehavior) String() string { return word(int(m), mappingWords) }
 
-// String returns the notebook's word for the filtering: endpoint, address or
-// address-port.
-func (f Filtering) String() string { return pick(int(f), "endpoint", "address", "address-port") }
+// String returns the policy's word: preserve, sequential or random.
+func (p PortPolicy) String() string { return word(int(p), portWords) }
 
-// String returns the notebook's word for the rewriting: keep, strip or
-// offset.
-func (t TSRewrite) String() string { return pick(int(t), "keep", "strip", "offset") }
+// String returns the filtering's word: endpoint, address or address-port.
+func (f Filtering) String() string { return word(int(f), filteringWords) }
 
-func pick(i int, names ...string) string {
-	if i >= 0 && i < len(names) {
-		return names[i]
+// String returns the rewriting's word: keep, strip or offset.
+func (t TSRewrite) String() string { return word(int(t), tsWords) }
+
+func word(i int, words []string) string {
+	if i >= 0 && i < len(words) {
+		return words[i]
 	}
 	return fmt.Sprintf("unknown(%d)", i)
+}
+
+// SetChoice sets one of the NAT's behaviours by the word for it, as a
+// notebook or a command line writes it: key is mapping, ports, filtering,
+// timestamps or hairpin (on or off).
+func (o *NATOptions) SetChoice(key, value string) error {
+	var words []string
+	var set func(uint8)
+	switch key {
+	case "mapping":
+		words, set = mappingWords, func(v uint8) { o.Mapping = MappingBehavior(v) }
+	case "ports":
+		words, set = portWords, func(v uint8) { o.Ports = PortPolicy(v) }
+	case "filtering":
+		words, set = filteringWords, func(v uint8) { o.Filtering = Filtering(v) }
+	case "timestamps":
+		words, set = tsWords, func(v uint8) { o.Timestamps = TSRewrite(v) }
+	case "hairpin":
+		words, set = hairpinWords, func(v uint8) { o.NoHairpin = v == 1 }
+	default:
+		return fmt.Errorf("nat: unknown choice %q: want mapping, ports, filtering, timestamps or hairpin", key)
+	}
+	i := slices.Index(words, value)
+	if i < 0 {
+		return fmt.Errorf("%s %q: want %s", key, value, strings.Join(words, ", "))
+	}
+	set(uint8(i))
+	return nil
 }
 
 // RFC 5382's minimum idle timeouts (REQ-5).

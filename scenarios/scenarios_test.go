@@ -106,6 +106,8 @@ func TestMalformed(t *testing.T) {
 		{"nat gw 10.0.1.1 outside=server port_range=9-1\n", "x.md:7:43: port_range \"9-1\": want FIRST-LAST with 1 <= FIRST <= LAST <= 65535"},
 		{"nat gw 10.0.1.1 outside=server port_range=1024\n", "x.md:7:43: port_range \"1024\": want FIRST-LAST with 1 <= FIRST <= LAST <= 65535"},
 		{"nat gw 10.0.1.1 outside=server port_range=1-65536\n", "x.md:7:43: port_range \"1-65536\": want FIRST-LAST with 1 <= FIRST <= LAST <= 65535"},
+		{"nat gw 10.0.1.1 outside=server mapping=weird\n", "x.md:7:40: mapping \"weird\": want endpoint, connection"},
+		{"nat gw 10.0.1.1 outside=server hairpin=maybe\n", "x.md:7:40: hairpin \"maybe\": want on, off"},
 		{"nat client to server as 10.0.1.1\n", "x.md:7:12: nat takes a name, its outside address and outside=NEIGHBOUR"},
 		{"nat gw 10.0.1.1\n", "x.md:7:16: nat takes a name, its outside address and outside=NEIGHBOUR"},
 		{"nat gw 10.0.0.2 outside=server\n", "x.md:7:5: sim: nat gw: address 10.0.0.2 is server's"},

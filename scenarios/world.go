@@ -200,37 +200,13 @@ func (in *interp) cmdNAT(st stmt, all []token) error {
 		return in.errEnd(st, "%s", usage)
 	}
 	nopts := netem.NATOptions{Addr: addr}
-	choice := func(key string, dst *uint8, values ...string) error {
-		t, ok := o.kv[key]
-		if !ok {
-			return nil
-		}
-		for k, v := range values {
-			if t.text == v {
-				*dst = uint8(k)
-				return nil
+	for _, key := range []string{"mapping", "ports", "filtering", "timestamps", "hairpin"} {
+		if t, ok := o.kv[key]; ok {
+			if err := nopts.SetChoice(key, t.text); err != nil {
+				return in.errAt(st, t, "%v", err)
 			}
 		}
-		return in.errAt(st, t, "%s %q: want %s", key, t.text, strings.Join(values, ", "))
 	}
-	var mapping, ports, filtering, ts, hair uint8
-	for _, c := range []struct {
-		key    string
-		dst    *uint8
-		values []string
-	}{
-		{"mapping", &mapping, []string{"endpoint", "connection"}},
-		{"ports", &ports, []string{"preserve", "sequential", "random"}},
-		{"filtering", &filtering, []string{"endpoint", "address", "address-port"}},
-		{"timestamps", &ts, []string{"keep", "strip", "offset"}},
-		{"hairpin", &hair, []string{"on", "off"}},
-	} {
-		if err := choice(c.key, c.dst, c.values...); err != nil {
-			return err
-		}
-	}
-	nopts.Mapping, nopts.Ports, nopts.Filtering = netem.MappingBehavior(mapping), netem.PortPolicy(ports), netem.Filtering(filtering)
-	nopts.Timestamps, nopts.NoHairpin = netem.TSRewrite(ts), hair == 1
 	for _, k := range []struct {
 		key string
 		dst *time.Duration
