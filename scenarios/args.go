@@ -181,21 +181,28 @@ func (in *interp) options(st stmt, toks []token, allowed ...string) (options, er
 	return o, nil
 }
 
-// addrPort reads IP:PORT or HOST:PORT.
+// addrOf reads an IPv4 address, or the name of a host or a NAT (its outside
+// address).
+func (in *interp) addrOf(s string) (netip.Addr, bool) {
+	if h := in.w.Host(s); h != nil {
+		return h.Addr(), true
+	}
+	if h := in.w.Hop(s); h != nil && h.IsNAT() {
+		return h.Addr(), true
+	}
+	a, err := netip.ParseAddr(s)
+	return a, err == nil && a.Is4()
+}
+
+// addrPort reads IP:PORT, HOST:PORT or NAT:PORT.
 func (in *interp) addrPort(st stmt, t token) (netip.AddrPort, error) {
 	host, port, ok := strings.Cut(t.text, ":")
 	p, err := strconv.Atoi(port)
 	if !ok || err != nil || p < 1 || p > 65535 {
 		return netip.AddrPort{}, in.errAt(st, t, "address %q: want HOST:PORT or IP:PORT with a port from 1 to 65535", t.text)
 	}
-	if h := in.hosts[host]; h != nil {
-		return netip.AddrPortFrom(h.Addr(), uint16(p)), nil
-	}
-	if h := in.w.Hop(host); h != nil && h.IsNAT() {
-		return netip.AddrPortFrom(h.Addr(), uint16(p)), nil
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil || !a.Is4() {
+	a, ok := in.addrOf(host)
+	if !ok {
 		return netip.AddrPort{}, in.errAt(st, t, "address %q: %q is neither a host or NAT of this notebook (%s) nor an IPv4 address", t.text, host, in.nodeNames())
 	}
 	return netip.AddrPortFrom(a, uint16(p)), nil

@@ -185,18 +185,21 @@ func (in *interp) expectField(st stmt, args []token) (func() (bool, string), err
 		return nil, err
 	}
 	var b func() (uint64, error)
-	if v, perr := strconv.ParseUint(args[2].text, 10, 64); perr == nil && !isAddrField(args[0]) {
-		b = func() (uint64, error) { return v, nil }
-	} else if ip, perr := netip.ParseAddr(args[2].text); perr == nil && ip.Is4() && isAddrField(args[0]) {
+	other := args[2].text
+	v, perr := strconv.ParseUint(other, 10, 64)
+	switch {
+	case strings.HasPrefix(other, "#") || (!isAddrField(args[0]) && perr != nil):
+		if b, err = in.packetField(st, args[2]); err != nil {
+			return nil, err
+		}
+	case isAddrField(args[0]):
+		ip, ok := in.addrOf(other)
+		if !ok {
+			return nil, in.errAt(st, args[2], "%q: want #M.src, #M.dst, an IPv4 address, or a host or NAT of this notebook (%s)", other, in.nodeNames())
+		}
 		b = func() (uint64, error) { return uint64(addrNum(ip)), nil }
-	} else if h := in.w.Host(args[2].text); h != nil && isAddrField(args[0]) {
-		b = func() (uint64, error) { return uint64(addrNum(h.Addr())), nil }
-	} else if h := in.w.Hop(args[2].text); h != nil && h.IsNAT() && isAddrField(args[0]) {
-		b = func() (uint64, error) { return uint64(addrNum(h.Addr())), nil }
-	} else if !strings.HasPrefix(args[2].text, "#") && isAddrField(args[0]) {
-		return nil, in.errAt(st, args[2], "%q: want #M.src, #M.dst, an IPv4 address, or a host or NAT of this notebook (%s)", args[2].text, in.nodeNames())
-	} else if b, err = in.packetField(st, args[2]); err != nil {
-		return nil, err
+	default:
+		b = func() (uint64, error) { return v, nil }
 	}
 	neq := args[1].text == "!="
 	return func() (bool, string) {
