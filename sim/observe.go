@@ -21,20 +21,11 @@ type epRec struct {
 	ep            *tcp.Endpoint
 	state         State
 	local, remote netip.AddrPort
-	// touched is the last time a segment of this endpoint's tuple crossed
-	// the host: TIME-WAIT can only end 2×MSL after it.
-	touched time.Duration
-	sock    *Socket
+	sock          *Socket
 }
 
 type tuple struct {
 	local, remote netip.AddrPort
-}
-
-type twEntry struct {
-	due time.Duration
-	seq uint64
-	rec *epRec
 }
 
 // observer records every state transition of every endpoint of one host,
@@ -42,14 +33,16 @@ type twEntry struct {
 // after every interaction with the stack (a delivered segment, a timer, an
 // application call), each of which is barriered, so it sees each state the
 // endpoint rests in. Endpoints are found by the tuples of the packets the
-// host sends and receives; TIME-WAIT endpoints are polled only when a
-// segment of theirs passes or their timer may have expired, so thousands of
-// them cost nothing per event.
+// host sends and receives. A TIME-WAIT endpoint is polled only when a
+// segment of its tuple passes or when gVisor notifies its waiter queue,
+// which it does whenever the endpoint leaves TIME-WAIT on its own (its
+// timer fired, a SYN reopened the tuple, a connect reused it): the observer
+// learns the end from the stack instead of guessing gVisor's timer rules,
+// and thousands of TIME-WAIT endpoints cost nothing per event.
 type observer struct {
 	h      *Host
 	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
 	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
-	tw     []twEntry                // min-heap by (due, seq)
 	// synOut and synIn hold the tuples on which the host sent or received
 	// a SYN at instant synAt, to tell what ended a TIME-WAIT early: only a
 	// SYN of the same instant can have, so they are emptied when a SYN
@@ -59,9 +52,9 @@ type observer struct {
 	// entered lists endpoints that entered TIME-WAIT in this observation.
 	twNew []*epRec
 	// twByTuple finds the TIME-WAIT endpoint of a tuple even after gVisor
-	// replaced it in its demuxer (a SYN reopening the tuple).
-	twByTuple map[tuple]*epRec // lookups only
-	twSeq     uint64
+	// replaced it in its demuxer (a SYN reopening the tuple). Endpoints
+	// sorts what it lists, so iterating it leaks no order.
+	twByTuple map[tuple]*epRec
 	nrec      int
 	// tuples are noted by emit and deliver under World.mu.
 	tuples  []tuple
@@ -146,9 +139,18 @@ func (h *Host) observe() {
 	w.mu.Unlock()
 
 	o.hits = o.hits[:0]
+	// Endpoints whose waiter queue the stack notified during the event:
+	// gVisor notifies when an endpoint changes on its own, such as a
+	// TIME-WAIT timer firing.
+	h.readyMu.Lock()
+	for _, s := range h.ready {
+		if s.rec != nil && s.rec.state == TimeWait {
+			o.hits = append(o.hits, s.rec)
+		}
+	}
+	h.readyMu.Unlock()
 	for _, t := range o.pending {
 		if r, ok := o.twByTuple[t]; ok && r.state == TimeWait {
-			r.touched = now
 			o.hits = append(o.hits, r)
 		}
 		id := stack.TransportEndpointID{
@@ -161,15 +163,14 @@ func (h *Host) observe() {
 		if !ok {
 			continue
 		}
-		r, known := o.byEP[ep]
-		if !known {
-			r = o.track(ep)
+		if _, known := o.byEP[ep]; !known {
+			o.track(ep)
 		}
-		r.touched = now
 	}
 
-	// TIME-WAIT endpoints a segment reached first: a SYN that reopens the
-	// tuple closes the old endpoint before the new one appears.
+	// TIME-WAIT endpoints a segment or a notification reached first: a SYN
+	// that reopens the tuple closes the old endpoint before the new one
+	// appears.
 	for _, r := range o.hits {
 		o.poll(r, now)
 	}
@@ -184,23 +185,6 @@ func (h *Host) observe() {
 	clear(o.active[len(kept):])
 	o.active = kept
 
-	// TIME-WAIT endpoints whose time may be up.
-	var again []*epRec
-	for len(o.tw) > 0 && o.tw[0].due <= now {
-		e := o.twPop()
-		if e.rec.state != TimeWait {
-			continue
-		}
-		o.poll(e.rec, now)
-		if e.rec.state == TimeWait {
-			again = append(again, e.rec)
-		}
-	}
-	for _, r := range again {
-		// Still there: gVisor restarted its timer (a segment we saw) or
-		// fires it later at this very instant.
-		o.twPush(max(r.touched+h.TimeWait(), now+1), r)
-	}
 	// The policy layer's turn on endpoints that just entered TIME-WAIT.
 	for len(o.twNew) > 0 {
 		r := o.twNew[0]
@@ -250,9 +234,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	r.state, r.cause = s, ""
 	switch s {
 	case TimeWait:
-		r.touched = now
 		o.twByTuple[tuple{r.local, r.remote}] = r
-		o.twPush(now+o.h.TimeWait(), r)
 		o.twNew = append(o.twNew, r)
 	case Closed:
 		delete(o.byEP, r.ep)
@@ -278,50 +260,6 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 		At: now, Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
 		Cause: r.cause,
 	})
-}
-
-func (o *observer) twPush(due time.Duration, r *epRec) {
-	o.twSeq++
-	o.tw = append(o.tw, twEntry{due: due, seq: o.twSeq, rec: r})
-	for j := len(o.tw) - 1; j > 0; {
-		i := (j - 1) / 2
-		if !o.twLess(j, i) {
-			break
-		}
-		o.tw[i], o.tw[j] = o.tw[j], o.tw[i]
-		j = i
-	}
-}
-
-func (o *observer) twLess(i, j int) bool {
-	if o.tw[i].due != o.tw[j].due {
-		return o.tw[i].due < o.tw[j].due
-	}
-	return o.tw[i].seq < o.tw[j].seq
-}
-
-func (o *observer) twPop() twEntry {
-	top := o.tw[0]
-	n := len(o.tw) - 1
-	o.tw[0] = o.tw[n]
-	o.tw[n] = twEntry{}
-	o.tw = o.tw[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		j := l
-		if l+1 < n && o.twLess(l+1, l) {
-			j = l + 1
-		}
-		if !o.twLess(j, i) {
-			break
-		}
-		o.tw[i], o.tw[j] = o.tw[j], o.tw[i]
-		i = j
-	}
-	return top
 }
 
 // StateCount returns how many endpoints of the host are in state s now, as
@@ -359,10 +297,8 @@ func (h *Host) Endpoints() []Endpoint {
 	for _, r := range h.obs.active {
 		add(r)
 	}
-	for _, e := range h.obs.tw {
-		if e.rec.state == TimeWait {
-			add(e.rec)
-		}
+	for _, r := range h.obs.twByTuple {
+		add(r)
 	}
 	slices.SortFunc(out, func(a, b Endpoint) int {
 		if c := a.Local.Compare(b.Local); c != 0 {
