@@ -1,0 +1,44 @@
+package timewait
+
+import "time"
+
+// Reuse says how a new outgoing connection meets the timewait socket of
+// its tuple.
+type Reuse struct {
+	// Bound is set when the new socket was bound to the port by bind()
+	// (tcp_twsk_unique is then called with twp == NULL); clear when
+	// connect() is searching the ephemeral range.
+	Bound bool
+	// Mode is net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 on for loopback only.
+	Mode int
+	// Loopback is set when either address of the tuple is a loopback one.
+	Loopback bool
+	// Delay is net.ipv4.tcp_tw_reuse_delay (6.18; 1 s by default).
+	Delay time.Duration
+}
+
+// Reusable is tcp_twsk_unique (net/ipv4/tcp_ipv4.c): whether a new
+// connection may take the tuple over at monotonic time now. It needs the
+// old connection to have had timestamps (PAWS then guards the new one). A
+// bound socket reuses at once; a connect() searching ports needs
+// tcp_tw_reuse, and in 6.18 tcp_tw_reuse_delay past tw_entry_stamp (never
+// for the FIN-WAIT-2 substate), in 4.9 more than a second past the last
+// timestamp seen. The new connection then starts at ReuseISN and takes
+// TSRecent as its ts_recent.
+func (s *Sock) Reusable(now time.Duration, u Reuse, k Kernel) bool {
+	if s.TSRecentStamp == 0 {
+		return false
+	}
+	if u.Bound {
+		return true
+	}
+	mode := u.Mode
+	if k == Linux49 {
+		return mode != 0 && seconds(now)-s.TSRecentStamp > 1
+	}
+	if s.Substate == FinWait2 || (mode == 2 && !u.Loopback) {
+		mode = 0
+	}
+	thresh := s.EntryStamp + uint32(u.Delay/time.Millisecond)
+	return mode != 0 && int32(thresh-msClock(now)) < 0 // time_after32(now, thresh)
+}
