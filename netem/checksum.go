@@ -45,7 +45,9 @@ func StripTimestamps(pkt []byte) bool {
 	return true
 }
 
-func setTimestamps(pkt []byte, val, ecr uint32) {
+// SetTimestamps sets a TCP/IPv4 packet's timestamp option, if it has one,
+// and updates the checksum incrementally.
+func SetTimestamps(pkt []byte, val, ecr uint32) {
 	i := tsOption(pkt)
 	if i < 0 {
 		return
@@ -54,6 +56,47 @@ func setTimestamps(pkt []byte, val, ecr uint32) {
 		binary.BigEndian.PutUint32(pkt[i+2:], val)
 		binary.BigEndian.PutUint32(pkt[i+6:], ecr)
 	})
+}
+
+// SetSeqAck sets a TCP/IPv4 packet's sequence and acknowledgment numbers
+// and updates the checksum incrementally.
+func SetSeqAck(pkt []byte, seq, ack uint32) {
+	ihl := int(pkt[0]&0x0f) * 4
+	editHeaders(pkt, func() {
+		binary.BigEndian.PutUint32(pkt[ihl+4:], seq)
+		binary.BigEndian.PutUint32(pkt[ihl+8:], ack)
+	})
+}
+
+// ShiftSACK adds delta to both edges of every block of a TCP/IPv4
+// packet's SACK option, if it has one, and updates the checksum
+// incrementally: what a middlebox shifting one side's sequence space does
+// to the acknowledgments of the other.
+func ShiftSACK(pkt []byte, delta uint32) {
+	ihl := int(pkt[0]&0x0f) * 4
+	t := pkt[ihl:]
+	off := int(t[12]>>4) * 4
+	for i := 20; i < off && i < len(t); {
+		switch t[i] {
+		case 0:
+			return
+		case 1:
+			i++
+			continue
+		}
+		if i+1 >= off || t[i+1] < 2 {
+			return
+		}
+		if t[i] == 5 && i+int(t[i+1]) <= off {
+			blocks := t[i+2 : i+int(t[i+1])]
+			editHeaders(pkt, func() {
+				for j := 0; j+4 <= len(blocks); j += 4 {
+					binary.BigEndian.PutUint32(blocks[j:], binary.BigEndian.Uint32(blocks[j:])+delta)
+				}
+			})
+		}
+		i += int(t[i+1])
+	}
 }
 
 // DecrementTTL takes one off an IPv4 packet's TTL, as a router forwarding it
@@ -126,4 +169,22 @@ func fold(s uint32) uint16 {
 		s = s&0xffff + s>>16
 	}
 	return uint16(s)
+}
+
+// ChecksumsOK reports whether a TCP/IPv4 packet's IPv4 header checksum and
+// TCP checksum are both right, as a receiver checks them.
+func ChecksumsOK(pkt []byte) bool {
+	if len(pkt) < 20 {
+		return false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	if ihl < 20 || total < ihl || total > len(pkt) || fold(sum(pkt[:ihl], 0)) != 0xffff {
+		return false
+	}
+	if pkt[9] != 6 {
+		return true
+	}
+	seg := pkt[ihl:total]
+	return fold(sum(seg, sum(pkt[12:20], 0)+6+uint32(len(seg)))) == 0xffff
 }

@@ -487,5 +487,5 @@ func (n *NAT) timestamps(pkt []byte, h *Header, b *natBinding, out bool) {
 	} else {
 		ecr -= b.TSOffset
 	}
-	setTimestamps(pkt, val, ecr)
+	SetTimestamps(pkt, val, ecr)
 }

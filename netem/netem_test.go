@@ -256,3 +256,14 @@ func TestEditsKeepChecksumErrors(t *testing.T) {
 		assert.False(t, tcpOK, "%s: the corrupted payload's TCP checksum verifies after the edit", name)
 	}
 }
+
+func TestChecksumsOK(t *testing.T) {
+	b, err := netem.Segment{Src: netip.MustParseAddrPort("10.0.0.1:1"), Dst: netip.MustParseAddrPort("10.0.0.2:2"), Seq: 7, Flags: netem.ACK, Payload: []byte("abc")}.Marshal()
+	require.NoError(t, err)
+	assert.True(t, netem.ChecksumsOK(b), "a marshalled segment")
+	for _, i := range []int{5, 25, len(b) - 1} {
+		c := append([]byte(nil), b...)
+		c[i] ^= 4
+		assert.False(t, netem.ChecksumsOK(c), "byte %d flipped", i)
+	}
+}

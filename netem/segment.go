@@ -101,12 +101,15 @@ type Segment struct {
 // Header is the part of a segment that a trace or a rule needs, decoded
 // without allocating.
 type Header struct {
-	Src, Dst   netip.AddrPort
-	Seq, Ack   uint32
-	Flags      Flags
-	Window     uint16
-	HasTS      bool
-	TS         Timestamp
+	Src, Dst netip.AddrPort
+	Seq, Ack uint32
+	Flags    Flags
+	Window   uint16
+	HasTS    bool
+	TS       Timestamp
+	// WScale is the window scale option's shift, or -1 if the segment has
+	// none.
+	WScale     int8
 	PayloadOff int // offset of the TCP payload in the packet
 	PayloadLen int
 }
@@ -114,7 +117,7 @@ type Header struct {
 // Decode reads the IPv4 and TCP headers of pkt. It reports false when pkt is
 // not a well-formed IPv4 packet carrying TCP.
 func Decode(pkt []byte) (Header, bool) {
-	var h Header
+	h := Header{WScale: -1}
 	if len(pkt) < 20 || pkt[0]>>4 != 4 {
 		return h, false
 	}
@@ -150,10 +153,13 @@ func Decode(pkt []byte) (Header, bool) {
 				opts = nil
 				continue
 			}
-			if kind == 8 && opts[1] == 10 {
+			switch {
+			case kind == 8 && opts[1] == 10:
 				h.HasTS = true
 				h.TS.Val = binary.BigEndian.Uint32(opts[2:6])
 				h.TS.Ecr = binary.BigEndian.Uint32(opts[6:10])
+			case kind == 3 && opts[1] == 3:
+				h.WScale = int8(min(opts[2], 14))
 			}
 			opts = opts[opts[1]:]
 		}

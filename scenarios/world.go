@@ -8,6 +8,7 @@ import (
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 func (in *interp) cmdSeed(st stmt, args []token) error {
@@ -29,7 +30,7 @@ func (in *interp) cmdSeed(st stmt, args []token) error {
 }
 
 // hostOptions are the options a host statement takes besides its knobs.
-var hostOptions = []string{"msl", "profile"}
+var hostOptions = []string{"msl", "profile", "kernel"}
 
 // knobOptions lists every sysctl name, in full and short, as options.
 func knobOptions() []string {
@@ -40,14 +41,15 @@ func knobOptions() []string {
 	return out
 }
 
-// cmdHost: host NAME IP [msl=D] [profile=gvisor|linux] [KNOB=VALUE ...].
+// cmdHost: host NAME IP [msl=D] [profile=gvisor|linux] [kernel=6.18|4.9]
+// [KNOB=VALUE ...].
 func (in *interp) cmdHost(st stmt, args []token) error {
 	o, err := in.options(st, args, append(hostOptions, knobOptions()...)...)
 	if err != nil {
 		return err
 	}
 	if len(o.words) != 2 {
-		return in.errEnd(st, "host takes a name and an IPv4 address: host NAME IP [msl=D] [profile=gvisor|linux] [tcp_tw_reuse=N ...]")
+		return in.errEnd(st, "host takes a name and an IPv4 address: host NAME IP [msl=D] [profile=gvisor|linux] [kernel=6.18|4.9] [tcp_tw_reuse=N ...]")
 	}
 	name, ipTok := o.words[0], o.words[1]
 	if err := in.nodeName(st, name, "host"); err != nil {
@@ -76,6 +78,14 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 			if ho.Profile, err = sim.ParseProfile(prof); err != nil {
 				return in.errAt(st, name, "--profile %s: %v", p, err)
 			}
+		}
+	}
+	if t, ok := o.kv["kernel"]; ok {
+		if ho.Profile != sim.Linux {
+			return in.errAt(st, t, "kernel=%s: a kernel version needs profile=linux (a gvisor host is gVisor's netstack)", t.text)
+		}
+		if ho.Kernel, err = timewait.ParseKernel(t.text); err != nil {
+			return in.errAt(st, t, "%v", err)
 		}
 	}
 	h, err := in.w.AddHost(ho)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // TraceHash hashes everything a run observed: every packet's times, bytes
@@ -92,7 +93,7 @@ func linuxStress(tb testing.TB, seed uint64) string {
 	tb.Helper()
 	w := sim.New(sim.Options{Seed: seed})
 	defer w.Close()
-	srv, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, Profile: sim.Linux,
+	srv, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, Profile: sim.Linux, Kernel: timewait.Linux49,
 		Sysctls: []string{"tcp_tw_recycle=1", "tcp_max_tw_buckets=1", "tcp_rfc1337=0"}})
 	require.NoError(tb, err)
 	l, err := srv.Listen(80, sim.SocketOptions{})

@@ -17,6 +17,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // Defaults for HostOptions, following Linux.
@@ -74,6 +76,9 @@ type HostOptions struct {
 	// Profile is whose behaviour the host shows where gVisor and Linux
 	// differ: GVisor (default) or Linux.
 	Profile Profile
+	// Kernel is the Linux version a Linux-profile host models: 6.18 (the
+	// zero value) or 4.9. A gVisor host ignores it.
+	Kernel timewait.Kernel
 	// Sysctls set Linux knobs by name, "net.ipv4.tcp_tw_reuse=1" or
 	// "tcp_tw_reuse=1" (see SetSysctl and docs/knobs.md). They apply after
 	// the fields above.
@@ -118,6 +123,21 @@ type Host struct {
 	silent                  bool
 	swallowed, swallowedRST uint64
 
+	// The linux profile's timewait sockets (timewait.go): their timers
+	// (a heap, with one World event at the earliest), how many there are,
+	// and the segments they received and sent (for nstat).
+	twq                []*epRec
+	twEv               *event
+	twSeq              uint64
+	ntw                int
+	twIn, twOut, twRST uint64
+	// ports is the linux profile's table of local ports (ports.go).
+	ports map[uint64]*portUse
+	// perturb is the linux profile's table_perturb (ports.go).
+	perturb  map[uint32]uint32
+	portRNG  *randv2.Rand
+	portSeed uint64
+
 	sockets  []*Socket
 	nsockets int
 	rbuf     bytes.Buffer
@@ -134,10 +154,15 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o,
-		knobs: defaultKnobs(o.Profile, o.TWReuse),
-		pol:   policy{conns: map[tuple]*lconn{}, peers: map[netip.Addr]peerTS{}}}
+		knobs: defaultKnobs(o),
+		pol:   policy{conns: map[tuple]*lconn{}, peers: map[netip.Addr]peerTS{}, adj: map[tuple]*seqAdj{}}}
 	h.nic = &nic{h: h, mtu: 1500}
 	h.obs.init(h)
+	if o.Profile == Linux {
+		h.portSeed = w.subSeed("ports", o.Name)
+		h.portRNG = randv2.New(randv2.NewPCG(h.portSeed, splitmix(h.portSeed)))
+		h.ports, h.perturb = map[uint64]*portUse{}, map[uint32]uint32{}
+	}
 
 	seed := w.subSeed("host", o.Name)
 	var key [32]byte
@@ -219,6 +244,9 @@ func (w *World) checkHost(o *HostOptions) error {
 	}
 	if o.Profile > Linux {
 		return fmt.Errorf("sim: host %s: profile %d: want gvisor or linux", o.Name, o.Profile)
+	}
+	if o.Kernel > timewait.Linux49 {
+		return fmt.Errorf("sim: host %s: kernel %d: want 6.18 or 4.9", o.Name, o.Kernel)
 	}
 	if o.TWReuse > TWReuseGlobal {
 		return fmt.Errorf("sim: host %s: tw_reuse mode %d: want off, global or loopback", o.Name, o.TWReuse)

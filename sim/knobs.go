@@ -8,6 +8,8 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // Profile says whose behaviour a host shows where gVisor and Linux differ.
@@ -17,10 +19,12 @@ type Profile uint8
 const (
 	// GVisor is gVisor's netstack as it is: the default.
 	GVisor Profile = iota
-	// Linux adds a policy layer between the link and the stack that models
-	// what a current Linux kernel does and gVisor does not: the knobs
-	// tcp_timestamps=0, tcp_tw_reuse (with its timestamp rule),
-	// tcp_tw_recycle, tcp_max_tw_buckets, tcp_rfc1337=0, and PAWS.
+	// Linux models Linux (6.18 unless HostOptions.Kernel says 4.9) where
+	// it differs from gVisor: a policy layer between the link and the
+	// stack (PAWS, tcp_timestamps=0, tcp_tw_recycle under 4.9), Linux's
+	// timewait sockets in place of gVisor's TIME-WAIT and orphaned
+	// FIN-WAIT-2 endpoints (package timewait), Linux's choice of ephemeral
+	// ports and its tcp_tw_reuse, and its knobs.
 	Linux
 )
 
@@ -44,11 +48,13 @@ func ParseProfile(s string) (Profile, error) {
 
 // knobs are a host's Linux knobs, resolved.
 type knobs struct {
-	timestamps   bool // net.ipv4.tcp_timestamps
-	twReuse      int  // net.ipv4.tcp_tw_reuse: 0 off, 1 global, 2 loopback
-	twRecycle    bool // net.ipv4.tcp_tw_recycle
-	maxTWBuckets int  // net.ipv4.tcp_max_tw_buckets
-	rfc1337      bool // net.ipv4.tcp_rfc1337
+	timestamps       bool          // net.ipv4.tcp_timestamps
+	twReuse          int           // net.ipv4.tcp_tw_reuse: 0 off, 1 global, 2 loopback
+	twReuseDelay     time.Duration // net.ipv4.tcp_tw_reuse_delay (6.18)
+	twRecycle        bool          // net.ipv4.tcp_tw_recycle (4.9)
+	maxTWBuckets     int           // net.ipv4.tcp_max_tw_buckets
+	rfc1337          bool          // net.ipv4.tcp_rfc1337
+	invalidRateLimit time.Duration // net.ipv4.tcp_invalid_ratelimit
 }
 
 // DefaultMaxTWBuckets is the tcp_max_tw_buckets of the linux profile: the
@@ -57,9 +63,9 @@ const DefaultMaxTWBuckets = 262144
 
 // sysctlNames lists the knobs a host takes, by their Linux names.
 var sysctlNames = []string{
-	"net.ipv4.tcp_timestamps", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_tw_recycle",
-	"net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_rfc1337", "net.ipv4.tcp_fin_timeout",
-	"net.ipv4.ip_local_port_range",
+	"net.ipv4.tcp_timestamps", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_tw_reuse_delay",
+	"net.ipv4.tcp_tw_recycle", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_rfc1337",
+	"net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_invalid_ratelimit", "net.ipv4.ip_local_port_range",
 }
 
 // SysctlNames returns the knobs a host takes, by their Linux names.
@@ -91,6 +97,7 @@ func (h *Host) SetSysctl(name, value string) error {
 	linuxOnly := func(what string) error {
 		return fmt.Errorf("%s = %s: gVisor has %s; it is modelled only under profile=linux", full, value, what)
 	}
+	kernel := h.opts.Kernel
 	v, err := strconv.Atoi(value)
 	switch full {
 	case "net.ipv4.tcp_timestamps":
@@ -99,17 +106,43 @@ func (h *Host) SetSysctl(name, value string) error {
 		}
 		h.knobs.timestamps = v == 1
 	case "net.ipv4.tcp_tw_reuse":
-		if err != nil || v < 0 || v > 2 {
+		if h.opts.Profile == Linux && kernel == timewait.Linux49 {
+			if err != nil || v < 0 || v > 1 {
+				return bad("0 (off) or 1 (on); Linux 4.9 has no loopback-only mode 2 (a later kernel added it)")
+			}
+		} else if err != nil || v < 0 || v > 2 {
 			return bad("0 (off), 1 (global) or 2 (loopback only)")
 		}
 		h.knobs.twReuse = v
 		return h.applyReuse(h.defaultReuseMode())
+	case "net.ipv4.tcp_tw_reuse_delay":
+		if err != nil || v < 1 {
+			return bad("milliseconds >= 1")
+		}
+		if h.opts.Profile != Linux {
+			return linuxOnly("a fixed 1 s since the last timestamp")
+		}
+		if kernel == timewait.Linux49 {
+			return fmt.Errorf("%s: Linux 4.9 has no such knob (its tcp_tw_reuse waits more than a second after the last timestamp); a 6.x kernel added it", full)
+		}
+		h.knobs.twReuseDelay = time.Duration(v) * time.Millisecond
+	case "net.ipv4.tcp_invalid_ratelimit":
+		if err != nil || v < 0 {
+			return bad("milliseconds >= 0")
+		}
+		if h.opts.Profile != Linux {
+			return linuxOnly("no rate limit on ACKs to out-of-window segments in TIME-WAIT")
+		}
+		h.knobs.invalidRateLimit = time.Duration(v) * time.Millisecond
 	case "net.ipv4.tcp_tw_recycle":
 		if err != nil || (v != 0 && v != 1) {
 			return bad("0 or 1")
 		}
 		if v == 1 && h.opts.Profile != Linux {
 			return linuxOnly("no tw_recycle")
+		}
+		if v == 1 && kernel != timewait.Linux49 {
+			return fmt.Errorf("%s = 1: Linux %v has no such knob: it was removed in 4.12 (commit 4396e46187ca, \"tcp: remove tcp_tw_recycle\"); give the host kernel=4.9", full, kernel)
 		}
 		h.knobs.twRecycle = v == 1
 	case "net.ipv4.tcp_max_tw_buckets":
@@ -180,6 +213,10 @@ func (h *Host) Sysctl(name string) (string, error) {
 		return b(h.knobs.timestamps), nil
 	case "net.ipv4.tcp_tw_reuse":
 		return strconv.Itoa(h.knobs.twReuse), nil
+	case "net.ipv4.tcp_tw_reuse_delay":
+		return strconv.Itoa(int(h.knobs.twReuseDelay / time.Millisecond)), nil
+	case "net.ipv4.tcp_invalid_ratelimit":
+		return strconv.Itoa(int(h.knobs.invalidRateLimit / time.Millisecond)), nil
 	case "net.ipv4.tcp_tw_recycle":
 		return b(h.knobs.twRecycle), nil
 	case "net.ipv4.tcp_max_tw_buckets":
@@ -200,22 +237,39 @@ func (h *Host) Sysctl(name string) (string, error) {
 // Profile returns the host's behaviour profile.
 func (h *Host) Profile() Profile { return h.opts.Profile }
 
-// defaultKnobs are a profile's knobs before any sysctl.
-func defaultKnobs(p Profile, reuse TWReuse) knobs {
-	k := knobs{timestamps: true, twReuse: 2, rfc1337: p == GVisor, maxTWBuckets: DefaultMaxTWBuckets}
-	switch reuse {
+// Behaviour names whose TCP the host shows: "gvisor", or "linux 6.18"
+// (or "linux 4.9").
+func (h *Host) Behaviour() string {
+	if h.opts.Profile == Linux {
+		return "linux " + h.opts.Kernel.String()
+	}
+	return "gvisor"
+}
+
+// defaultKnobs are a host's knobs before any sysctl.
+func defaultKnobs(o HostOptions) knobs {
+	k := knobs{timestamps: true, twReuse: 2, rfc1337: o.Profile == GVisor, maxTWBuckets: DefaultMaxTWBuckets,
+		twReuseDelay: time.Second, invalidRateLimit: 500 * time.Millisecond}
+	switch o.TWReuse {
 	case TWReuseOff:
 		k.twReuse = 0
 	case TWReuseGlobal:
 		k.twReuse = 1
+	case TWReuseLoopback:
+		if o.Profile == Linux && o.Kernel == timewait.Linux49 {
+			k.twReuse = 0 // 4.9's default; it had no loopback mode
+		}
 	}
 	return k
 }
 
-// defaultReuseMode is gVisor's reuse mode for the knob, outside a connect.
-// Under the linux profile, tcp_tw_reuse=1 is decided connect by connect
-// (see reuseModeFor).
+// defaultReuseMode is gVisor's reuse mode for the knob.
 func (h *Host) defaultReuseMode() tcpip.TCPTimeWaitReuseOption {
+	if h.opts.Profile == Linux {
+		// The host decides reuse itself (ports.go); gVisor never holds a
+		// TIME-WAIT endpoint to reuse.
+		return tcpip.TCPTimeWaitReuseDisabled
+	}
 	switch h.knobs.twReuse {
 	case 0:
 		return tcpip.TCPTimeWaitReuseDisabled

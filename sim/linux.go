@@ -8,31 +8,65 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
 	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // This file is the host policy layer: what a host does between the link and
-// its gVisor stack so that it behaves as the Linux knobs say where gVisor
-// differs (docs/knobs.md lists each rule with the kernel source it follows).
+// its gVisor stack so that it behaves as Linux does where gVisor differs
+// (docs/knobs.md lists each rule with the kernel source it follows).
 // tcp_timestamps=0 works under both profiles (it only edits the wire); the
-// rest applies under the linux profile.
+// rest applies under the linux profile. Linux's timewait sockets are in
+// timewait.go, its choice of ports in ports.go, its RTO in rto.go and the
+// sequence-number shift of a connection that took over a timewait tuple in
+// seqadj.go.
 
 // Time constants of Linux's TCP (include/net/tcp.h).
 const (
-	pawsMSL  = 60 * time.Second    // TCP_PAWS_MSL: a cached timestamp's life
-	pawsIdle = 24 * 24 * time.Hour // TCP_PAWS_24DAYS: ts_recent older than this is ignored
-	pawsWin  = 1                   // TCP_PAWS_WINDOW
+	pawsMSL = 60 * time.Second // TCP_PAWS_MSL: a cached timestamp's life
+	pawsWin = 1                // TCP_PAWS_WINDOW
 )
 
-// lconn is what the policy knows of one connection (a tuple).
-type lconn struct {
-	sawTS      bool // the peer sent timestamps (so they were negotiated)
-	tsRecent   uint32
-	tsAt       time.Duration // when tsRecent was taken (ts_recent_stamp)
-	rcvNxt     uint32        // the ack of the host's last segment: RCV.NXT
-	haveRcvNxt bool
+// pawsWrap is how long ts_recent is trusted: TCP_PAWS_WRAP (INT_MAX /
+// USEC_PER_SEC seconds) since 6.7, TCP_PAWS_24DAYS before.
+func pawsWrap(k timewait.Kernel) time.Duration {
+	if k == timewait.Linux49 {
+		return 24 * 24 * time.Hour
+	}
+	return 2147 * time.Second
 }
+
+// lconn is what the linux profile knows of one live connection (a tuple),
+// from the segments the host sent and received.
+type lconn struct {
+	// The peer's timestamps: ts_recent and when it was taken.
+	sawTS    bool
+	tsRecent uint32
+	tsAt     time.Duration
+	// What the host's own last segments said: RCV.NXT (the ack of its last
+	// ACK), SND.NXT (the end of the highest segment it sent), its last
+	// window field, and its timestamp clock's offset (TSval - ms clock).
+	rcvNxt     uint32
+	haveRcvNxt bool
+	sndNxt     uint32
+	sndUna     uint32
+	win        uint16
+	tsOff      uint32
+	haveTSOff  bool
+	// Window scales offered in the SYNs, -1 if none.
+	ourWS, peerWS int8
+	// The host's SYN (or SYN-ACK) sequence number, to recognise its
+	// retransmissions.
+	synSeq  uint32
+	synSent bool
+	rtt     rttEstimator
+}
+
+func newLconn() *lconn { return &lconn{ourWS: -1, peerWS: -1} }
 
 // peerTS is tcp_tw_recycle's per-peer cache entry (tcp_metrics tcpm_ts,
 // tcpm_ts_stamp).
@@ -45,6 +79,7 @@ type peerTS struct {
 type policy struct {
 	conns map[tuple]*lconn
 	peers map[netip.Addr]peerTS
+	adj   map[tuple]*seqAdj
 }
 
 // LogLine is a line of the host's kernel log.
@@ -57,21 +92,18 @@ func (l LogLine) String() string {
 	return fmt.Sprintf("[%5d.%06d] %s", l.At/time.Second, (l.At%time.Second)/time.Microsecond, l.Text)
 }
 
-func (h *Host) logf(format string, args ...any) {
-	h.logs = append(h.logs, LogLine{At: h.w.Now(), Text: fmt.Sprintf(format, args...)})
-}
-
-// Log returns the host's kernel log lines.
+// Log returns the host's kernel log lines. Neither Linux 6.18 nor 4.9
+// logs anything tcpsim models (the "TCP: time wait bucket table overflow"
+// line of the articles is from 3.x kernels), so it is empty for now.
 func (h *Host) Log() []LogLine { return slices.Clone(h.logs) }
 
-func (h *Host) conn(t tuple) *lconn {
-	c := h.pol.conns[t]
-	if c == nil {
-		c = &lconn{}
-		h.pol.conns[t] = c
-	}
-	return c
-}
+// mono is the host's monotonic clock: what Linux's clocks (jiffies,
+// tcp_clock_ms, ktime_get_seconds) and gVisor's timestamps count from.
+func (h *Host) mono() time.Duration { return uptime + h.w.Now() }
+
+// msClock is the host's timestamp clock now (tcp_clock_ms; gVisor's TSval
+// without its offset).
+func (h *Host) msClock() uint32 { return uint32(h.mono() / time.Millisecond) }
 
 // outboundLocked edits and notes a packet the host sends. Requires World.mu.
 func (h *Host) outboundLocked(data []byte) {
@@ -89,182 +121,197 @@ func (h *Host) outboundLocked(data []byte) {
 		return
 	}
 	t := tuple{local: hd.Src, remote: hd.Dst}
-	if hd.Flags&netem.SYN != 0 && hd.Flags&netem.ACK == 0 {
-		h.pol.conns[t] = &lconn{} // a new connection on this tuple
+	if len(h.pol.adj) > 0 {
+		h.adjustOut(t, data, &hd)
+	}
+	syn := hd.Flags&netem.SYN != 0
+	if syn && hd.Flags&netem.ACK == 0 && h.pol.conns[t] == nil {
+		h.pol.conns[t] = newLconn() // a new connection on this tuple
+	}
+	c := h.pol.conns[t]
+	if c == nil {
+		return
+	}
+	now := h.w.Now()
+	if syn {
+		if c.synSent && hd.Seq == c.synSeq && hd.HasTS && c.haveTSOff {
+			// Linux stamps every (re)transmission of its SYN and SYN-ACK
+			// afresh (tcp_syn_options, tcp_make_synack); gVisor repeats
+			// the first TSval.
+			hd.TS.Val = h.msClock() + c.tsOff
+			netem.SetTimestamps(data, hd.TS.Val, hd.TS.Ecr)
+		}
+		if !c.synSent {
+			c.synSeq, c.synSent = hd.Seq, true
+			c.sndUna, c.sndNxt = hd.Seq, hd.Seq
+		}
+		c.ourWS = hd.WScale
+	}
+	if hd.HasTS {
+		c.tsOff, c.haveTSOff = hd.TS.Val-h.msClock(), true
 	}
 	if hd.Flags&netem.ACK != 0 {
-		c := h.conn(t)
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true
+	}
+	c.win = hd.Window
+	if end := segEnd(hd); end != hd.Seq && c.synSent {
+		c.rtt.sent(hd.Seq, end, c.sndNxt, now)
+		if int32(end-c.sndNxt) > 0 {
+			c.sndNxt = end
+		}
 	}
 }
 
-// inbound applies the policy to a packet arriving at the host. It returns
-// why the packet is discarded, or "" to deliver it (possibly edited).
-func (h *Host) inbound(data []byte) string {
+// segEnd is the sequence number after the segment (end_seq).
+func segEnd(hd netem.Header) uint32 {
+	e := hd.Seq + uint32(hd.PayloadLen)
+	if hd.Flags&netem.SYN != 0 {
+		e++
+	}
+	if hd.Flags&netem.FIN != 0 {
+		e++
+	}
+	return e
+}
+
+// verdict is what the policy layer decided about an arriving packet.
+type verdict struct {
+	// discard says why the packet is thrown away before the stack sees
+	// it ("" to deliver it).
+	discard string
+	// handled says what the host's timewait socket did with it, and
+	// consumed that the stack does not see it.
+	handled  string
+	consumed bool
+}
+
+// editsInbound reports whether inbound may edit packets arriving at the
+// host.
+func (h *Host) editsInbound() bool { return h.opts.Profile == Linux || !h.knobs.timestamps }
+
+// inbound applies the policy to a packet arriving at the host: it may edit
+// it, discard it, or hand it to the tuple's timewait socket.
+func (h *Host) inbound(data []byte) verdict {
 	if h.opts.Profile != Linux && h.knobs.timestamps {
-		return ""
+		return verdict{}
 	}
 	hd, ok := netem.Decode(data)
 	if !ok {
-		return ""
+		return verdict{}
 	}
 	if !h.knobs.timestamps && hd.HasTS {
 		stripTS(data, &hd)
 	}
 	if h.opts.Profile != Linux {
-		return ""
+		return verdict{}
+	}
+	t := tuple{local: hd.Dst, remote: hd.Src}
+	var v verdict
+	if r := h.obs.twByTuple[t]; r != nil && r.tw != nil {
+		if v = h.twReceive(r, data, hd); v.consumed {
+			return v
+		}
+	}
+	if len(h.pol.adj) > 0 {
+		h.adjustIn(t, data, &hd)
 	}
 	now := h.w.Now()
-	t := tuple{local: hd.Dst, remote: hd.Src}
-	syn := hd.Flags&netem.SYN != 0 && hd.Flags&netem.ACK == 0
-	tw := h.obs.twByTuple[t]
-	if tw != nil && tw.state != TimeWait {
-		tw = nil
-	}
-
-	if syn {
-		if tw == nil && h.knobs.twRecycle && h.listening(hd.Dst.Port()) {
-			// tcp_conn_request (Linux < 4.12): a SYN from a peer whose
-			// timestamp was cached less than TCP_PAWS_MSL ago is
-			// dropped when it carries no timestamp or one older than
-			// the cache by more than TCP_PAWS_WINDOW
-			// (tcp_peer_is_proven in net/ipv4/tcp_metrics.c).
-			if p, ok := h.pol.peers[hd.Src.Addr()]; ok && now-p.at < pawsMSL &&
-				(!hd.HasTS || int32(p.ts-hd.TS.Val) > pawsWin) {
-				h.count(cPAWSPassive)
-				h.count(cListenDrops)
-				if !hd.HasTS {
-					return fmt.Sprintf("linux tcp_tw_recycle: SYN without a timestamp from %v, cached %s ago", hd.Src.Addr(), fmtAge(now-p.at))
-				}
-				return fmt.Sprintf("linux tcp_tw_recycle: SYN TSval %d older than %v's cached %d (PAWSPassive)", hd.TS.Val, hd.Src.Addr(), p.ts)
+	if hd.Flags&netem.SYN != 0 && hd.Flags&netem.ACK == 0 {
+		// A SYN a timewait socket let through carries its ISN and skips
+		// tcp_tw_recycle's check (tcp_conn_request checks only when isn
+		// is 0).
+		if v.handled == "" {
+			if why := h.recycleDrop(hd, now); why != "" {
+				return verdict{discard: why}
 			}
 		}
-		if tw == nil {
-			c := &lconn{}
-			if hd.HasTS {
-				c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
-			}
-			h.pol.conns[t] = c
+		c := newLconn()
+		if hd.HasTS {
+			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
 		}
-		return ""
+		c.peerWS = hd.WScale
+		h.pol.conns[t] = c
+		return v
 	}
-
 	c := h.pol.conns[t]
 	if c == nil {
-		return ""
-	}
-	if hd.Flags&netem.RST != 0 {
-		// tcp_timewait_state_process: with tcp_rfc1337=0 an RST at
-		// RCV.NXT kills the TIME-WAIT socket, silently.
-		if tw != nil && !h.knobs.rfc1337 && c.haveRcvNxt && hd.Seq == c.rcvNxt {
-			h.destroy(tw, "linux tcp_rfc1337=0: RST killed TIME-WAIT")
-			return "linux tcp_rfc1337=0: killed TIME-WAIT"
-		}
-		return "" // RST passes PAWS (tcp_validate_incoming)
-	}
-	if !hd.HasTS {
-		return ""
+		return verdict{}
 	}
 	if hd.Flags&netem.SYN != 0 {
-		// The SYN-ACK: the peer's first timestamp.
-		c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+		c.peerWS = hd.WScale
+	}
+	if hd.Flags&netem.RST == 0 && hd.HasTS {
+		if hd.Flags&netem.SYN != 0 {
+			// The SYN-ACK: the peer's first timestamp.
+			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+		} else if c.sawTS && int32(hd.TS.Val-c.tsRecent) < 0 && now-c.tsAt < pawsWrap(h.opts.Kernel) {
+			// PAWS (RFC 7323 section 5; tcp_paws_discard and
+			// tcp_validate_incoming in tcp_input.c). RSTs are exempt.
+			h.count(cPAWSEstab)
+			return verdict{discard: fmt.Sprintf("linux PAWS: TSval %d older than ts_recent %d", hd.TS.Val, c.tsRecent)}
+		} else if !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0 {
+			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+		}
+	}
+	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(hd.Ack-c.sndUna) > 0 {
+		c.sndUna = hd.Ack
+		var tsecr uint32
+		if hd.HasTS && c.haveTSOff {
+			tsecr = hd.TS.Ecr - c.tsOff
+		}
+		c.rtt.acked(hd.Ack, c.sndNxt, now, tsecr, h.msClock())
+	}
+	return verdict{}
+}
+
+// recycleDrop is tcp_tw_recycle's check of a SYN to a listener (Linux
+// before 4.12, tcp_conn_request): a SYN from a peer whose timestamp was
+// cached less than TCP_PAWS_MSL ago is dropped silently when it carries no
+// timestamp or one older than the cache by more than TCP_PAWS_WINDOW
+// (tcp_peer_is_proven in net/ipv4/tcp_metrics.c).
+func (h *Host) recycleDrop(hd netem.Header, now time.Duration) string {
+	if !h.knobs.twRecycle || !h.listening(hd.Dst) {
 		return ""
 	}
-	// PAWS (RFC 7323 section 5; tcp_paws_discard in tcp_input.c, and in
-	// TIME-WAIT tcp_timewait_state_process).
-	if c.sawTS && int32(hd.TS.Val-c.tsRecent) < 0 && now-c.tsAt < pawsIdle {
-		h.count(cPAWSEstab)
-		return fmt.Sprintf("linux PAWS: TSval %d older than ts_recent %d", hd.TS.Val, c.tsRecent)
+	p, ok := h.pol.peers[hd.Src.Addr()]
+	if !ok || now-p.at >= pawsMSL || (hd.HasTS && int32(p.ts-hd.TS.Val) <= pawsWin) {
+		return ""
 	}
-	if !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0 {
-		c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+	h.count(cPAWSPassive)
+	h.count(cListenDrops)
+	if !hd.HasTS {
+		return fmt.Sprintf("linux tcp_tw_recycle: SYN without a timestamp from %v, cached %s ago", hd.Src.Addr(), fmtAge(now-p.at))
 	}
-	return ""
+	return fmt.Sprintf("linux tcp_tw_recycle: SYN TSval %d older than %v's cached %d (PAWSPassive)", hd.TS.Val, hd.Src.Addr(), p.ts)
 }
 
 func fmtAge(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
 
-// listening reports whether the host has a listener on port.
-func (h *Host) listening(port uint16) bool {
-	for _, r := range h.obs.active {
-		if r.state == Listen && r.local.Port() == port {
-			return true
-		}
-	}
-	return false
-}
-
-// onTimeWait runs when one of the host's endpoints entered TIME-WAIT.
-func (h *Host) onTimeWait(r *epRec) {
-	if h.opts.Profile != Linux {
-		return
-	}
-	// tcp_time_wait (net/ipv4/tcp_minisocks.c): no TIME-WAIT bucket past
-	// tcp_max_tw_buckets; the socket is destroyed without a word on the
-	// wire.
-	if h.StateCount(TimeWait) > h.knobs.maxTWBuckets {
-		h.count(cTimeWaitOverflow)
-		h.logf("TCP: time wait bucket table overflow")
-		h.destroy(r, "linux tcp_max_tw_buckets: time wait bucket table overflow")
-		return
-	}
-	c := h.pol.conns[tuple{r.local, r.remote}]
-	if !h.knobs.twRecycle || c == nil || !c.sawTS {
-		return
-	}
-	// tcp_remember_stamp: cache the peer's latest timestamp by address,
-	// and cut TIME-WAIT to 3.5×RTO.
-	ip := r.remote.Addr()
-	if p, ok := h.pol.peers[ip]; !ok || int32(p.ts-c.tsRecent) <= 0 {
-		h.pol.peers[ip] = peerTS{ts: c.tsRecent, at: c.tsAt}
-	}
-	var info tcpip.TCPInfoOption
-	rto := 200 * time.Millisecond
-	if err := r.ep.GetSockOpt(&info); err == nil && info.RTO > 0 {
-		rto = info.RTO
-	}
-	short := rto*4 - rto/2
-	h.w.After(short, func() {
-		if r.state == TimeWait {
-			h.count(cTWKilled)
-			h.destroy(r, fmt.Sprintf("linux tcp_tw_recycle: TIME-WAIT cut to 3.5×RTO = %v", short))
-		}
-	})
+// listening reports whether the host has a listener on local, as the
+// demuxer would find it for a SYN.
+func (h *Host) listening(local netip.AddrPort) bool {
+	id := stack.TransportEndpointID{LocalPort: local.Port(), LocalAddress: tcpip.AddrFrom4(local.Addr().As4())}
+	ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, 0).(*tcp.Endpoint)
+	return ok && ep.EndpointState() == tcp.StateListen
 }
 
 // destroy ends an endpoint without anything on the wire: gVisor's Abort
 // sends RST|ACK, which the host swallows.
 func (h *Host) destroy(r *epRec, cause string) {
-	h.w.mu.Lock()
-	h.silent = true
-	h.w.mu.Unlock()
-	r.ep.Abort()
-	h.w.mu.Lock()
-	h.silent = false
-	h.w.mu.Unlock()
+	h.abortSilently(r.ep)
 	r.cause = cause
 	h.obs.poll(r, h.w.Now())
 }
 
-// reuseModeFor picks gVisor's reuse mode for a connect to remote under the
-// linux profile: tcp_tw_reuse=1 reuses a TIME-WAIT tuple only if the old
-// connection had timestamps (tcp_twsk_unique in net/ipv4/tcp_ipv4.c);
-// gVisor's Global mode then applies the same one-second rule. If any
-// TIME-WAIT connection to remote lacks timestamps, no reuse is allowed for
-// this connect (gVisor cannot choose per endpoint).
-func (h *Host) reuseModeFor(remote netip.AddrPort) tcpip.TCPTimeWaitReuseOption {
-	if h.opts.Profile != Linux || h.knobs.twReuse != 1 {
-		return h.defaultReuseMode()
-	}
-	for t, r := range h.obs.twByTuple { // order does not matter: a conjunction
-		if t.remote != remote || r.state != TimeWait {
-			continue
-		}
-		if c := h.pol.conns[t]; c == nil || !c.sawTS || !h.knobs.timestamps {
-			return tcpip.TCPTimeWaitReuseDisabled
-		}
-	}
-	return tcpip.TCPTimeWaitReuseGlobal
+// abortSilently aborts a gVisor endpoint and swallows what it sends.
+func (h *Host) abortSilently(ep *tcp.Endpoint) {
+	h.w.mu.Lock()
+	h.silent = true
+	h.w.mu.Unlock()
+	ep.Abort()
+	h.w.mu.Lock()
+	h.silent = false
+	h.w.mu.Unlock()
 }
 
 // stripTS rewrites the timestamp option to NOPs and fixes the checksum, as
@@ -284,16 +331,35 @@ const (
 	cTimeWaitOverflow
 	cPAWSPassive
 	cPAWSEstab
+	cPAWSTimewait
+	cACKSkippedTimeWait
+	cACKSkippedFinWait2
 	cListenDrops
 	cAbortOnData
 	cAbortOnClose
+	cAbortOnLinger
 	numCounters
 )
 
 var counterNames = [numCounters]string{
 	"TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled", "TcpExtTCPTimeWaitOverflow",
-	"TcpExtPAWSPassive", "TcpExtPAWSEstab", "TcpExtListenDrops", "TcpExtTCPAbortOnData",
-	"TcpExtTCPAbortOnClose",
+	"TcpExtPAWSPassive", "TcpExtPAWSEstab", "TcpExtPAWSTimewait", "TcpExtTCPACKSkippedTimeWait",
+	"TcpExtTCPACKSkippedFinWait2", "TcpExtListenDrops", "TcpExtTCPAbortOnData",
+	"TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnLinger",
+}
+
+// hasCounter reports whether the host's kernel has counter c: 6.18 has no
+// PAWSPassive (tcp_tw_recycle is gone), 4.9 no PAWSTimewait (added in
+// 6.15). A gVisor host shows 6.18's names.
+func (h *Host) hasCounter(c counter) bool {
+	old := h.opts.Profile == Linux && h.opts.Kernel == timewait.Linux49
+	switch c {
+	case cPAWSPassive:
+		return old
+	case cPAWSTimewait:
+		return !old
+	}
+	return true
 }
 
 func (h *Host) count(c counter) { h.counters[c]++ }
@@ -305,8 +371,9 @@ type Counter struct {
 }
 
 // Counters returns the host's counters with nstat's names: the Tcp* ones
-// from gVisor's statistics, the TcpExt* ones counted by tcpsim (the linux
-// profile's rules, TIME-WAIT endings, aborts), sorted by name.
+// from gVisor's statistics (plus what the host's timewait sockets received
+// and sent), the TcpExt* ones counted by tcpsim where the kernel counts
+// them, sorted by name.
 func (h *Host) Counters() []Counter {
 	s := h.stack.Stats().TCP
 	out := []Counter{
@@ -314,13 +381,15 @@ func (h *Host) Counters() []Counter {
 		{"TcpPassiveOpens", s.PassiveConnectionOpenings.Value()},
 		{"TcpEstabResets", s.EstablishedResets.Value()},
 		{"TcpCurrEstab", s.CurrentEstablished.Value()},
-		{"TcpInSegs", s.ValidSegmentsReceived.Value()},
-		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed},
+		{"TcpInSegs", s.ValidSegmentsReceived.Value() + h.twIn},
+		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed + h.twOut},
 		{"TcpRetransSegs", s.Retransmits.Value()},
-		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST},
+		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST + h.twRST},
 	}
 	for i, n := range counterNames {
-		out = append(out, Counter{n, h.counters[i]})
+		if h.hasCounter(counter(i)) {
+			out = append(out, Counter{n, h.counters[i]})
+		}
 	}
 	slices.SortFunc(out, func(a, b Counter) int { return strings.Compare(a.Name, b.Name) })
 	return out

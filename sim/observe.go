@@ -12,16 +12,25 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
-// epRec is what the observer knows of one gVisor endpoint.
+// epRec is what the observer knows of one connection (or listener): a
+// gVisor endpoint, or, under the linux profile, the timewait socket that
+// took its place (then ep is nil and tw is set).
 type epRec struct {
 	id int
 	// cause explains the next transition when the policy layer or an
 	// application call forced it (see Transition.Cause).
 	cause         string
 	ep            *tcp.Endpoint
+	tw            *twsock
 	state         State
 	local, remote netip.AddrPort
 	sock          *Socket
+	// port is the linux profile's key of the local port this record
+	// holds in Host.ports (0 for none); bound says it was bound by
+	// bind() rather than picked by connect().
+	port      uint64
+	bound     bool
+	reuseAddr bool
 }
 
 type tuple struct {
@@ -49,11 +58,14 @@ type observer struct {
 	// passes at a later one and hold no more than one instant's SYNs.
 	synAt         time.Duration
 	synOut, synIn map[tuple]bool // lookups only
-	// entered lists endpoints that entered TIME-WAIT in this observation.
-	twNew []*epRec
+	// closing lists endpoints that entered TIME-WAIT or FIN-WAIT-2 in this
+	// observation.
+	closing []*epRec
 	// twByTuple finds the TIME-WAIT endpoint of a tuple even after gVisor
-	// replaced it in its demuxer (a SYN reopening the tuple). Endpoints
-	// sorts what it lists, so iterating it leaks no order.
+	// replaced it in its demuxer (a SYN reopening the tuple), and under
+	// the linux profile the timewait socket of a tuple (TIME-WAIT or
+	// FIN-WAIT-2). Endpoints sorts what it lists, so iterating it leaks no
+	// order.
 	twByTuple map[tuple]*epRec
 	nrec      int
 	// tuples are noted by emit and deliver under World.mu.
@@ -178,19 +190,20 @@ func (h *Host) observe() {
 	kept := o.active[:0]
 	for _, r := range o.active {
 		o.poll(r, now)
-		if r.state != Closed && r.state != TimeWait {
+		if r.state != Closed && r.state != TimeWait && r.tw == nil {
 			kept = append(kept, r)
 		}
 	}
 	clear(o.active[len(kept):])
 	o.active = kept
 
-	// The policy layer's turn on endpoints that just entered TIME-WAIT.
-	for len(o.twNew) > 0 {
-		r := o.twNew[0]
-		o.twNew = o.twNew[1:]
-		if r.state == TimeWait {
-			h.onTimeWait(r)
+	// The linux profile's turn on endpoints that just entered TIME-WAIT
+	// or FIN-WAIT-2.
+	for len(o.closing) > 0 {
+		r := o.closing[0]
+		o.closing = o.closing[1:]
+		if r.state == TimeWait || r.state == FinWait2 {
+			h.closing(r)
 		}
 	}
 }
@@ -198,6 +211,9 @@ func (h *Host) observe() {
 // poll compares r's state with the last one recorded and records the
 // transitions between them.
 func (o *observer) poll(r *epRec, now time.Duration) {
+	if r.ep == nil {
+		return // a timewait socket: its transitions are recorded by set
+	}
 	s := stateOf(r.ep.EndpointState())
 	if s == r.state {
 		return
@@ -235,12 +251,37 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	switch s {
 	case TimeWait:
 		o.twByTuple[tuple{r.local, r.remote}] = r
-		o.twNew = append(o.twNew, r)
+		o.closing = append(o.closing, r)
+	case FinWait2:
+		o.closing = append(o.closing, r)
 	case Closed:
 		delete(o.byEP, r.ep)
-		if r.sock != nil && r.sock.closed {
-			r.sock.release()
-		}
+		o.ended(r)
+	}
+}
+
+// set records a transition of a record the stack no longer holds (a
+// linux-profile timewait socket) to s, with cause.
+func (o *observer) set(r *epRec, s State, cause string) {
+	if r.state == s {
+		return
+	}
+	r.cause = cause
+	o.record(r, o.h.w.Now(), r.state, s, false)
+	r.state, r.cause = s, ""
+	if s == Closed {
+		o.ended(r)
+	}
+}
+
+// ended lets go of what a record that reached CLOSED held.
+func (o *observer) ended(r *epRec) {
+	if r.sock != nil && r.sock.closed {
+		r.sock.release()
+	}
+	if o.h.opts.Profile == Linux {
+		o.h.forget(tuple{r.local, r.remote})
+		o.h.portRelease(r)
 	}
 }
 
@@ -282,6 +323,11 @@ type Endpoint struct {
 	// Orphan is set when the application no longer holds the endpoint
 	// (it closed it, or never accepted it).
 	Orphan bool
+	// TimeWaitSocket is set for a linux-profile timewait socket (TIME-WAIT
+	// or orphaned FIN-WAIT-2); Expires is then how long until its timer
+	// fires, as ss -o prints it (timer:(timewait,...)).
+	TimeWaitSocket bool
+	Expires        time.Duration
 }
 
 // Endpoints lists the host's endpoints that are not CLOSED, listeners and
@@ -290,12 +336,19 @@ type Endpoint struct {
 func (h *Host) Endpoints() []Endpoint {
 	var out []Endpoint
 	add := func(r *epRec) {
-		if r.state != Closed {
-			out = append(out, Endpoint{Local: r.local, Remote: r.remote, State: r.state, Orphan: r.sock == nil || r.sock.closed})
+		if r.state == Closed {
+			return
 		}
+		e := Endpoint{Local: r.local, Remote: r.remote, State: r.state, Orphan: r.sock == nil || r.sock.closed}
+		if r.tw != nil {
+			e.Orphan, e.TimeWaitSocket, e.Expires = true, true, r.tw.due-h.w.Now()
+		}
+		out = append(out, e)
 	}
 	for _, r := range h.obs.active {
-		add(r)
+		if r.tw == nil {
+			add(r)
+		}
 	}
 	for _, r := range h.obs.twByTuple {
 		add(r)

@@ -45,6 +45,10 @@ type Packet struct {
 	// Discarded says why the receiving host's policy layer threw the
 	// packet away on arrival (linux profile: PAWS, tcp_tw_recycle, ...).
 	Discarded string
+	// Handled says what the receiving host's timewait socket did with
+	// the packet (linux profile): the stack never saw it, unless it was a
+	// SYN handed on to a listener.
+	Handled string
 	// Corrupted is set when the link flipped a bit of this copy (tc-netem
 	// corrupt); the receiver's checksum then rejects it.
 	Corrupted bool
@@ -164,13 +168,23 @@ func (w *World) deliver(ev *event) {
 	h := ev.pkt.to
 	w.touch(h)
 	data := ev.pkt.data
-	if why := h.inbound(data); why != "" {
+	if ev.pkt.id > 0 && h.editsInbound() {
+		// The trace keeps the bytes as they were on the link; the host's
+		// policy may edit its own copy.
+		data = append([]byte(nil), data...)
+	}
+	v := h.inbound(data)
+	if ev.pkt.id > 0 && (v.discard != "" || v.handled != "") {
 		w.mu.Lock()
-		if ev.pkt.id > 0 {
-			w.packets[ev.pkt.id-1].Discarded = h.name + ": " + why
+		p := &w.packets[ev.pkt.id-1]
+		if v.discard != "" {
+			p.Discarded = h.name + ": " + v.discard
+		} else {
+			p.Handled = h.name + " timewait: " + v.handled
 		}
 		w.mu.Unlock()
-	} else {
+	}
+	if v.discard == "" && !v.consumed {
 		w.mu.Lock()
 		h.noteTupleLocked(data, false)
 		w.mu.Unlock()

@@ -130,6 +130,11 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 		return nil, h.opErr("listen", addr, terr)
 	}
 	h.applyOptions(ep, opts)
+	local := netip.AddrPortFrom(h.addr, port)
+	if h.opts.Profile == Linux && h.bindConflict(local, opts.ReuseAddr) {
+		ep.Close()
+		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
+	}
 	if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: port}); terr != nil {
 		ep.Close()
 		return nil, h.opErr("bind", addr, terr)
@@ -142,6 +147,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 		s.release()
 		return nil, h.opErr("listen", addr, terr)
 	}
+	h.portBind(s.rec, local, opts.ReuseAddr)
 	return s, nil
 }
 
@@ -160,15 +166,31 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 		return nil, h.opErr("connect", remote.String(), terr)
 	}
 	h.applyOptions(ep, opts)
+	local := netip.AddrPortFrom(h.addr, opts.LocalPort)
 	if opts.LocalPort != 0 {
+		if h.opts.Profile == Linux && h.bindConflict(local, opts.ReuseAddr) {
+			ep.Close()
+			return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
+		}
 		if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: opts.LocalPort}); terr != nil {
 			ep.Close()
-			return nil, h.opErr("bind", netip.AddrPortFrom(h.addr, opts.LocalPort).String(), terr)
+			return nil, h.opErr("bind", local.String(), terr)
 		}
 	}
 	s := h.newSocket(ep, wq, opts)
-	if err := h.applyReuse(h.reuseModeFor(remote)); err != nil {
-		return nil, err
+	fail := func(terr tcpip.Error) (*Socket, error) {
+		s.closed = true
+		h.portRelease(s.rec)
+		ep.Close()
+		s.release()
+		return nil, h.opErr("connect", remote.String(), terr)
+	}
+	if h.opts.Profile == Linux {
+		restore, terr := h.linuxConnectPort(s, local, remote)
+		if terr != nil {
+			return fail(terr)
+		}
+		defer restore()
 	}
 	terr = ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
 	switch terr.(type) {
@@ -177,10 +199,7 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 	case *tcpip.ErrConnectStarted:
 		s.connecting = true
 	default:
-		s.closed = true
-		ep.Close()
-		s.release()
-		return nil, h.opErr("connect", remote.String(), terr)
+		return fail(terr)
 	}
 	return s, nil
 }
@@ -203,10 +222,17 @@ func (s *Socket) release() {
 	}
 	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
 	if s.rec != nil {
-		delete(s.h.obs.byEP, s.rec.ep)
+		if s.rec.ep != nil {
+			delete(s.h.obs.byEP, s.rec.ep)
+		}
+		if s.rec.tw == nil {
+			s.rec = nil
+		}
+		// A linux-profile timewait socket goes on after the socket: the
+		// socket keeps following its record (State, Local, Remote).
 	}
 	s.wq.EventUnregister(&s.we)
-	s.ep, s.wq, s.rec = nil, nil, nil
+	s.ep, s.wq = nil, nil
 	s.OnAccept, s.OnConnect, s.OnData, s.OnEOF, s.OnError = nil, nil, nil, nil, nil
 	h := s.h
 	last := h.sockets[len(h.sockets)-1]
@@ -277,8 +303,11 @@ func (s *Socket) Close() error {
 	}
 	s.ep.Close()
 	done()
-	if s.State() == Closed {
+	switch st := s.State(); {
+	case st == Closed:
 		s.release() // it was gone already (reset, refused, never connected)
+	case st == FinWait2 && s.rec != nil:
+		s.h.closing(s.rec) // tcp_close of a FIN-WAIT-2 socket (linux profile)
 	}
 	return nil
 }
@@ -335,7 +364,7 @@ func (s *Socket) Local() netip.AddrPort {
 	if s.ep == nil {
 		return s.local
 	}
-	if a, err := s.ep.GetLocalAddress(); err == nil {
+	if a, err := s.ep.GetLocalAddress(); err == nil && a.Addr.Len() == 4 {
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr.As4()), a.Port)
 	}
 	return netip.AddrPort{}
@@ -465,6 +494,7 @@ func (s *Socket) acceptAll() {
 		}
 		c := s.h.newSocket(ep, wq, s.opts)
 		c.connected = true
+		s.h.portBind(c.rec, s.Local(), s.opts.ReuseAddr) // a child shares its listener's port
 		s.accepted = append(s.accepted, c)
 		if s.OnAccept != nil {
 			s.OnAccept(c)

@@ -66,6 +66,7 @@ type jsonHost struct {
 	PortRange    string        `json:"port_range"`
 	TWReuse      string        `json:"tw_reuse"`
 	Behaviour    string        `json:"behaviour"`
+	Kernel       string        `json:"kernel,omitempty"`
 	Sysctls      []jsonKV      `json:"sysctls"`
 	Counters     []jsonCounter `json:"counters"`
 	Log          []string      `json:"log"`
@@ -139,6 +140,7 @@ type jsonPacket struct {
 	Sender      string   `json:"sender,omitempty"`
 	TTL         uint8    `json:"ttl"`
 	Discarded   string   `json:"discarded,omitempty"`
+	Handled     string   `json:"timewait,omitempty"`
 	Corrupted   bool     `json:"corrupted,omitempty"`
 }
 
@@ -231,7 +233,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		doc.Hosts = append(doc.Hosts, jsonHost{
 			Name: h.Name(), Address: h.Addr().String(), MSLNs: int64(o.MSL), TimeWaitNs: int64(h.TimeWait()),
 			FinTimeoutNs: int64(o.FinTimeout), PortRange: fmt.Sprintf("%d-%d", o.FirstPort, o.LastPort),
-			TWReuse: o.TWReuse.String(), Behaviour: h.Profile().String(), Sysctls: sysctls(h), Counters: counters(h), Log: logLines(h),
+			TWReuse: o.TWReuse.String(), Behaviour: h.Profile().String(), Kernel: kernel(h), Sysctls: sysctls(h), Counters: counters(h), Log: logLines(h),
 		})
 	}
 	for _, l := range w.Links() {
@@ -242,7 +244,7 @@ func WriteJSON(out io.Writer, r Report) error {
 	for _, row := range Rows(w.Packets()) {
 		p := jsonPacket{
 			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
-			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Corrupted: row.Corrupted,
+			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Handled: row.Handled, Corrupted: row.Corrupted,
 		}
 		if row.Delivered >= 0 && row.Fate != netem.Dropped {
 			d := int64(row.Delivered)
@@ -280,4 +282,12 @@ func WriteJSON(out io.Writer, r Report) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// kernel is the Linux version a linux-profile host models, "" for others.
+func kernel(h *sim.Host) string {
+	if h.Profile() != sim.Linux {
+		return ""
+	}
+	return h.Options().Kernel.String()
 }

@@ -78,6 +78,9 @@ func (r Row) FateText() string {
 	if r.Discarded != "" {
 		return fmt.Sprintf("arrives %s, discarded by %s", Seconds(r.Delivered), r.Discarded)
 	}
+	if r.Handled != "" {
+		return fmt.Sprintf("arrives %s, to %s", Seconds(r.Delivered), r.Handled)
+	}
 	switch r.Fate {
 	case netem.Dropped:
 		return "dropped" + by

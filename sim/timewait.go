@@ -1,0 +1,371 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/timewait"
+)
+
+// This file gives a linux-profile host Linux's timewait sockets. When one
+// of its connections enters TIME-WAIT, or when a socket the application
+// closed has its FIN acknowledged (orphaned FIN-WAIT-2), the host does what
+// tcp_time_wait() (net/ipv4/tcp_minisocks.c) does: it releases gVisor's
+// endpoint without a packet and keeps a timewait socket (package timewait)
+// for the tuple. Segments for the tuple go to it instead of the stack; its
+// replies leave from the host; its timer is the host's. The connection keeps
+// its record (and its endpoint number), so its state history runs on:
+// TIME-WAIT, then CLOSED when the timer fires.
+
+// twsock is a timewait socket and what the host keeps beside it.
+type twsock struct {
+	timewait.Sock
+	due time.Duration // when the timer fires
+	seq uint64        // orders timers due at the same instant
+	idx int           // place in Host.twq
+	// timeout is tw_timeout: what a restart gives under 4.9 with
+	// tcp_tw_recycle (3.5×RTO) when a FIN turns FIN-WAIT-2 into TIME-WAIT.
+	timeout time.Duration
+	// kill is 4.9's tw_kill: counted as TWKilled rather than TW at expiry.
+	kill bool
+	// recycled says the timer runs tcp_tw_recycle's 3.5×RTO.
+	recycled bool
+}
+
+// rules are the timewait rules of the host's kernel and knobs.
+func (h *Host) rules() timewait.Rules {
+	return timewait.Rules{Kernel: h.opts.Kernel, TimeWaitLen: h.TimeWait(), RFC1337: h.knobs.rfc1337,
+		InvalidRateLimit: h.knobs.invalidRateLimit}
+}
+
+// closing runs when one of the host's endpoints entered TIME-WAIT or
+// FIN-WAIT-2 (observe).
+func (h *Host) closing(r *epRec) {
+	if h.opts.Profile != Linux || r.ep == nil {
+		return
+	}
+	switch {
+	case r.state == TimeWait:
+		h.tcpTimeWait(r, timewait.TimeWait, 0)
+	case r.state == FinWait2 && (r.sock == nil || r.sock.closed):
+		h.finWait2Orphaned(r)
+	}
+}
+
+// finWait2Orphaned is what Linux does when a socket in FIN-WAIT-2 has
+// been closed by the application: tcp_rcv_state_process (the ACK of our
+// FIN arrived after close()) or tcp_close (close() after the ACK). The
+// timeout is tcp_fin_time: tcp_fin_timeout, at least 3.5×RTO. If it is
+// longer than TIME-WAIT, the full socket lingers for the difference first
+// (its keepalive timer), and tcp_keepalive_timer then hands the timewait
+// socket the same difference again.
+func (h *Host) finWait2Orphaned(r *epRec) {
+	c := h.pol.conns[tuple{r.local, r.remote}]
+	tmo := h.opts.FinTimeout
+	if c != nil {
+		tmo = max(tmo, c.rtt.rto35())
+	}
+	tw := h.TimeWait()
+	if tmo <= tw {
+		h.tcpTimeWait(r, timewait.FinWait2, tmo)
+		return
+	}
+	h.w.After(tmo-tw, func() {
+		if r.ep != nil && r.state == FinWait2 {
+			h.tcpTimeWait(r, timewait.FinWait2, tmo-tw)
+		}
+	})
+}
+
+// tcpTimeWait swaps the endpoint of r for a timewait socket with substate
+// sub and timeout timeo, as tcp_time_wait does; past tcp_max_tw_buckets
+// (inet_twsk_alloc) the connection just ends.
+func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration) {
+	t := tuple{r.local, r.remote}
+	c := h.pol.conns[t]
+	if c == nil {
+		c = newLconn()
+	}
+	defer h.forget(t)
+	if h.ntw >= h.knobs.maxTWBuckets {
+		h.count(cTimeWaitOverflow)
+		h.destroy(r, "linux tcp_max_tw_buckets: no timewait socket for it (TcpExtTCPTimeWaitOverflow)")
+		return
+	}
+	rto := c.rtt.rto35()
+	timeo = max(timeo, rto)
+	k := h.opts.Kernel
+	s := &twsock{timeout: h.TimeWait()}
+	if k == timewait.Linux49 && h.knobs.twRecycle && c.sawTS {
+		h.rememberStamp(r.remote.Addr(), c)
+		s.timeout = rto // tcp_tw_recycle: recycle_ok
+		s.recycled = sub == timewait.TimeWait
+	} else if sub == timewait.TimeWait {
+		timeo = h.TimeWait()
+	}
+	s.Sock = timewait.Sock{Substate: sub, RcvNxt: c.rcvNxt, SndNxt: c.sndNxt, TSOffset: c.tsOff}
+	if c.ourWS >= 0 && c.peerWS >= 0 {
+		s.RcvWScale = uint8(c.ourWS)
+	}
+	s.RcvWnd = uint32(c.win) << s.RcvWScale
+	if c.sawTS {
+		s.TSRecent, s.TSRecentStamp = c.tsRecent, int64((uptime+c.tsAt)/time.Second)
+	}
+	if k == timewait.Linux618 {
+		s.EntryStamp = h.msClock()
+		// __inet_twsk_schedule counts a timewait socket when it is
+		// created: TWKilled if its timeout is 4 s or less.
+		if timeo <= 4*time.Second {
+			h.count(cTWKilled)
+		} else {
+			h.count(cTW)
+		}
+	} else {
+		s.kill = timeo <= 4*time.Second
+	}
+
+	ep := r.ep
+	delete(h.obs.byEP, ep)
+	r.ep, r.tw = nil, s
+	if r.sock != nil && r.sock.closed {
+		r.sock.release() // Linux frees the full socket
+	}
+	h.abortSilently(ep)
+	h.obs.twByTuple[t] = r
+	h.ntw++
+	h.portTW(r, +1)
+	s.due = h.w.Now() + timeo
+	h.twPush(r)
+}
+
+// rememberStamp is tcp_remember_stamp (Linux before 4.12): the peer's
+// latest timestamp is cached by address, for tcp_tw_recycle's check of
+// later SYNs.
+func (h *Host) rememberStamp(ip netip.Addr, c *lconn) {
+	if p, ok := h.pol.peers[ip]; !ok || int32(p.ts-c.tsRecent) <= 0 {
+		h.pol.peers[ip] = peerTS{ts: c.tsRecent, at: c.tsAt}
+	}
+}
+
+// forget drops what the policy layer knew of a connection that is gone.
+func (h *Host) forget(t tuple) {
+	delete(h.pol.conns, t)
+	delete(h.pol.adj, t)
+}
+
+// twReceive hands a segment to r's timewait socket and carries out its
+// verdict (tcp_v4_rcv's do_time_wait). Only a SYN a listener takes over
+// goes on to the stack.
+func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
+	if !netem.ChecksumsOK(data) {
+		return verdict{handled: "bad checksum: dropped", consumed: true}
+	}
+	h.twIn++
+	s := r.tw
+	g := timewait.SegmentOf(hd)
+	v := s.Process(g, h.mono(), h.rules())
+	switch {
+	case v.Counts&timewait.PAWSTimewait != 0:
+		h.count(cPAWSTimewait)
+	case v.Counts&timewait.PAWSEstab != 0:
+		h.count(cPAWSEstab)
+	}
+	switch {
+	case v.Counts&timewait.ACKSkippedTimeWait != 0:
+		h.count(cACKSkippedTimeWait)
+	case v.Counts&timewait.ACKSkippedFinWait2 != 0:
+		h.count(cACKSkippedFinWait2)
+	}
+	t := tuple{r.local, r.remote}
+	if v.Entered {
+		h.obs.set(r, TimeWait, "")
+	}
+	if v.Restart {
+		d := h.TimeWait()
+		if v.Entered {
+			d = s.timeout
+		}
+		s.kill, s.recycled = d <= 4*time.Second, d < h.TimeWait()
+		h.twReschedule(r, h.w.Now()+d)
+	}
+	why := v.Why
+	switch v.Action {
+	case timewait.SendACK:
+		h.sendReply(t, s.ACK(h.mono()))
+	case timewait.SendRST:
+		h.sendReply(t, timewait.ResetFor(g))
+		h.twEnd(r, "linux timewait: "+v.Why)
+	case timewait.Kill:
+		h.twEnd(r, "linux timewait: "+v.Why)
+	case timewait.AcceptSYN:
+		if h.listening(t.local) {
+			h.twEnd(r, "linux timewait: "+v.Why)
+			h.pol.adj[t] = &seqAdj{want: v.ISN}
+			return verdict{handled: fmt.Sprintf("%s; a listener takes it, ISN %d", why, v.ISN)}
+		}
+		h.sendReply(t, s.ACK(h.mono()))
+		why += "; no listener: ACK"
+	}
+	return verdict{handled: why, consumed: true}
+}
+
+// sendReply sends a segment a timewait socket built, on the tuple t.
+func (h *Host) sendReply(t tuple, r timewait.Reply) {
+	seg := netem.Segment{Src: t.local, Dst: t.remote, Seq: r.Seq, Ack: r.Ack, Flags: r.Flags, Window: r.Window}
+	if r.HasTS {
+		seg.TS = &netem.Timestamp{Val: r.TSVal, Ecr: r.TSEcr}
+	}
+	data, err := seg.Marshal()
+	if err != nil {
+		panic(fmt.Sprintf("sim: a timewait reply on %v > %v: %v", t.local, t.remote, err)) // both addresses are IPv4
+	}
+	w := h.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h.twOut++
+	if r.Flags&netem.RST != 0 {
+		h.twRST++
+	}
+	w.sendLocked(h, nil, data, 0, h.name)
+}
+
+// twEnd ends r's timewait socket now: the tuple is free.
+func (h *Host) twEnd(r *epRec, cause string) {
+	h.twRemove(r)
+	h.obs.set(r, Closed, cause)
+}
+
+// twRemove takes r's timewait socket out of the host's tables.
+func (h *Host) twRemove(r *epRec) {
+	h.twDelete(r)
+	delete(h.obs.twByTuple, tuple{r.local, r.remote})
+	h.ntw--
+	h.portTW(r, -1)
+	r.tw = nil
+}
+
+// expireTimeWaits runs when the host's timewait timer fires: every
+// timewait socket due now ends (inet_twsk_kill from tw_timer_handler).
+func (h *Host) expireTimeWaits() {
+	now := h.w.Now()
+	for len(h.twq) > 0 && h.twq[0].tw.due <= now {
+		r := h.twq[0]
+		if h.opts.Kernel == timewait.Linux49 {
+			// 4.9's tw_timer_handler counts at expiry.
+			if r.tw.kill {
+				h.count(cTWKilled)
+			} else {
+				h.count(cTW)
+			}
+		}
+		cause := ""
+		if r.tw.recycled {
+			cause = fmt.Sprintf("linux tcp_tw_recycle: TIME-WAIT lasts 3.5×RTO = %v", r.tw.timeout)
+		}
+		h.twRemove(r)
+		h.obs.set(r, Closed, cause)
+	}
+}
+
+// TimeWaitSockets returns how many timewait sockets (TIME-WAIT and
+// orphaned FIN-WAIT-2) the host holds: tcp_max_tw_buckets counts these.
+func (h *Host) TimeWaitSockets() int { return h.ntw }
+
+// The host's timewait timers: a min-heap of records by (due, seq), with
+// one World event at the earliest.
+
+func (h *Host) twLess(i, j int) bool {
+	a, b := h.twq[i].tw, h.twq[j].tw
+	if a.due != b.due {
+		return a.due < b.due
+	}
+	return a.seq < b.seq
+}
+
+func (h *Host) twSwap(i, j int) {
+	h.twq[i], h.twq[j] = h.twq[j], h.twq[i]
+	h.twq[i].tw.idx, h.twq[j].tw.idx = i, j
+}
+
+func (h *Host) twUp(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.twLess(j, i) {
+			break
+		}
+		h.twSwap(i, j)
+		j = i
+	}
+}
+
+func (h *Host) twDown(i int) {
+	n := len(h.twq)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if l+1 < n && h.twLess(l+1, l) {
+			j = l + 1
+		}
+		if !h.twLess(j, i) {
+			return
+		}
+		h.twSwap(i, j)
+		i = j
+	}
+}
+
+func (h *Host) twPush(r *epRec) {
+	h.twSeq++
+	r.tw.seq = h.twSeq
+	r.tw.idx = len(h.twq)
+	h.twq = append(h.twq, r)
+	h.twUp(r.tw.idx)
+	h.armTimeWait()
+}
+
+// twReschedule moves r's timer to due (inet_twsk_reschedule).
+func (h *Host) twReschedule(r *epRec, due time.Duration) {
+	h.twSeq++
+	r.tw.due, r.tw.seq = due, h.twSeq
+	h.twDown(r.tw.idx)
+	h.twUp(r.tw.idx)
+	h.armTimeWait()
+}
+
+func (h *Host) twDelete(r *epRec) {
+	i, n := r.tw.idx, len(h.twq)-1
+	if i != n {
+		h.twSwap(i, n)
+	}
+	h.twq[n] = nil
+	h.twq = h.twq[:n]
+	if i != n {
+		h.twDown(i)
+		h.twUp(i)
+	}
+	h.armTimeWait()
+}
+
+// armTimeWait keeps the host's timer event at the earliest timewait
+// timer.
+func (h *Host) armTimeWait() {
+	w := h.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h.twEv == nil {
+		h.twEv = &event{kind: evTimer, host: h, fn: h.expireTimeWaits, index: -1}
+	}
+	switch {
+	case len(h.twq) == 0:
+		if h.twEv.index >= 0 {
+			w.heap.remove(h.twEv)
+		}
+	case h.twEv.index < 0 || h.twEv.at != h.twq[0].tw.due:
+		w.scheduleLocked(h.twEv, h.twq[0].tw.due-w.Now())
+	}
+}

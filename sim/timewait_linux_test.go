@@ -1,0 +1,398 @@
+package sim_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// The tests in this file replay, on a linux-profile host, what the real
+// Linux 6.18 kernel did with each kind of segment sent into its TIME-WAIT
+// and orphaned FIN-WAIT-2 sockets (two network namespaces, a crafted peer on
+// a TUN device; docs/knobs.md has the measurements).
+
+// linuxTW has a linux-profile client (TIME-WAIT 60 s) close first and hold
+// TIME-WAIT; from then on the client's segments to the server are dropped,
+// so the server is a silent peer, as a crafted one is. It returns the
+// server's FIN and the client's.
+type twFixture struct {
+	w              *sim.World
+	c              *sim.Host
+	cs             *sim.Socket
+	began          time.Duration
+	fin, clientFIN netem.Header
+}
+
+func linuxTW(t *testing.T, silent bool, sysctls ...string) twFixture {
+	t.Helper()
+	w, c, cs, _ := inTimeWait(t, sim.HostOptions{Profile: sim.Linux, Sysctls: sysctls})
+	f := twFixture{w: w, c: c, cs: cs}
+	for _, tr := range w.Transitions() {
+		if tr.Host == "client" && tr.To == sim.TimeWait {
+			f.began = tr.At
+		}
+	}
+	for _, p := range w.Packets() {
+		if h, _ := netem.Decode(p.Data); h.Flags&netem.FIN != 0 {
+			if p.From == "server" {
+				f.fin = h
+			} else {
+				f.clientFIN = h
+			}
+		}
+	}
+	if silent {
+		require.NoError(t, w.Links()[0].AddRule(netem.Rule{Match: netem.Match{Dir: netem.AtoB}, Count: -1, Action: netem.Action{Kind: netem.Drop}}))
+	}
+	return f
+}
+
+// seg is a segment from the server to the client at RCV.NXT, acking the
+// client's FIN, with a timestamp ts after the FIN's (none if ts is 0).
+func (f twFixture) seg(flags netem.Flags, seqOff int32, ts int32) netem.Segment {
+	s := netem.Segment{Src: server80, Dst: f.cs.Local(), Seq: f.fin.Seq + 1 + uint32(seqOff), Ack: f.fin.Ack, Flags: flags, Window: 1000}
+	if ts != 0 {
+		s.TS = &netem.Timestamp{Val: f.fin.TS.Val + uint32(ts), Ecr: f.clientFIN.TS.Val}
+	}
+	return s
+}
+
+func (f twFixture) inject(t *testing.T, after time.Duration, s netem.Segment) {
+	t.Helper()
+	b, err := s.Marshal()
+	require.NoError(t, err)
+	_, err = f.w.Inject(f.c, f.began+after, b)
+	require.NoError(t, err)
+}
+
+// replies returns what the client sent from after on (relative to when
+// TIME-WAIT began).
+func (f twFixture) replies(after time.Duration) []netem.Header {
+	var out []netem.Header
+	for _, p := range f.w.Packets() {
+		if p.From == "client" && p.Sent >= f.began+after {
+			h, _ := netem.Decode(p.Data)
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// end returns when the client's TIME-WAIT ended, relative to its start.
+func (f twFixture) end(t *testing.T) time.Duration {
+	t.Helper()
+	for _, tr := range f.w.Transitions() {
+		if tr.Host == "client" && tr.From == sim.TimeWait {
+			return tr.At - f.began
+		}
+	}
+	t.Fatal("TIME-WAIT never ended")
+	return 0
+}
+
+// Kernel case 1: a bare ACK at RCV.NXT is answered by nothing but restarts
+// the timer: TIME-WAIT ends 60 s after it.
+func TestLinuxTimeWaitBareACKRestarts(t *testing.T) {
+	f := linuxTW(t, true)
+	f.inject(t, 20*time.Second, f.seg(netem.ACK, 0, 20000))
+	require.NoError(t, f.w.Run())
+	assert.Empty(t, f.replies(20*time.Second), "answer to an in-window ACK")
+	assert.Equal(t, 80*time.Second, f.end(t))
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"))
+}
+
+// Kernel case 2: an out-of-window ACK is ACKed (echoing the FIN's TSval,
+// the ts_recent kept) and restarts the timer; a second within 500 ms is not
+// ACKed but still restarts it; a third 600 ms after the first is ACKed.
+func TestLinuxTimeWaitOutOfWindow(t *testing.T) {
+	f := linuxTW(t, true)
+	for _, at := range []time.Duration{10 * time.Second, 10100 * time.Millisecond, 10600 * time.Millisecond} {
+		f.inject(t, at, f.seg(netem.ACK, 5000, 10000))
+	}
+	require.NoError(t, f.w.Run())
+	got := f.replies(10 * time.Second)
+	require.Len(t, got, 2, "ACKs to three out-of-window ACKs")
+	for _, h := range got {
+		assert.Equal(t, netem.ACK, h.Flags)
+		assert.Equal(t, f.clientFIN.Seq+1, h.Seq, "seq: SND.NXT")
+		assert.Equal(t, f.fin.Seq+1, h.Ack, "ack: RCV.NXT")
+		assert.True(t, h.HasTS)
+		assert.Equal(t, f.fin.TS.Val, h.TS.Ecr, "TSecr: the ts_recent kept from the FIN")
+	}
+	assert.Equal(t, uint32(600), got[1].TS.Val-got[0].TS.Val, "the TSvals run on the millisecond clock")
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTCPACKSkippedTimeWait"))
+	assert.Equal(t, 70600*time.Millisecond, f.end(t))
+}
+
+// Kernel case 3: an ACK with an old TSval fails PAWS: a duplicate ACK, the
+// timer restarted, TcpExtPAWSTimewait (not PAWSEstab) counted.
+func TestLinuxTimeWaitPAWS(t *testing.T) {
+	f := linuxTW(t, true)
+	f.inject(t, 10*time.Second, f.seg(netem.ACK, 0, -1000))
+	require.NoError(t, f.w.Run())
+	got := f.replies(10 * time.Second)
+	require.Len(t, got, 1)
+	assert.Equal(t, f.fin.TS.Val, got[0].TS.Ecr)
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtPAWSTimewait"))
+	assert.Equal(t, uint64(0), counter(t, f.c, "TcpExtPAWSEstab"))
+	assert.Equal(t, 70*time.Second, f.end(t))
+}
+
+// Kernel case 4: a retransmitted FIN is ACKed echoing the first FIN's
+// TSval, not the retransmission's.
+func TestLinuxTimeWaitRetransmittedFIN(t *testing.T) {
+	f := linuxTW(t, true)
+	f.inject(t, 5*time.Second, f.seg(netem.FIN|netem.ACK, -1, 5000))
+	require.NoError(t, f.w.Run())
+	got := f.replies(5 * time.Second)
+	require.Len(t, got, 1)
+	assert.Equal(t, f.fin.TS.Val, got[0].TS.Ecr)
+	assert.Equal(t, 65*time.Second, f.end(t))
+}
+
+// Kernel case 5: a SYN below RCV.NXT without a timestamp is ACKed (the ACK
+// has a timestamp option all the same), the timer is not restarted, and the
+// same SYN 170 ms later is not answered.
+func TestLinuxTimeWaitOldSYN(t *testing.T) {
+	f := linuxTW(t, true)
+	syn := f.seg(netem.SYN, -1000, 0)
+	syn.Ack = 0
+	f.inject(t, 10*time.Second, syn)
+	f.inject(t, 10170*time.Millisecond, syn)
+	require.NoError(t, f.w.Run())
+	got := f.replies(10 * time.Second)
+	require.Len(t, got, 1)
+	assert.Equal(t, netem.ACK, got[0].Flags)
+	assert.True(t, got[0].HasTS)
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTCPACKSkippedTimeWait"))
+	assert.Equal(t, 60*time.Second, f.end(t))
+}
+
+// serverTW has a linux-profile server close first and hold TIME-WAIT (60
+// s), with its listener still open; the client is a gVisor host whose
+// later segments the test crafts. It returns the World, the server, the
+// client's port, the server's FIN and the client's FIN.
+func serverTW(t *testing.T) (*sim.World, *sim.Host, uint16, netem.Header, netem.Header) {
+	t.Helper()
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) { _ = a.Close() }
+	cs, err := c.Connect(server80, sim.SocketOptions{LocalPort: 40000})
+	require.NoError(t, err)
+	cs.OnEOF = func(cs *sim.Socket) { _ = cs.Close() }
+	require.NoError(t, w.RunFor(time.Second))
+	require.Equal(t, 1, s.StateCount(sim.TimeWait))
+	var sfin, cfin netem.Header
+	for _, p := range w.Packets() {
+		if h, _ := netem.Decode(p.Data); h.Flags&netem.FIN != 0 {
+			if p.From == "server" {
+				sfin = h
+			} else {
+				cfin = h
+			}
+		}
+	}
+	return w, s, 40000, sfin, cfin
+}
+
+// Kernel case 6: a SYN below RCV.NXT but with a newer TSval (RFC 6191)
+// opens a new connection through the listener, whose SYN-ACK starts at the
+// old SND.NXT + 65537; the handshake completes on Linux's numbers.
+func TestLinuxTimeWaitSYNWithNewerTimestamp(t *testing.T) {
+	w, s, port, sfin, cfin := serverTW(t)
+	// The client host is gone from here on: the test plays it.
+	require.NoError(t, w.Links()[0].AddRule(netem.Rule{Match: netem.Match{Dir: netem.BtoA}, Count: -1, Action: netem.Action{Kind: netem.Drop}}))
+	from := netip.AddrPortFrom(clientIP, port)
+	syn := netem.Segment{Src: from, Dst: server80, Seq: cfin.Seq - 1000, Flags: netem.SYN, Window: 65535,
+		TS: &netem.Timestamp{Val: cfin.TS.Val + 5000}}
+	b, err := syn.Marshal()
+	require.NoError(t, err)
+	_, err = w.Inject(s, 5*time.Second, b)
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(5*time.Second-w.Now()+10*time.Millisecond))
+	var synack netem.Header
+	for _, p := range w.Packets() {
+		if h, _ := netem.Decode(p.Data); p.From == "server" && h.Flags == netem.SYN|netem.ACK && p.Sent >= 5*time.Second {
+			synack = h
+		}
+	}
+	require.Equal(t, netem.SYN|netem.ACK, synack.Flags, "the server answers the SYN with a SYN-ACK")
+	assert.Equal(t, sfin.Seq+1+65537, synack.Seq, "ISN: the old SND.NXT + 65537")
+	assert.Equal(t, syn.Seq+1, synack.Ack)
+
+	ack := netem.Segment{Src: from, Dst: server80, Seq: syn.Seq + 1, Ack: synack.Seq + 1, Flags: netem.ACK, Window: 65535,
+		TS: &netem.Timestamp{Val: cfin.TS.Val + 5001, Ecr: synack.TS.Val}}
+	b, err = ack.Marshal()
+	require.NoError(t, err)
+	_, err = w.Inject(s, w.Now(), b)
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, 1, s.Entered(sim.Established)-1, "the new connection opened on Linux's sequence numbers")
+	assert.Equal(t, 0, s.TimeWaitSockets())
+	assert.Equal(t, uint64(0), counter(t, s, "TcpExtTWRecycled"))
+}
+
+// finWait2 has a linux-profile client close first while the server never
+// closes: the client is an orphaned FIN-WAIT-2 socket.
+func finWait2(t *testing.T, sysctls ...string) twFixture {
+	t.Helper()
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: sysctls}, sim.HostOptions{}, netem.Options{})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	f := twFixture{w: w, c: c, cs: cs}
+	for _, tr := range w.Transitions() {
+		if tr.Host == "client" && tr.To == sim.FinWait2 {
+			f.began = tr.At
+		}
+	}
+	var synack netem.Header
+	for _, p := range w.Packets() {
+		h, _ := netem.Decode(p.Data)
+		switch {
+		case p.From == "server" && h.Flags&netem.SYN != 0:
+			synack = h
+		case p.From == "client" && h.Flags&netem.FIN != 0:
+			f.clientFIN = h
+		case p.From == "server":
+			f.fin = h // the server's last segment: its ACK of the FIN
+		}
+	}
+	// The server's "FIN" for seg(): its next sequence number is the
+	// one after its SYN-ACK. From now on the server is a silent peer.
+	f.fin.Seq = synack.Seq
+	require.NoError(t, w.Links()[0].AddRule(netem.Rule{Match: netem.Match{Dir: netem.AtoB}, Count: -1, Action: netem.Action{Kind: netem.Drop}}))
+	return f
+}
+
+// Kernel case 7 and 9: the orphaned FIN-WAIT-2 is a timewait socket from
+// the ACK of its FIN (TcpExtTW counted then); a duplicate ACK is ignored,
+// data gets an RST at the data's ack and ends it, a FIN makes it TIME-WAIT
+// for 60 s from the FIN.
+func TestLinuxFinWait2Substate(t *testing.T) {
+	f := finWait2(t)
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"), "TW counted when the FIN-WAIT-2 socket is created")
+	require.Equal(t, 1, f.c.TimeWaitSockets())
+	e := f.c.Endpoints()
+	require.Len(t, e, 1)
+	assert.Equal(t, sim.FinWait2, e[0].State)
+	assert.True(t, e[0].TimeWaitSocket)
+	assert.Equal(t, 60*time.Second-(f.w.Now()-f.began), e[0].Expires)
+
+	f.inject(t, 5*time.Second, f.seg(netem.ACK, 0, 5000))
+	require.NoError(t, f.w.RunFor(6*time.Second))
+	assert.Empty(t, f.replies(5*time.Second), "answer to a duplicate ACK")
+
+	fin := f.seg(netem.FIN|netem.ACK, 0, 6000)
+	f.inject(t, 7*time.Second, fin)
+	require.NoError(t, f.w.Run())
+	got := f.replies(7 * time.Second)
+	require.Len(t, got, 1)
+	assert.Equal(t, fin.Seq+1, got[0].Ack)
+	assert.Equal(t, fin.TS.Val, got[0].TS.Ecr)
+	var toTW, end time.Duration
+	for _, tr := range f.w.Transitions() {
+		if tr.Host == "client" && tr.To == sim.TimeWait {
+			toTW = tr.At - f.began
+		}
+		if tr.Host == "client" && tr.From == sim.TimeWait {
+			end = tr.At - f.began
+		}
+	}
+	assert.Equal(t, 7*time.Second, toTW)
+	assert.Equal(t, 67*time.Second, end, "TIME-WAIT lasts 60 s from the FIN")
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"), "not counted again")
+
+	f = finWait2(t)
+	data := f.seg(netem.ACK|netem.PSH, 0, 5000)
+	data.Payload = []byte("late data")
+	f.inject(t, 5*time.Second, data)
+	require.NoError(t, f.w.RunFor(6*time.Second))
+	got = f.replies(5 * time.Second)
+	require.Len(t, got, 1)
+	assert.Equal(t, netem.RST, got[0].Flags)
+	assert.Equal(t, data.Ack, got[0].Seq, "RST at the data's ack")
+	assert.False(t, got[0].HasTS)
+	assert.Equal(t, 0, f.c.TimeWaitSockets())
+}
+
+// Kernel case 8: with tcp_max_tw_buckets=1 a second orphaned FIN-WAIT-2
+// overflows when its FIN is ACKed (no timewait socket, nothing sent), and
+// the peer's FIN arriving later meets no socket: RST.
+func TestLinuxMaxTWBucketsFinWait2(t *testing.T) {
+	f := finWait2(t, "tcp_max_tw_buckets=0")
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTCPTimeWaitOverflow"))
+	assert.Equal(t, 0, f.c.TimeWaitSockets())
+	assert.Empty(t, f.c.Log())
+	f.inject(t, 500*time.Millisecond, f.seg(netem.FIN|netem.ACK, 0, 500))
+	require.NoError(t, f.w.RunFor(time.Second))
+	got := f.replies(500 * time.Millisecond)
+	require.Len(t, got, 1)
+	assert.Equal(t, netem.RST, got[0].Flags)
+	assert.Equal(t, f.fin.Ack, got[0].Seq)
+}
+
+// Kernel case 10: with tcp_tw_reuse=1 and one ephemeral port, a connect
+// 0.5 s into TIME-WAIT fails (tcp_tw_reuse_delay is 1 s from entry), one
+// at 1.3 s reuses the tuple, though the peer's last timestamp is only 0.6 s
+// old; the SYN starts at the old SND.NXT + 65537 and echoes ts_recent.
+func TestLinuxTWReuse(t *testing.T) {
+	f := linuxTW(t, false, "tcp_tw_reuse=1", "ip_local_port_range=40000 40000")
+	require.Equal(t, uint16(40000), f.cs.Local().Port())
+	ack := f.seg(netem.ACK, 0, 700)
+	f.inject(t, 700*time.Millisecond, ack)
+	var early, late error
+	var s2 *sim.Socket
+	f.w.At(f.began+500*time.Millisecond, func() { _, early = f.c.Connect(server80, sim.SocketOptions{}) })
+	f.w.At(f.began+1300*time.Millisecond, func() { s2, late = f.c.Connect(server80, sim.SocketOptions{}) })
+	require.NoError(t, f.w.RunFor(2*time.Second))
+	assert.Equal(t, "EADDRNOTAVAIL", sim.Errno(early), "connect within tcp_tw_reuse_delay")
+	require.NoError(t, late)
+	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTWRecycled"))
+	var syn netem.Header
+	for _, h := range f.replies(time.Second) {
+		if h.Flags == netem.SYN {
+			syn = h
+		}
+	}
+	require.Equal(t, netem.SYN, syn.Flags)
+	assert.Equal(t, f.clientFIN.Seq+1+65537, syn.Seq, "ISN: the old SND.NXT + 65537")
+	assert.Equal(t, ack.TS.Val, syn.TS.Ecr, "TSecr: the TIME-WAIT's ts_recent")
+	assert.Equal(t, sim.Established, s2.State(), "the server (gVisor) takes the SYN above its old RCV.NXT")
+}
+
+// Kernel case 11: with tcp_tw_reuse=0, a socket bound to the TIME-WAIT's
+// port (SO_REUSEADDR on both) connects to the same peer at once; without
+// SO_REUSEADDR the bind fails.
+func TestLinuxBoundConnectTakesOver(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_tw_reuse=0"}}, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+	opts := sim.SocketOptions{LocalPort: 40000, ReuseAddr: true}
+	cs, err := c.Connect(server80, opts)
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(2*time.Second))
+	require.Equal(t, 1, c.TimeWaitSockets())
+
+	_, err = c.Connect(server80, sim.SocketOptions{LocalPort: 40000})
+	assert.Equal(t, "EADDRINUSE", sim.Errno(err), "bind without SO_REUSEADDR")
+	s2, err := c.Connect(server80, opts)
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, sim.Established, s2.State())
+	assert.Equal(t, uint64(1), counter(t, c, "TcpExtTWRecycled"))
+}
