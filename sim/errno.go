@@ -52,8 +52,8 @@ func errnoOf(err tcpip.Error) string {
 		return "ECONNABORTED"
 	case *tcpip.ErrTimeout:
 		return "ETIMEDOUT"
-	case *tcpip.ErrClosedForSend:
-		return "EPIPE"
+	case *tcpip.ErrClosedForSend, *tcpip.ErrAborted:
+		return "EPIPE" // ErrAborted: an RST in CLOSE-WAIT (gVisor's syserr says EPIPE, as tcp_reset does)
 	case *tcpip.ErrNotConnected:
 		return "ENOTCONN"
 	case *tcpip.ErrAlreadyConnected:

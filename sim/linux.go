@@ -63,6 +63,8 @@ type lconn struct {
 	// retransmissions.
 	synSeq  uint32
 	synSent bool
+	// finSent is set once the host sent its FIN.
+	finSent bool
 	rtt     rttEstimator
 }
 
@@ -154,6 +156,9 @@ func (h *Host) outboundLocked(data []byte) {
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true
 	}
 	c.win = hd.Window
+	if hd.Flags&netem.FIN != 0 {
+		c.finSent = true
+	}
 	if end := segEnd(hd); end != hd.Seq && c.synSent {
 		c.rtt.sent(hd.Seq, end, c.sndNxt, now)
 		if int32(end-c.sndNxt) > 0 {
@@ -251,6 +256,20 @@ func (h *Host) inbound(data []byte) verdict {
 			return verdict{discard: fmt.Sprintf("linux PAWS: TSval %d older than ts_recent %d", hd.TS.Val, c.tsRecent)}
 		} else if !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0 {
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+		}
+	}
+	if c.finSent && hd.Flags&(netem.SYN|netem.RST|netem.FIN) == 0 && hd.PayloadLen == 0 && c.haveRcvNxt {
+		// A zero-length segment past RCV.NXT but in the window is
+		// acceptable to Linux in the closing states (tcp_sequence), its
+		// ACK is processed, and only data there resets
+		// (tcp_rcv_state_process). gVisor resets it in FIN-WAIT-1 and
+		// FIN-WAIT-2 and drops it whole in CLOSING and LAST-ACK
+		// (handleRcvdSegmentClosing), so the host hands it over at
+		// RCV.NXT, which changes nothing else about a segment without
+		// data.
+		if d := hd.Seq - c.rcvNxt; int32(d) > 0 && d < uint32(c.win)<<max(c.ourWS, 0) {
+			hd.Seq = c.rcvNxt
+			netem.SetSeqAck(data, hd.Seq, hd.Ack)
 		}
 	}
 	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(hd.Ack-c.sndUna) > 0 {

@@ -441,6 +441,12 @@ func (s *Socket) serve() {
 			s.OnData(s, b)
 		}
 	}
+	if !s.connecting && s.err == nil && !s.closed && s.ep.Readiness(waiter.EventErr)&waiter.EventErr != 0 {
+		// The stack set the socket's error (a reset, a timeout): a
+		// program sees it on its next call or in SO_ERROR, whether or
+		// not it reads.
+		s.fail("socket", s.ep.LastError())
+	}
 	if s.eof && !s.closed && s.OnEOF != nil {
 		f := s.OnEOF
 		s.OnEOF = nil

@@ -396,3 +396,65 @@ func TestLinuxBoundConnectTakesOver(t *testing.T) {
 	assert.Equal(t, sim.Established, s2.State())
 	assert.Equal(t, uint64(1), counter(t, c, "TcpExtTWRecycled"))
 }
+
+// simultaneousClose closes both ends at once with the client's FIN lost;
+// the server has profile p. It returns the World after everything settled.
+func simultaneousClose(t *testing.T, p sim.Profile) *sim.World {
+	t.Helper()
+	lost := netem.Rule{Match: netem.Match{Dir: netem.AtoB, Flags: netem.FIN}, Action: netem.Action{Kind: netem.Drop}}
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: p}, netem.Options{Rules: []netem.Rule{lost}})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	var a *sim.Socket
+	l.OnAccept = func(x *sim.Socket) { a = x }
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	w.At(w.Now(), func() { _ = cs.Close(); _ = a.Close() })
+	require.NoError(t, w.RunFor(5*time.Second))
+	return w
+}
+
+// Kernel case 14: in a simultaneous close whose first FIN is lost, the
+// server (FIN-WAIT-1, closed) gets an ACK one past its RCV.NXT. Linux takes
+// it (a zero-length segment is in the window, and only data past RCV.NXT
+// resets): FIN-WAIT-2, then TIME-WAIT when the FIN is retransmitted, on
+// both sides. gVisor resets it, and neither side reaches TIME-WAIT.
+func TestSimultaneousCloseOwnFINLost(t *testing.T) {
+	w := simultaneousClose(t, sim.Linux)
+	assert.NotContains(t, flagsFrom(w, "client"), "R", "client RSTs")
+	assert.NotContains(t, flagsFrom(w, "server"), "R", "server RSTs")
+	assert.Equal(t, []sim.State{sim.SynReceived, sim.Established, sim.FinWait1, sim.FinWait2, sim.TimeWait}, states(w, "server"))
+	assert.Contains(t, states(w, "client"), sim.TimeWait)
+
+	w = simultaneousClose(t, sim.GVisor)
+	assert.Contains(t, flagsFrom(w, "server"), "R.", "gVisor resets the ACK past RCV.NXT")
+	assert.NotContains(t, states(w, "server"), sim.TimeWait)
+	assert.NotContains(t, states(w, "client"), sim.TimeWait)
+}
+
+// Kernel case 13: an RST reaching a socket in CLOSE-WAIT leaves the error
+// EPIPE on it (tcp_reset; gVisor's ErrAborted), under both profiles, though
+// the application stopped reading at EOF.
+func TestResetInCloseWaitIsEPIPE(t *testing.T) {
+	for _, p := range []sim.Profile{sim.GVisor, sim.Linux} {
+		t.Run(p.String(), func(t *testing.T) {
+			w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: p}, netem.Options{})
+			l, err := s.Listen(80, sim.SocketOptions{})
+			require.NoError(t, err)
+			var a *sim.Socket
+			l.OnAccept = func(x *sim.Socket) { a = x }
+			cs, err := c.Connect(server80, sim.SocketOptions{Linger: true})
+			require.NoError(t, err)
+			require.NoError(t, w.RunFor(10*time.Millisecond))
+			require.NoError(t, cs.Shutdown(false, true))
+			require.NoError(t, w.RunFor(10*time.Millisecond))
+			require.Equal(t, sim.CloseWait, a.State())
+			require.True(t, a.EOF())
+			require.NoError(t, cs.Close()) // SO_LINGER {1, 0}: RST
+			require.NoError(t, w.RunFor(10*time.Millisecond))
+			assert.Equal(t, sim.Closed, a.State())
+			assert.Equal(t, "EPIPE", sim.Errno(a.Err()))
+		})
+	}
+}
