@@ -158,10 +158,16 @@ func (in *interp) tool(st stmt, args []token, cmd string, write func(io.Writer, 
 	return nil
 }
 
-// cmdSS: ss [-s] [HOST...] prints ss -tan (or ss -s).
+// cmdSS: ss [-s|-o] [HOST...] prints ss -tan (ss -s, or ss -tano with
+// the timers of timewait sockets).
 func (in *interp) cmdSS(st stmt, args []token) error {
-	if len(args) > 0 && args[0].text == "-s" {
-		return in.tool(st, args[1:], "ss -s", trace.WriteSSSummary)
+	if len(args) > 0 {
+		switch args[0].text {
+		case "-s":
+			return in.tool(st, args[1:], "ss -s", trace.WriteSSSummary)
+		case "-o":
+			return in.tool(st, args[1:], "ss -tano", trace.WriteSSTimers)
+		}
 	}
 	return in.tool(st, args, "ss -tan", trace.WriteSS)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tcpsim/tcpsim/sim"
 )
@@ -39,14 +40,56 @@ func peer(e sim.Endpoint, wildcard string) string {
 }
 
 // WriteSS prints the host's TCP sockets as `ss -tan` does.
-func WriteSS(out io.Writer, h *sim.Host) error {
+func WriteSS(out io.Writer, h *sim.Host) error { return writeSS(out, h, false) }
+
+// WriteSSTimers prints the host's TCP sockets as `ss -tano` does: the timer
+// column shows how long each timewait socket (linux profile: TIME-WAIT and
+// orphaned FIN-WAIT-2) has left, "timer:(timewait,59sec,0)". tcpsim shows
+// no other timer.
+func WriteSSTimers(out io.Writer, h *sim.Host) error { return writeSS(out, h, true) }
+
+func writeSS(out io.Writer, h *sim.Host, timers bool) error {
 	w := bufio.NewWriter(out)
 	fmt.Fprintln(w, "State      Recv-Q Send-Q Local Address:Port    Peer Address:Port")
 	for _, e := range h.Endpoints() {
 		line := fmt.Sprintf("%-10s %-6d %-6d %-21s %-21s", ssNames[e.State], 0, 0, e.Local, peer(e, "*:*"))
+		if timers && e.TimeWaitSocket {
+			line += fmt.Sprintf(" timer:(timewait,%s,0)", msTimer(e.Expires))
+		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	return w.Flush()
+}
+
+// msTimer formats a timer as ss's print_ms_timer does: "59sec", "1min",
+// "2.788ms" (which ss prints for 2.788 s), "500ms".
+func msTimer(d time.Duration) string {
+	timeout := max(int64(d/time.Millisecond), 0)
+	secs, msecs := timeout/1000, timeout%1000
+	minutes := secs / 60
+	secs %= 60
+	var b strings.Builder
+	if minutes > 0 {
+		msecs = 0
+		fmt.Fprintf(&b, "%dmin", minutes)
+		if minutes > 9 {
+			secs = 0
+		}
+	}
+	if secs > 0 {
+		if secs > 9 {
+			msecs = 0
+		}
+		sep := "sec"
+		if msecs > 0 {
+			sep = "."
+		}
+		fmt.Fprintf(&b, "%d%s", secs, sep)
+	}
+	if msecs > 0 {
+		fmt.Fprintf(&b, "%03dms", msecs)
+	}
+	return b.String()
 }
 
 // WriteSSSummary prints `ss -s` for the host (TCP only).

@@ -216,3 +216,14 @@ func TestPcapNGLinks(t *testing.T) {
 		assert.True(t, strings.HasPrefix(lines[i], want), "frame %d: got %q, want it to start with %q", i+1, lines[i], want)
 	}
 }
+
+// TestMsTimer: ss's print_ms_timer, as the real ss printed it on Linux 6.18
+// (timewait,59sec,0 and timewait,2.788ms,0 for 2.788 s).
+func TestMsTimer(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		59999 * time.Millisecond: "59sec", 2788 * time.Millisecond: "2.788ms", 500 * time.Millisecond: "500ms",
+		60 * time.Second: "1min", 61500 * time.Millisecond: "1min1sec", 0: "", 12345 * time.Millisecond: "12sec",
+	} {
+		assert.Equal(t, want, trace.MsTimer(d), "%v", d)
+	}
+}

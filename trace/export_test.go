@@ -1,0 +1,4 @@
+package trace
+
+// MsTimer exposes msTimer to the tests.
+var MsTimer = msTimer
