@@ -175,10 +175,23 @@ func fieldText(t token, v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-// expectField: #N.FIELD = #M.FIELD|NUMBER|IP, or != in place of =.
+// expectField: #N.FIELD = #M.FIELD|NUMBER|IP, or != in place of =; the
+// right side may add or take off a number (#M.seq + 65537), modulo 2^32 for
+// the 32-bit fields (seq, ack, tsval, tsecr).
 func (in *interp) expectField(st stmt, args []token) (func() (bool, string), error) {
+	var off int64
+	if len(args) == 5 && (args[3].text == "+" || args[3].text == "-") && strings.HasPrefix(args[2].text, "#") {
+		n, err := strconv.ParseInt(args[4].text, 10, 64)
+		if err != nil || n < 0 || n > 1<<32 {
+			return nil, in.errAt(st, args[4], "%q: want a number from 0 to 4294967296 after %s", args[4].text, args[3].text)
+		}
+		if args[3].text == "-" {
+			n = -n
+		}
+		off, args = n, args[:3]
+	}
 	if len(args) != 3 || (args[1].text != "=" && args[1].text != "!=") {
-		return nil, in.errEnd(st, "want expect #N.FIELD = #M.FIELD (or = NUMBER, or !=)")
+		return nil, in.errEnd(st, "want expect #N.FIELD = #M.FIELD [+|- N] (or = NUMBER, or !=)")
 	}
 	a, err := in.packetField(st, args[0])
 	if err != nil {
@@ -202,12 +215,23 @@ func (in *interp) expectField(st stmt, args []token) (func() (bool, string), err
 		b = func() (uint64, error) { return v, nil }
 	}
 	neq := args[1].text == "!="
+	right := args[2].text
+	if off != 0 {
+		right = fmt.Sprintf("%s %+d", right, off)
+		right = strings.Replace(right, " +", " + ", 1)
+		right = strings.Replace(right, " -", " - ", 1)
+	}
+	wraps := strings.HasSuffix(args[2].text, ".seq") || strings.HasSuffix(args[2].text, ".ack") || strings.HasSuffix(args[2].text, ".tsval") || strings.HasSuffix(args[2].text, ".tsecr")
 	return func() (bool, string) {
 		x, err1 := a()
 		y, err2 := b()
 		if err1 != nil || err2 != nil {
 			return false, fmt.Sprint(errors.Join(err1, err2))
 		}
-		return (x == y) != neq, fmt.Sprintf("%s is %s, %s is %s", args[0].text, fieldText(args[0], x), args[2].text, fieldText(args[0], y))
+		y = uint64(int64(y) + off)
+		if wraps {
+			y = uint64(uint32(y))
+		}
+		return (x == y) != neq, fmt.Sprintf("%s is %s, %s is %s", args[0].text, fieldText(args[0], x), right, fieldText(args[0], y))
 	}, nil
 }

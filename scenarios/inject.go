@@ -3,6 +3,7 @@ package scenarios
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/trace"
@@ -29,7 +30,8 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 		return in.errAt(st, o.words[0], "%s has no peer yet: inject needs a connection's tuple", sk.name)
 	}
 	// What the socket's host expects next from its peer, and what it sent.
-	var rcvNxt, sndNxt, peerISN, isn, peerTS uint32
+	var rcvNxt, sndNxt, peerISN, isn, peerTS, ownTS uint32
+	var peerTSAt time.Duration
 	for _, r := range trace.Rows(in.w.Packets()) {
 		if !r.TCP {
 			continue
@@ -40,6 +42,9 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 			}
 			if r.H.Flags&netem.ACK != 0 {
 				rcvNxt = r.H.Ack
+			}
+			if r.H.HasTS {
+				ownTS = r.H.TS.Val
 			}
 			end := r.H.Seq + uint32(r.H.PayloadLen)
 			if r.H.Flags&(netem.SYN|netem.FIN) != 0 {
@@ -54,7 +59,7 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 				peerISN = r.H.Seq
 			}
 			if r.H.HasTS && r.From != "" {
-				peerTS = r.H.TS.Val
+				peerTS, peerTSAt = r.H.TS.Val, r.Sent
 			}
 		}
 	}
@@ -99,20 +104,17 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 		seg.Window = uint16(n)
 	}
 	if t, ok := o.kv["ts"]; ok {
-		v, e, ok2 := strings.Cut(t.text, "/")
-		var val uint64
-		var e1 error
-		if rest, ok3 := strings.CutPrefix(v, "last-"); ok3 {
-			val, e1 = strconv.ParseUint(rest, 10, 32)
-			val = uint64(peerTS - uint32(val))
-		} else {
-			val, e1 = strconv.ParseUint(v, 10, 32)
+		// The echo defaults to what the peer would echo: the host's last
+		// TSval, or 0 in a SYN.
+		ecr := ownTS
+		if flags&netem.ACK == 0 {
+			ecr = 0
 		}
-		ecr, e2 := strconv.ParseUint(e, 10, 32)
-		if !ok2 || e1 != nil || e2 != nil {
-			return in.errAt(st, t, "ts %q: want VAL/ECR, e.g. ts=1000/2000, or last-N/ECR (N below the peer's last TSval)", t.text)
+		val, err := tsValue(t.text, peerTS, peerTSAt, in.w.Now(), &ecr)
+		if err != nil {
+			return in.errAt(st, t, "ts %q: want VAL[/ECR], e.g. ts=1000/2000; last+N or last-N (N above or below the peer's last TSval); or fresh (the peer's clock now)", t.text)
 		}
-		seg.TS = &netem.Timestamp{Val: uint32(val), Ecr: uint32(ecr)}
+		seg.TS = &netem.Timestamp{Val: val, Ecr: ecr}
 	}
 	if t, ok := o.kv["payload"]; ok {
 		seg.Payload = []byte(t.text)
@@ -127,4 +129,30 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	}
 	in.printf("injected #%d %s > %s [%v] seq %d ack %d\n", id, remote, local, flags, seg.Seq, seg.Ack)
 	return nil
+}
+
+// tsValue reads inject's ts= value: VAL, last+N, last-N or fresh, with an
+// optional /ECR that replaces *ecr. last is the peer's last TSval, sent at
+// lastAt; fresh is the peer's timestamp clock (milliseconds) at now.
+func tsValue(s string, last uint32, lastAt, now time.Duration, ecr *uint32) (uint32, error) {
+	v, e, hasEcr := strings.Cut(s, "/")
+	if hasEcr {
+		n, err := strconv.ParseUint(e, 10, 32)
+		if err != nil {
+			return 0, err
+		}
+		*ecr = uint32(n)
+	}
+	switch {
+	case v == "fresh":
+		return last + uint32((now-lastAt)/time.Millisecond), nil
+	case strings.HasPrefix(v, "last+"), strings.HasPrefix(v, "last-"):
+		n, err := strconv.ParseUint(v[5:], 10, 32)
+		if v[4] == '-' {
+			n = -n
+		}
+		return last + uint32(n), err
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	return uint32(n), err
 }

@@ -41,3 +41,16 @@ func TestNotebooks(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryNotebookIsListed: every file in notebooks/ is a built-in, and
+// parses; a notebook that stops parsing must fail here, not vanish from
+// the list (and so from TestNotebooks and tcpsim check).
+func TestEveryNotebookIsListed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("notebooks", "*.md"))
+	require.NoError(t, err)
+	list := scenarios.List()
+	require.Len(t, list, len(files))
+	for _, b := range list {
+		assert.NotContains(t, b.Title, "does not parse", b.Name)
+	}
+}

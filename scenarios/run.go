@@ -58,11 +58,7 @@ func List() []Builtin {
 		if err != nil {
 			continue
 		}
-		nb, err := ParseNotebook(e.Name(), string(b))
-		if err != nil {
-			continue
-		}
-		out = append(out, Builtin{Name: strings.TrimSuffix(e.Name(), ".md"), Title: nb.Title, Summary: nb.Summary, text: string(b)})
+		out = append(out, builtin(strings.TrimSuffix(e.Name(), ".md"), string(b)))
 	}
 	return out
 }
@@ -80,12 +76,21 @@ func Names() []string {
 func Lookup(name string) (Builtin, error) {
 	if !strings.ContainsAny(name, "/\\") {
 		if b, err := fs.ReadFile(builtinFS, "notebooks/"+name+".md"); err == nil {
-			if nb, err := ParseNotebook(name+".md", string(b)); err == nil {
-				return Builtin{Name: name, Title: nb.Title, Summary: nb.Summary, text: string(b)}, nil
-			}
+			return builtin(name, string(b)), nil
 		}
 	}
 	return Builtin{}, fmt.Errorf("unknown scenario %q: want one of %s, or a notebook file (FILE.md)", name, strings.Join(Names(), ", "))
+}
+
+// builtin describes a shipped notebook. One that does not parse is still
+// listed (its title says so), so that running or checking it reports the
+// error instead of the notebook silently disappearing.
+func builtin(name, text string) Builtin {
+	nb, err := ParseNotebook(name+".md", text)
+	if err != nil {
+		return Builtin{Name: name, Title: "does not parse: " + err.Error(), text: text}
+	}
+	return Builtin{Name: name, Title: nb.Title, Summary: nb.Summary, text: text}
 }
 
 // Text returns the built-in notebook's Markdown.
