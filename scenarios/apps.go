@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,24 @@ func (in *interp) socketOptions(st stmt, o options) (sim.SocketOptions, error) {
 		}
 		so.LocalPort = p
 	}
+	if t, ok := o.kv["addr"]; ok {
+		a, err := netip.ParseAddr(t.text)
+		if err != nil || (a != sim.Loopback && !in.isHostAddr(a)) {
+			return so, in.errAt(st, t, "addr %q: want the host's address or %v", t.text, sim.Loopback)
+		}
+		so.LocalAddr = a
+	}
 	return so, nil
+}
+
+// isHostAddr reports whether a is one of the notebook's hosts' addresses.
+func (in *interp) isHostAddr(a netip.Addr) bool {
+	for _, h := range in.w.Hosts() {
+		if h.Addr() == a {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *interp) record(name string, h *sim.Host, s *sim.Socket, spec *listenSpec) *sock {
@@ -83,10 +101,10 @@ func (in *interp) callResult(op, name string, err error) {
 	}
 }
 
-// cmdListen: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read]
-// [reply="..."] [http] [body=N] [keep-open].
+// cmdListen: listen HOST PORT [as NAME] [addr=IP] [reuseaddr] [linger=D]
+// [no-read] [reply="..."] [http] [body=N] [keep-open].
 func (in *interp) cmdListen(st stmt, args []token) error {
-	o, err := in.options(st, args, "as", "linger", "reply", "body")
+	o, err := in.options(st, args, "as", "addr", "linger", "reply", "body")
 	if err != nil {
 		return err
 	}
@@ -106,7 +124,7 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 		}
 	}
 	if len(words) != 2 {
-		return in.errEnd(st, "listen takes a host and a port: listen HOST PORT [as NAME] [reuseaddr] [linger=D] [no-read] [reply=\"...\" [close-after-reply]] [http] [body=N] [keep-open]")
+		return in.errEnd(st, "listen takes a host and a port: listen HOST PORT [as NAME] [addr=IP] [reuseaddr] [linger=D] [no-read] [reply=\"...\" [close-after-reply]] [http] [body=N] [keep-open]")
 	}
 	h, err := in.host(st, words[0])
 	if err != nil {

@@ -97,6 +97,8 @@ type Host struct {
 	stack *stack.Stack
 	tcp   stack.TransportProtocol
 	nic   *nic
+	// lo is the host's loopback interface, with 127.0.0.1.
+	lo *nic
 
 	touched bool
 	// pending is set when a packet was handed to the stack: its TCP
@@ -144,6 +146,13 @@ type Host struct {
 	obs      observer
 }
 
+// loopbackAddr is every host's address on its lo.
+var loopbackAddr = tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// Loopback is every host's address on its loopback interface: a host
+// connects to itself over 127.0.0.1.
+var Loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
 // creating serialises stack creation: GOMAXPROCS is process-wide, and it
 // must be 1 while tcp.NewProtocol decides how many processors to start.
 var creating sync.Mutex
@@ -157,6 +166,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		knobs: defaultKnobs(o),
 		pol:   policy{conns: map[tuple]*lconn{}, peers: map[netip.Addr]peerTS{}, adj: map[tuple]*seqAdj{}}}
 	h.nic = &nic{h: h, mtu: 1500}
+	h.lo = &nic{h: h, mtu: 65536, loopback: true}
 	h.obs.init(h)
 	if o.Profile == Linux {
 		h.portSeed = w.subSeed("ports", o.Name)
@@ -263,7 +273,15 @@ func (h *Host) configure() error {
 	if err := s.AddProtocolAddress(1, pa, stack.AddressProperties{}); err != nil {
 		return fmt.Errorf("add address: %s", err)
 	}
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
+	if err := s.CreateNIC(2, h.lo); err != nil {
+		return fmt.Errorf("create lo: %s", err)
+	}
+	lo := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddressWithPrefix{Address: loopbackAddr, PrefixLen: 8}}
+	if err := s.AddProtocolAddress(2, lo, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("add address to lo: %s", err)
+	}
+	loNet, _ := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{127, 0, 0, 0}), tcpip.MaskFromBytes([]byte{255, 0, 0, 0}))
+	s.SetRouteTable([]tcpip.Route{{Destination: loNet, NIC: 2}, {Destination: header.IPv4EmptySubnet, NIC: 1}})
 	tw := tcpip.TCPTimeWaitTimeoutOption(2 * h.opts.MSL)
 	fin := tcpip.TCPLingerTimeoutOption(h.opts.FinTimeout)
 	if err := h.applyReuse(h.defaultReuseMode()); err != nil {

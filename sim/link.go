@@ -122,6 +122,9 @@ type nic struct {
 	h          *Host
 	mtu        uint32
 	dispatcher stack.NetworkDispatcher
+	// loopback marks the host's lo: what it sends comes back to the host
+	// itself, through the World, at the same instant.
+	loopback bool
 }
 
 var _ stack.LinkEndpoint = (*nic)(nil)
@@ -131,7 +134,12 @@ func (n *nic) SetMTU(mtu uint32)                          { n.mtu = mtu }
 func (*nic) MaxHeaderLength() uint16                      { return 0 }
 func (*nic) LinkAddress() tcpip.LinkAddress               { return "" }
 func (*nic) SetLinkAddress(tcpip.LinkAddress)             {}
-func (*nic) Capabilities() stack.LinkEndpointCapabilities { return 0 }
+func (n *nic) Capabilities() stack.LinkEndpointCapabilities {
+	if n.loopback {
+		return stack.CapabilityLoopback
+	}
+	return 0
+}
 func (n *nic) Attach(d stack.NetworkDispatcher)           { n.dispatcher = d }
 func (n *nic) IsAttached() bool                           { return n.dispatcher != nil }
 func (*nic) Wait()                                        {}
@@ -145,7 +153,7 @@ func (*nic) SetOnCloseAction(func())                      {}
 func (n *nic) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	k := 0
 	for _, pkt := range pkts.AsSlice() {
-		n.h.w.emit(n.h, pkt)
+		n.h.w.emit(n.h, pkt, n.loopback)
 		k++
 	}
 	return k, nil

@@ -66,6 +66,8 @@ type flight struct {
 	// sender is the host that sent it first.
 	sender string
 	data   []byte
+	// loopback says it came over the receiving host's own lo.
+	loopback bool
 }
 
 // Free-list bounds: enough to serve a busy run without allocating, small
@@ -111,8 +113,8 @@ func (w *World) recordLocked(p Packet) int {
 }
 
 // emit is called by a host's link endpoint, possibly on a gVisor processor
-// goroutine, for every packet the stack writes.
-func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
+// goroutine, for every packet the stack writes (on its lo when loopback).
+func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -135,7 +137,26 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer) {
 	}
 	from.outboundLocked(data)
 	from.noteTupleLocked(data, true)
+	if loopback {
+		w.loopLocked(from, data)
+		return
+	}
 	w.sendLocked(from, nil, data, 0, from.name)
+}
+
+// loopLocked sends data over h's loopback interface: it is recorded as a
+// packet from h to h and arrives at h at once, in an event of its own.
+// Requires w.mu.
+func (w *World) loopLocked(h *Host, data []byte) {
+	// gVisor leaves the checksums of what it sends on a loopback
+	// interface to the interface (as Linux's lo offloads them); the
+	// packet is recorded and delivered with them filled in.
+	netem.FixChecksums(data)
+	now := w.Now()
+	id := w.recordLocked(Packet{Sent: now, Delivered: now, From: h.name, To: h.name, Data: data, Sender: h.name})
+	ev := w.newFlightLocked(h, nil, data, id)
+	ev.pkt.sender, ev.pkt.loopback = h.name, true
+	w.scheduleLocked(ev, 0)
 }
 
 func (w *World) traceIndex(id int) int {
@@ -151,7 +172,7 @@ func (w *World) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Du
 
 // freeEventLocked returns a delivery event to the free list. Requires w.mu.
 func (w *World) freeEventLocked(ev *event) {
-	ev.pkt.data, ev.host, ev.pkt.to, ev.pkt.hop, ev.pkt.via, ev.pkt.sender = nil, nil, nil, nil, nil, ""
+	ev.pkt.data, ev.host, ev.pkt.to, ev.pkt.hop, ev.pkt.via, ev.pkt.sender, ev.pkt.loopback = nil, nil, nil, nil, nil, "", false
 	if len(w.free) < maxFreeEvents {
 		w.free = append(w.free, ev)
 	}
@@ -188,7 +209,11 @@ func (w *World) deliver(ev *event) {
 		w.mu.Lock()
 		h.noteTupleLocked(data, false)
 		w.mu.Unlock()
-		h.nic.deliver(data)
+		if ev.pkt.loopback {
+			h.lo.deliver(data)
+		} else {
+			h.nic.deliver(data)
+		}
 	}
 	w.mu.Lock()
 	w.recycleLocked(data)

@@ -15,8 +15,11 @@ import (
 
 // SocketOptions are set on a socket before it binds.
 type SocketOptions struct {
-	// LocalPort binds the socket to this port of the host's address before
-	// connecting; zero picks an ephemeral port.
+	// LocalAddr is the address to bind: the host's address (the zero
+	// value) or Loopback. A connect to a loopback address binds Loopback.
+	LocalAddr netip.Addr
+	// LocalPort binds the socket to this port before connecting; zero
+	// picks an ephemeral port.
 	LocalPort uint16
 	// ReuseAddr sets SO_REUSEADDR.
 	ReuseAddr bool
@@ -120,7 +123,11 @@ func (h *Host) call() func() {
 // are accepted as they complete; OnAccept, if set, runs for each.
 func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	defer h.call()()
-	addr := netip.AddrPortFrom(h.addr, port).String()
+	local, err := h.localAddr(opts.LocalAddr, netip.Addr{})
+	addr := netip.AddrPortFrom(local, port).String()
+	if err != nil {
+		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRNOTAVAIL", Err: &tcpip.ErrBadLocalAddress{}}
+	}
 	if port == 0 {
 		return nil, &OpError{Op: "listen", Host: h.name, Addr: addr, Errno: "EINVAL", Err: &tcpip.ErrInvalidEndpointState{}}
 	}
@@ -130,12 +137,12 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 		return nil, h.opErr("listen", addr, terr)
 	}
 	h.applyOptions(ep, opts)
-	local := netip.AddrPortFrom(h.addr, port)
-	if h.opts.Profile == Linux && h.bindConflict(local, opts.ReuseAddr) {
+	la := netip.AddrPortFrom(local, port)
+	if h.opts.Profile == Linux && h.bindConflict(la, opts.ReuseAddr) {
 		ep.Close()
 		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
 	}
-	if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: port}); terr != nil {
+	if terr := ep.Bind(tcpip.FullAddress{Addr: tcpip.AddrFrom4(local.As4()), Port: port}); terr != nil {
 		ep.Close()
 		return nil, h.opErr("bind", addr, terr)
 	}
@@ -147,7 +154,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 		s.release()
 		return nil, h.opErr("listen", addr, terr)
 	}
-	h.portBind(s.rec, local, opts.ReuseAddr)
+	h.portBind(s.rec, la, opts.ReuseAddr)
 	return s, nil
 }
 
@@ -166,13 +173,18 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 		return nil, h.opErr("connect", remote.String(), terr)
 	}
 	h.applyOptions(ep, opts)
-	local := netip.AddrPortFrom(h.addr, opts.LocalPort)
-	if opts.LocalPort != 0 {
-		if h.opts.Profile == Linux && h.bindConflict(local, opts.ReuseAddr) {
+	la, err := h.localAddr(opts.LocalAddr, remote.Addr())
+	local := netip.AddrPortFrom(la, opts.LocalPort)
+	if err != nil {
+		ep.Close()
+		return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRNOTAVAIL", Err: &tcpip.ErrBadLocalAddress{}}
+	}
+	if opts.LocalPort != 0 || opts.LocalAddr.IsValid() {
+		if h.opts.Profile == Linux && opts.LocalPort != 0 && h.bindConflict(local, opts.ReuseAddr) {
 			ep.Close()
 			return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
 		}
-		if terr := ep.Bind(tcpip.FullAddress{Addr: h.taddr, Port: opts.LocalPort}); terr != nil {
+		if terr := ep.Bind(tcpip.FullAddress{Addr: tcpip.AddrFrom4(la.As4()), Port: opts.LocalPort}); terr != nil {
 			ep.Close()
 			return nil, h.opErr("bind", local.String(), terr)
 		}
@@ -202,6 +214,21 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 		return fail(terr)
 	}
 	return s, nil
+}
+
+// localAddr is the address a socket binds: want if given (the host's
+// address or Loopback), else Loopback toward a loopback address and the
+// host's address otherwise.
+func (h *Host) localAddr(want, remote netip.Addr) (netip.Addr, error) {
+	switch {
+	case !want.IsValid() && remote.IsLoopback():
+		return Loopback, nil
+	case !want.IsValid():
+		return h.addr, nil
+	case want == h.addr || want == Loopback:
+		return want, nil
+	}
+	return want, fmt.Errorf("%v is not an address of %s", want, h.name)
 }
 
 // released reports an error for a call on a socket that is closed and

@@ -228,6 +228,10 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	if r.Flags&netem.RST != 0 {
 		h.twRST++
 	}
+	if t.remote.Addr().IsLoopback() {
+		w.loopLocked(h, data)
+		return
+	}
 	w.sendLocked(h, nil, data, 0, h.name)
 }
 

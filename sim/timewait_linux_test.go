@@ -458,3 +458,37 @@ func TestResetInCloseWaitIsEPIPE(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopbackTWReuse: every host has 127.0.0.1 on a loopback interface,
+// and Linux's default tcp_tw_reuse=2 reuses a TIME-WAIT tuple for a
+// connection over it (tcp_twsk_unique's loopback check), once
+// tcp_tw_reuse_delay has passed; between hosts it does not.
+func TestLoopbackTWReuse(t *testing.T) {
+	w := sim.New(sim.Options{})
+	t.Cleanup(w.Close)
+	h, err := w.AddHost(sim.HostOptions{Name: "h", Addr: serverIP, Profile: sim.Linux, Sysctls: []string{"ip_local_port_range=40000 40000"}})
+	require.NoError(t, err)
+	_, err = h.Listen(80, sim.SocketOptions{LocalAddr: sim.Loopback})
+	require.NoError(t, err)
+	lo80 := netip.AddrPortFrom(sim.Loopback, 80)
+	a, err := h.Connect(lo80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	require.Equal(t, netip.AddrPortFrom(sim.Loopback, 40000), a.Local())
+	require.NoError(t, a.Close())
+	require.NoError(t, w.RunFor(500*time.Millisecond))
+	require.Equal(t, sim.TimeWait, a.State())
+
+	_, err = h.Connect(lo80, sim.SocketOptions{})
+	assert.Equal(t, "EADDRNOTAVAIL", sim.Errno(err), "within tcp_tw_reuse_delay")
+	require.NoError(t, w.RunFor(time.Second))
+	b, err := h.Connect(lo80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, sim.Established, b.State())
+	assert.Equal(t, uint64(1), counter(t, h, "TcpExtTWRecycled"))
+	for _, p := range w.Packets() {
+		assert.Equal(t, "h", p.From)
+		assert.Equal(t, "h", p.To)
+	}
+}

@@ -40,8 +40,9 @@ func WritePcap(out io.Writer, pkts []sim.Packet) error {
 }
 
 // WritePcapNG writes the run as a pcapng file with one interface per link,
-// named A-B after its ends (in the order the links were added), and one
-// named "injected" for crafted segments: a capture on every link at once.
+// named A-B after its ends (in the order the links were added), one named
+// "injected" for crafted segments, and one HOST-lo per host that talked to
+// itself over 127.0.0.1: a capture on every link at once.
 // Wireshark shows the interface of each packet (frame.interface_name), so
 // one link's packets can be picked out when a packet crosses several. Each
 // packet carries a comment with its trace ID, direction and fate. A packet
@@ -64,6 +65,12 @@ func WritePcapNG(out io.Writer, w *sim.World) error {
 		if p.From == "" && injected < 0 {
 			injected = len(intfs)
 			intfs = append(intfs, ngInterface("injected", "segments crafted by inject"))
+		}
+		if k := [2]string{p.From, p.To}; p.From != "" && p.From == p.To {
+			if _, ok := iface[k]; !ok {
+				iface[k] = len(intfs)
+				intfs = append(intfs, ngInterface(p.From+"-lo", "loopback interface of "+p.From))
+			}
 		}
 		if _, ok := iface[[2]string{p.From, p.To}]; !ok && p.From != "" && p.Prev > 0 {
 			refused[p.Prev] = fmt.Sprintf("; then dropped at %s by %s", p.From, p.Rule)
