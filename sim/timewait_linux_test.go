@@ -468,8 +468,9 @@ func TestLoopbackTWReuse(t *testing.T) {
 	t.Cleanup(w.Close)
 	h, err := w.AddHost(sim.HostOptions{Name: "h", Addr: serverIP, Profile: sim.Linux, Sysctls: []string{"ip_local_port_range=40000 40000"}})
 	require.NoError(t, err)
-	_, err = h.Listen(80, sim.SocketOptions{LocalAddr: sim.Loopback})
+	l, err := h.Listen(80, sim.SocketOptions{LocalAddr: sim.Loopback})
 	require.NoError(t, err)
+	l.OnAccept = func(x *sim.Socket) { x.OnEOF = func(x *sim.Socket) { _ = x.Close() } }
 	lo80 := netip.AddrPortFrom(sim.Loopback, 80)
 	a, err := h.Connect(lo80, sim.SocketOptions{})
 	require.NoError(t, err)
