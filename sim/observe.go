@@ -52,10 +52,11 @@ type observer struct {
 	h      *Host
 	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
 	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
-	// synOut and synIn hold the tuples on which the host sent or received
-	// a SYN at instant synAt, to tell what ended a TIME-WAIT early: only a
-	// SYN of the same instant can have, so they are emptied when a SYN
-	// passes at a later one and hold no more than one instant's SYNs.
+	// synOut and synIn hold the tuples of a TIME-WAIT endpoint on which
+	// the host sent or received a SYN at instant synAt, to tell what ended
+	// the TIME-WAIT early: only a SYN of the same instant can have, so they
+	// are emptied when such a SYN passes at a later one and hold no more
+	// than one instant's SYNs.
 	synAt         time.Duration
 	synOut, synIn map[tuple]bool // lookups only
 	// closing lists endpoints that entered TIME-WAIT or FIN-WAIT-2 in this
@@ -106,7 +107,7 @@ func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 		t = tuple{local: dst, remote: src}
 	}
 	h.obs.tuples = append(h.obs.tuples, t)
-	if syn {
+	if syn && h.obs.twByTuple[t] != nil {
 		h.obs.noteSYN(t, outbound, h.w.Now())
 	}
 }
@@ -257,6 +258,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	case Closed:
 		delete(o.byEP, r.ep)
 		o.ended(r)
+		r.ep = nil
 	}
 }
 

@@ -55,7 +55,12 @@ type Socket struct {
 	idx        int  // in h.sockets; -1 once released
 	err        error
 	received   []byte
-	accepted   []*Socket
+	// accepted are the listener's accepted connections that are not yet
+	// released; parent and aidx place an accepted socket in its
+	// listener's list.
+	accepted []*Socket
+	parent   *Socket
+	aidx     int
 	final      State // the state when released
 	endpoint   int   // the endpoint number when released
 	// local and remote are the addresses when released.
@@ -261,6 +266,13 @@ func (s *Socket) release() {
 	s.wq.EventUnregister(&s.we)
 	s.ep, s.wq = nil, nil
 	s.OnAccept, s.OnConnect, s.OnData, s.OnEOF, s.OnError = nil, nil, nil, nil, nil
+	if p := s.parent; p != nil {
+		last := p.accepted[len(p.accepted)-1]
+		p.accepted[s.aidx], last.aidx = last, s.aidx
+		p.accepted[len(p.accepted)-1] = nil
+		p.accepted = p.accepted[:len(p.accepted)-1]
+		s.parent = nil
+	}
 	h := s.h
 	last := h.sockets[len(h.sockets)-1]
 	h.sockets[s.idx], last.idx = last, s.idx
@@ -351,8 +363,15 @@ func (s *Socket) Read() []byte {
 // Received returns every byte read on the socket so far, in order.
 func (s *Socket) Received() []byte { return slices.Clone(s.received) }
 
-// Accepted returns the connections a listener accepted, in order.
-func (s *Socket) Accepted() []*Socket { return slices.Clone(s.accepted) }
+// Accepted returns the connections a listener accepted that are still
+// held: a connection the application closed and that is gone leaves the
+// list, so a long run keeps no trace of its past connections. They come in
+// the order they were accepted. Use OnAccept to keep every one.
+func (s *Socket) Accepted() []*Socket {
+	out := slices.Clone(s.accepted)
+	slices.SortFunc(out, func(a, b *Socket) int { return a.id - b.id })
+	return out
+}
 
 // Err returns the first asynchronous error, or nil.
 func (s *Socket) Err() error { return s.err }
@@ -528,6 +547,7 @@ func (s *Socket) acceptAll() {
 		c := s.h.newSocket(ep, wq, s.opts)
 		c.connected = true
 		s.h.portBind(c.rec, s.Local(), s.opts.ReuseAddr) // a child shares its listener's port
+		c.parent, c.aidx = s, len(s.accepted)
 		s.accepted = append(s.accepted, c)
 		if s.OnAccept != nil {
 			s.OnAccept(c)

@@ -131,6 +131,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	r.ep, r.tw = nil, s
 	if r.sock != nil && r.sock.closed {
 		r.sock.release() // Linux frees the full socket
+		r.sock = nil
 	}
 	h.abortSilently(ep)
 	h.obs.twByTuple[t] = r
