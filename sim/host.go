@@ -134,7 +134,7 @@ type Host struct {
 	ntw                int
 	twIn, twOut, twRST uint64
 	// ports is the linux profile's table of local ports (ports.go).
-	ports map[uint64]*portUse
+	ports map[uint64]portUse
 	// perturb is the linux profile's table_perturb (ports.go).
 	perturb  map[uint32]uint32
 	portRNG  *randv2.Rand
@@ -164,14 +164,14 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	}
 	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o,
 		knobs: defaultKnobs(o),
-		pol:   policy{conns: map[tuple]*lconn{}, peers: map[netip.Addr]peerTS{}, adj: map[tuple]*seqAdj{}}}
+		pol:   policy{conns: map[tkey]*lconn{}, peers: map[netip.Addr]peerTS{}, adj: map[tkey]*seqAdj{}}}
 	h.nic = &nic{h: h, mtu: 1500}
 	h.lo = &nic{h: h, mtu: 65536, loopback: true}
 	h.obs.init(h)
 	if o.Profile == Linux {
 		h.portSeed = w.subSeed("ports", o.Name)
 		h.portRNG = randv2.New(randv2.NewPCG(h.portSeed, splitmix(h.portSeed)))
-		h.ports, h.perturb = map[uint64]*portUse{}, map[uint32]uint32{}
+		h.ports, h.perturb = map[uint64]portUse{}, map[uint32]uint32{}
 	}
 
 	seed := w.subSeed("host", o.Name)

@@ -79,9 +79,9 @@ type peerTS struct {
 
 // policy is a host's policy-layer state. Its maps are only looked up.
 type policy struct {
-	conns map[tuple]*lconn
+	conns map[tkey]*lconn
 	peers map[netip.Addr]peerTS
-	adj   map[tuple]*seqAdj
+	adj   map[tkey]*seqAdj
 }
 
 // LogLine is a line of the host's kernel log.
@@ -127,10 +127,10 @@ func (h *Host) outboundLocked(data []byte) {
 		h.adjustOut(t, data, &hd)
 	}
 	syn := hd.Flags&netem.SYN != 0
-	if syn && hd.Flags&netem.ACK == 0 && h.pol.conns[t] == nil {
-		h.pol.conns[t] = newLconn() // a new connection on this tuple
+	if syn && hd.Flags&netem.ACK == 0 && h.pol.conns[t.key()] == nil {
+		h.pol.conns[t.key()] = newLconn() // a new connection on this tuple
 	}
-	c := h.pol.conns[t]
+	c := h.pol.conns[t.key()]
 	if c == nil {
 		return
 	}
@@ -212,7 +212,7 @@ func (h *Host) inbound(data []byte) verdict {
 	}
 	t := tuple{local: hd.Dst, remote: hd.Src}
 	var v verdict
-	if r := h.obs.twByTuple[t]; r != nil && r.tw != nil {
+	if r := h.obs.twByTuple[t.key()]; r != nil && r.tw != nil {
 		if v = h.twReceive(r, data, hd); v.consumed {
 			return v
 		}
@@ -235,10 +235,10 @@ func (h *Host) inbound(data []byte) verdict {
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
 		}
 		c.peerWS = hd.WScale
-		h.pol.conns[t] = c
+		h.pol.conns[t.key()] = c
 		return v
 	}
-	c := h.pol.conns[t]
+	c := h.pol.conns[t.key()]
 	if c == nil {
 		return verdict{}
 	}

@@ -22,13 +22,13 @@ type epRec struct {
 	cause         string
 	ep            *tcp.Endpoint
 	tw            *twsock
-	state         State
-	local, remote netip.AddrPort
 	sock          *Socket
+	local, remote netip.AddrPort
 	// port is the linux profile's key of the local port this record
 	// holds in Host.ports (0 for none); bound says it was bound by
 	// bind() rather than picked by connect().
 	port      uint64
+	state     State
 	bound     bool
 	reuseAddr bool
 }
@@ -36,6 +36,12 @@ type epRec struct {
 type tuple struct {
 	local, remote netip.AddrPort
 }
+
+// tkey is a tuple packed into 16 bytes, as the key of the maps that hold
+// an entry per connection or per TIME-WAIT (a tuple is 64).
+type tkey struct{ local, remote uint64 }
+
+func (t tuple) key() tkey { return tkey{portKey(t.local), portKey(t.remote)} }
 
 // observer records every state transition of every endpoint of one host,
 // including endpoints the application already closed (TIME-WAIT). It polls
@@ -58,7 +64,7 @@ type observer struct {
 	// are emptied when such a SYN passes at a later one and hold no more
 	// than one instant's SYNs.
 	synAt         time.Duration
-	synOut, synIn map[tuple]bool // lookups only
+	synOut, synIn map[tkey]bool // lookups only
 	// closing lists endpoints that entered TIME-WAIT or FIN-WAIT-2 in this
 	// observation.
 	closing []*epRec
@@ -67,7 +73,7 @@ type observer struct {
 	// the linux profile the timewait socket of a tuple (TIME-WAIT or
 	// FIN-WAIT-2). Endpoints sorts what it lists, so iterating it leaks no
 	// order.
-	twByTuple map[tuple]*epRec
+	twByTuple map[tkey]*epRec
 	nrec      int
 	// tuples are noted by emit and deliver under World.mu.
 	tuples  []tuple
@@ -84,9 +90,9 @@ type observer struct {
 func (o *observer) init(h *Host) {
 	o.h = h
 	o.byEP = make(map[*tcp.Endpoint]*epRec)
-	o.twByTuple = make(map[tuple]*epRec)
-	o.synOut = make(map[tuple]bool)
-	o.synIn = make(map[tuple]bool)
+	o.twByTuple = make(map[tkey]*epRec)
+	o.synOut = make(map[tkey]bool)
+	o.synIn = make(map[tkey]bool)
 }
 
 // noteTupleLocked records the tuple of a packet the host sent (outbound) or
@@ -107,7 +113,7 @@ func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 		t = tuple{local: dst, remote: src}
 	}
 	h.obs.tuples = append(h.obs.tuples, t)
-	if syn && h.obs.twByTuple[t] != nil {
+	if syn && h.obs.twByTuple[t.key()] != nil {
 		h.obs.noteSYN(t, outbound, h.w.Now())
 	}
 }
@@ -120,9 +126,9 @@ func (o *observer) noteSYN(t tuple, outbound bool, now time.Duration) {
 		o.synAt = now
 	}
 	if outbound {
-		o.synOut[t] = true
+		o.synOut[t.key()] = true
 	} else {
-		o.synIn[t] = true
+		o.synIn[t.key()] = true
 	}
 }
 
@@ -163,7 +169,7 @@ func (h *Host) observe() {
 	}
 	h.readyMu.Unlock()
 	for _, t := range o.pending {
-		if r, ok := o.twByTuple[t]; ok && r.state == TimeWait {
+		if r, ok := o.twByTuple[t.key()]; ok && r.state == TimeWait {
 			o.hits = append(o.hits, r)
 		}
 		id := stack.TransportEndpointID{
@@ -229,14 +235,14 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	from := r.state
 	if from == TimeWait {
 		t := tuple{r.local, r.remote}
-		delete(o.twByTuple, t)
+		delete(o.twByTuple, t.key())
 		if r.cause == "" && s == Closed {
 			synNow := now == o.synAt
 			switch {
-			case synNow && o.synOut[t]:
+			case synNow && o.synOut[t.key()]:
 				r.cause = "reused by a new connection (tw_reuse)"
 				o.h.count(cTWRecycled)
-			case synNow && o.synIn[t]:
+			case synNow && o.synIn[t.key()]:
 				r.cause = "a new SYN reopened the tuple"
 			default:
 				o.h.count(cTW)
@@ -251,7 +257,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 	r.state, r.cause = s, ""
 	switch s {
 	case TimeWait:
-		o.twByTuple[tuple{r.local, r.remote}] = r
+		o.twByTuple[tuple{r.local, r.remote}.key()] = r
 		o.closing = append(o.closing, r)
 	case FinWait2:
 		o.closing = append(o.closing, r)

@@ -39,13 +39,15 @@ func portKey(a netip.AddrPort) uint64 {
 	return uint64(binary.BigEndian.Uint32(ip[:]))<<16 | uint64(a.Port())
 }
 
-func (h *Host) portUse(key uint64) *portUse {
+// portAdd changes the counts of a local port by (bound, tw, twNoReuse).
+func (h *Host) portAdd(key uint64, bound, tw, twNoReuse int32) {
 	u := h.ports[key]
-	if u == nil {
-		u = &portUse{}
-		h.ports[key] = u
+	u.bound, u.tw, u.twNoReuse = u.bound+bound, u.tw+tw, u.twNoReuse+twNoReuse
+	if u == (portUse{}) {
+		delete(h.ports, key)
+		return
 	}
-	return u
+	h.ports[key] = u
 }
 
 // portBind notes that r holds local by bind().
@@ -54,18 +56,16 @@ func (h *Host) portBind(r *epRec, local netip.AddrPort, reuseAddr bool) {
 		return
 	}
 	r.port, r.bound, r.reuseAddr = portKey(local), true, reuseAddr
-	h.portUse(r.port).bound++
+	h.portAdd(r.port, 1, 0, 0)
 }
 
 // portTW notes that r's timewait socket came (delta 1) or went (-1).
 func (h *Host) portTW(r *epRec, delta int32) {
-	key := portKey(r.local)
-	u := h.portUse(key)
-	u.tw += delta
-	if !r.reuseAddr {
-		u.twNoReuse += delta
+	noReuse := delta
+	if r.reuseAddr {
+		noReuse = 0
 	}
-	h.portTidy(key, u)
+	h.portAdd(portKey(r.local), 0, delta, noReuse)
 }
 
 // portRelease lets go of the port r held by bind().
@@ -73,16 +73,8 @@ func (h *Host) portRelease(r *epRec) {
 	if r.port == 0 || !r.bound {
 		return
 	}
-	u := h.portUse(r.port)
-	u.bound--
-	h.portTidy(r.port, u)
+	h.portAdd(r.port, -1, 0, 0)
 	r.port, r.bound = 0, false
-}
-
-func (h *Host) portTidy(key uint64, u *portUse) {
-	if *u == (portUse{}) {
-		delete(h.ports, key)
-	}
 }
 
 // bindConflict reports whether binding local conflicts with a timewait
@@ -91,7 +83,7 @@ func (h *Host) portTidy(key uint64, u *portUse) {
 // listening). Conflicts with live sockets are gVisor's to find.
 func (h *Host) bindConflict(local netip.AddrPort, reuseAddr bool) bool {
 	u := h.ports[portKey(local)]
-	return u != nil && u.tw > 0 && (!reuseAddr || u.twNoReuse > 0)
+	return u.tw > 0 && (!reuseAddr || u.twNoReuse > 0)
 }
 
 // reuse says how a connect meets a timewait socket on its tuple.
@@ -103,7 +95,7 @@ func (h *Host) reuse(t tuple, bound bool) timewait.Reuse {
 // tupleFree says whether a connect may use t: ok with no socket on it, or
 // with a timewait socket tcp_twsk_unique lets go (returned as tw).
 func (h *Host) tupleFree(t tuple, bound bool) (ok bool, tw *epRec) {
-	if r := h.obs.twByTuple[t]; r != nil && r.tw != nil {
+	if r := h.obs.twByTuple[t.key()]; r != nil && r.tw != nil {
 		if r.tw.Reusable(h.mono(), h.reuse(t, bound), h.opts.Kernel) {
 			return true, r
 		}
@@ -140,7 +132,7 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 			if port >= high {
 				port -= remaining
 			}
-			if u := h.ports[portKey(netip.AddrPortFrom(local, uint16(port)))]; u != nil && u.bound > 0 {
+			if h.ports[portKey(netip.AddrPortFrom(local, uint16(port)))].bound > 0 {
 				continue
 			}
 			ok, tw := h.tupleFree(tuple{netip.AddrPortFrom(local, uint16(port)), remote}, false)
@@ -228,5 +220,5 @@ func (h *Host) takeOver(r *epRec, t tuple, cause string) {
 	isn, ecr := r.tw.ReuseISN(), r.tw.TSRecent
 	h.count(cTWRecycled)
 	h.twEnd(r, cause)
-	h.pol.adj[t] = &seqAdj{want: isn, ecr: ecr, setEcr: ecr != 0}
+	h.pol.adj[t.key()] = &seqAdj{want: isn, ecr: ecr, setEcr: ecr != 0}
 }

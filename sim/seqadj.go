@@ -25,7 +25,7 @@ type seqAdj struct {
 
 // adjustOut shifts a segment the host sends. Requires World.mu.
 func (h *Host) adjustOut(t tuple, data []byte, hd *netem.Header) {
-	a := h.pol.adj[t]
+	a := h.pol.adj[t.key()]
 	if a == nil {
 		return
 	}
@@ -46,7 +46,7 @@ func (h *Host) adjustOut(t tuple, data []byte, hd *netem.Header) {
 // adjustIn takes the shift off the acknowledgments of a segment the host
 // receives.
 func (h *Host) adjustIn(t tuple, data []byte, hd *netem.Header) {
-	a := h.pol.adj[t]
+	a := h.pol.adj[t.key()]
 	if a == nil || !a.known || hd.Flags&netem.ACK == 0 {
 		return
 	}

@@ -24,10 +24,10 @@ type twsock struct {
 	timewait.Sock
 	due time.Duration // when the timer fires
 	seq uint64        // orders timers due at the same instant
-	idx int           // place in Host.twq
 	// timeout is tw_timeout: what a restart gives under 4.9 with
 	// tcp_tw_recycle (3.5×RTO) when a FIN turns FIN-WAIT-2 into TIME-WAIT.
 	timeout time.Duration
+	idx     int32 // place in Host.twq
 	// kill is 4.9's tw_kill: counted as TWKilled rather than TW at expiry.
 	kill bool
 	// recycled says the timer runs tcp_tw_recycle's 3.5×RTO.
@@ -62,7 +62,7 @@ func (h *Host) closing(r *epRec) {
 // (its keepalive timer), and tcp_keepalive_timer then hands the timewait
 // socket the same difference again.
 func (h *Host) finWait2Orphaned(r *epRec) {
-	c := h.pol.conns[tuple{r.local, r.remote}]
+	c := h.pol.conns[tuple{r.local, r.remote}.key()]
 	tmo := h.opts.FinTimeout
 	if c != nil {
 		tmo = max(tmo, c.rtt.rto35())
@@ -84,7 +84,7 @@ func (h *Host) finWait2Orphaned(r *epRec) {
 // (inet_twsk_alloc) the connection just ends.
 func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration) {
 	t := tuple{r.local, r.remote}
-	c := h.pol.conns[t]
+	c := h.pol.conns[t.key()]
 	if c == nil {
 		c = newLconn()
 	}
@@ -134,7 +134,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 		r.sock = nil
 	}
 	h.abortSilently(ep)
-	h.obs.twByTuple[t] = r
+	h.obs.twByTuple[t.key()] = r
 	h.ntw++
 	h.portTW(r, +1)
 	s.due = h.w.Now() + timeo
@@ -152,8 +152,8 @@ func (h *Host) rememberStamp(ip netip.Addr, c *lconn) {
 
 // forget drops what the policy layer knew of a connection that is gone.
 func (h *Host) forget(t tuple) {
-	delete(h.pol.conns, t)
-	delete(h.pol.adj, t)
+	delete(h.pol.conns, t.key())
+	delete(h.pol.adj, t.key())
 }
 
 // twReceive hands a segment to r's timewait socket and carries out its
@@ -203,7 +203,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 	case timewait.AcceptSYN:
 		if h.listening(t.local) {
 			h.twEnd(r, "linux timewait: "+v.Why)
-			h.pol.adj[t] = &seqAdj{want: v.ISN}
+			h.pol.adj[t.key()] = &seqAdj{want: v.ISN}
 			return verdict{handled: fmt.Sprintf("%s; a listener takes it, ISN %d", why, v.ISN)}
 		}
 		h.sendReply(t, s.ACK(h.mono()))
@@ -245,7 +245,7 @@ func (h *Host) twEnd(r *epRec, cause string) {
 // twRemove takes r's timewait socket out of the host's tables.
 func (h *Host) twRemove(r *epRec) {
 	h.twDelete(r)
-	delete(h.obs.twByTuple, tuple{r.local, r.remote})
+	delete(h.obs.twByTuple, tuple{r.local, r.remote}.key())
 	h.ntw--
 	h.portTW(r, -1)
 	r.tw = nil
@@ -291,7 +291,7 @@ func (h *Host) twLess(i, j int) bool {
 
 func (h *Host) twSwap(i, j int) {
 	h.twq[i], h.twq[j] = h.twq[j], h.twq[i]
-	h.twq[i].tw.idx, h.twq[j].tw.idx = i, j
+	h.twq[i].tw.idx, h.twq[j].tw.idx = int32(i), int32(j)
 }
 
 func (h *Host) twUp(j int) {
@@ -327,9 +327,9 @@ func (h *Host) twDown(i int) {
 func (h *Host) twPush(r *epRec) {
 	h.twSeq++
 	r.tw.seq = h.twSeq
-	r.tw.idx = len(h.twq)
+	r.tw.idx = int32(len(h.twq))
 	h.twq = append(h.twq, r)
-	h.twUp(r.tw.idx)
+	h.twUp(int(r.tw.idx))
 	h.armTimeWait()
 }
 
@@ -337,13 +337,13 @@ func (h *Host) twPush(r *epRec) {
 func (h *Host) twReschedule(r *epRec, due time.Duration) {
 	h.twSeq++
 	r.tw.due, r.tw.seq = due, h.twSeq
-	h.twDown(r.tw.idx)
-	h.twUp(r.tw.idx)
+	h.twDown(int(r.tw.idx))
+	h.twUp(int(r.tw.idx))
 	h.armTimeWait()
 }
 
 func (h *Host) twDelete(r *epRec) {
-	i, n := r.tw.idx, len(h.twq)-1
+	i, n := int(r.tw.idx), len(h.twq)-1
 	if i != n {
 		h.twSwap(i, n)
 	}
