@@ -99,7 +99,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	k := h.opts.Kernel
 	s := &twsock{timeout: h.TimeWait()}
 	if k == timewait.Linux49 && h.knobs.twRecycle && c.sawTS {
-		h.rememberStamp(r.remote.Addr(), c)
+		h.rememberStamp(r.remote.Addr(), c.tsRecent, c.tsAt)
 		s.timeout = rto // tcp_tw_recycle: recycle_ok
 		s.recycled = sub == timewait.TimeWait
 	} else if sub == timewait.TimeWait {
@@ -141,12 +141,12 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	h.twPush(r)
 }
 
-// rememberStamp is tcp_remember_stamp (Linux before 4.12): the peer's
-// latest timestamp is cached by address, for tcp_tw_recycle's check of
-// later SYNs.
-func (h *Host) rememberStamp(ip netip.Addr, c *lconn) {
-	if p, ok := h.pol.peers[ip]; !ok || int32(p.ts-c.tsRecent) <= 0 {
-		h.pol.peers[ip] = peerTS{ts: c.tsRecent, at: c.tsAt}
+// rememberStamp is tcp_remember_stamp and tcp_tw_remember_stamp (Linux
+// before 4.12): the peer's latest timestamp ts, taken at at, is cached by
+// address, for tcp_tw_recycle's check of later SYNs.
+func (h *Host) rememberStamp(ip netip.Addr, ts uint32, at time.Duration) {
+	if p, ok := h.pol.peers[ip]; !ok || int32(p.ts-ts) <= 0 {
+		h.pol.peers[ip] = peerTS{ts: ts, at: at}
 	}
 }
 
@@ -182,6 +182,9 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 	t := tuple{r.local, r.remote}
 	if v.Entered {
 		h.obs.set(r, TimeWait, "")
+		if s.timeout < h.TimeWait() && s.TSRecentStamp != 0 {
+			h.rememberStamp(t.remote.Addr(), s.TSRecent, h.w.Now()) // tcp_tw_remember_stamp
+		}
 	}
 	if v.Restart {
 		d := h.TimeWait()
