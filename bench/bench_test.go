@@ -130,12 +130,21 @@ func runLifecycles(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 	return done
 }
 
+// BenchmarkLifecycles runs lifecycles with a client of each profile: the
+// linux client keeps its TIME-WAITs in timewait sockets and searches ports
+// as Linux does.
 func BenchmarkLifecycles(b *testing.B) {
+	for _, p := range []sim.Profile{sim.GVisor, sim.Linux} {
+		b.Run(p.String(), func(b *testing.B) { benchLifecycles(b, p) })
+	}
+}
+
+func benchLifecycles(b *testing.B, p sim.Profile) {
 	var elapsed time.Duration
 	var packets int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		w, c := world(b)
+		w, c := world(b, p)
 		b.StartTimer()
 		start := time.Now()
 		if got := runLifecycles(b, w, c, lifecycles); got != lifecycles {

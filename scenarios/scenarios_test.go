@@ -160,7 +160,7 @@ func TestBudgetStopsNotebook(t *testing.T) {
 
 func TestUnknownScenario(t *testing.T) {
 	_, err := scenarios.Run("no-such", scenarios.Config{})
-	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of bursty-link, fin-timeout, linger-zero, lost-final-ack,`)
+	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of bursty-link, fin-timeout, linger-zero, linux-fin-wait-2, linux-kernels,`)
 }
 
 // TestLostFinalACKJSON reads the facts of the claim back from the JSON.

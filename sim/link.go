@@ -129,25 +129,25 @@ type nic struct {
 
 var _ stack.LinkEndpoint = (*nic)(nil)
 
-func (n *nic) MTU() uint32                                { return n.mtu }
-func (n *nic) SetMTU(mtu uint32)                          { n.mtu = mtu }
-func (*nic) MaxHeaderLength() uint16                      { return 0 }
-func (*nic) LinkAddress() tcpip.LinkAddress               { return "" }
-func (*nic) SetLinkAddress(tcpip.LinkAddress)             {}
+func (n *nic) MTU() uint32                    { return n.mtu }
+func (n *nic) SetMTU(mtu uint32)              { n.mtu = mtu }
+func (*nic) MaxHeaderLength() uint16          { return 0 }
+func (*nic) LinkAddress() tcpip.LinkAddress   { return "" }
+func (*nic) SetLinkAddress(tcpip.LinkAddress) {}
 func (n *nic) Capabilities() stack.LinkEndpointCapabilities {
 	if n.loopback {
 		return stack.CapabilityLoopback
 	}
 	return 0
 }
-func (n *nic) Attach(d stack.NetworkDispatcher)           { n.dispatcher = d }
-func (n *nic) IsAttached() bool                           { return n.dispatcher != nil }
-func (*nic) Wait()                                        {}
-func (*nic) ARPHardwareType() header.ARPHardwareType      { return header.ARPHardwareNone }
-func (*nic) AddHeader(*stack.PacketBuffer)                {}
-func (*nic) ParseHeader(*stack.PacketBuffer) bool         { return true }
-func (*nic) Close()                                       {}
-func (*nic) SetOnCloseAction(func())                      {}
+func (n *nic) Attach(d stack.NetworkDispatcher)      { n.dispatcher = d }
+func (n *nic) IsAttached() bool                      { return n.dispatcher != nil }
+func (*nic) Wait()                                   {}
+func (*nic) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+func (*nic) AddHeader(*stack.PacketBuffer)           {}
+func (*nic) ParseHeader(*stack.PacketBuffer) bool    { return true }
+func (*nic) Close()                                  {}
+func (*nic) SetOnCloseAction(func())                 {}
 
 // WritePackets implements stack.LinkWriter.
 func (n *nic) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {

@@ -42,12 +42,37 @@ func portKey(a netip.AddrPort) uint64 {
 // portAdd changes the counts of a local port by (bound, tw, twNoReuse).
 func (h *Host) portAdd(key uint64, bound, tw, twNoReuse int32) {
 	u := h.ports[key]
+	was := u.bound > 0
 	u.bound, u.tw, u.twNoReuse = u.bound+bound, u.tw+tw, u.twNoReuse+twNoReuse
+	if now := u.bound > 0; now != was {
+		addr, port := uint32(key>>16), uint16(key)
+		set := h.boundPorts[addr]
+		if set == nil {
+			set = &portSet{}
+			h.boundPorts[addr] = set
+		}
+		if now {
+			set.add(port)
+		} else if set.remove(port); set.n == 0 {
+			delete(h.boundPorts, addr)
+		}
+	}
 	if u == (portUse{}) {
 		delete(h.ports, key)
 		return
 	}
 	h.ports[key] = u
+}
+
+// dest keys the ports a local address uses towards one remote address and
+// port: Host.twPorts.
+type dest struct {
+	local  uint32
+	remote uint64
+}
+
+func destOf(t tuple) dest {
+	return dest{uint32(portKey(t.local) >> 16), portKey(t.remote)}
 }
 
 // portBind notes that r holds local by bind().
@@ -59,13 +84,30 @@ func (h *Host) portBind(r *epRec, local netip.AddrPort, reuseAddr bool) {
 	h.portAdd(r.port, 1, 0, 0)
 }
 
-// portTW notes that r's timewait socket came (delta 1) or went (-1).
+// portTW notes that r's timewait socket came (delta 1) or went (-1). The
+// timewait socket of a connection whose port connect() picked goes in the
+// set of its destination that pickPort steps over; one whose port was bound
+// needs not, as the search skips bound ports.
 func (h *Host) portTW(r *epRec, delta int32) {
 	noReuse := delta
 	if r.reuseAddr {
 		noReuse = 0
 	}
 	h.portAdd(portKey(r.local), 0, delta, noReuse)
+	if r.bound {
+		return
+	}
+	d := destOf(tuple{r.local, r.remote})
+	set := h.twPorts[d]
+	if delta > 0 {
+		if set == nil {
+			set = &portSet{}
+			h.twPorts[d] = set
+		}
+		set.add(r.local.Port())
+	} else if set.remove(r.local.Port()); set.n == 0 {
+		delete(h.twPorts, d)
+	}
 }
 
 // portRelease lets go of the port r held by bind().
@@ -126,17 +168,33 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 	index := uint32(off & (1<<perturbShift - 1))
 	offset := (h.perturbAt(index) + uint32(off>>32)) % remaining
 	offset &^= 1
+	// Ports held by bind() and ports whose tuple to remote is in
+	// TIME-WAIT are looked up in sets, not maps: when most of the range
+	// is in TIME-WAIT each search steps over thousands of them.
+	bound := h.boundPorts[uint32(portKey(netip.AddrPortFrom(local, 0))>>16)]
+	t := tuple{netip.AddrPortFrom(local, 0), remote}
+	inTW := h.twPorts[destOf(t)]
+	mayReuse := h.reuse(t, false).Allowed(h.opts.Kernel)
 	for {
 		port := low + offset
 		for i := uint32(0); i < remaining; i, port = i+2, port+2 {
 			if port >= high {
 				port -= remaining
 			}
-			if h.ports[portKey(netip.AddrPortFrom(local, uint16(port)))].bound > 0 {
+			if bound.has(uint16(port)) {
 				continue
 			}
-			ok, tw := h.tupleFree(tuple{netip.AddrPortFrom(local, uint16(port)), remote}, false)
-			if !ok {
+			t.local = netip.AddrPortFrom(local, uint16(port))
+			var tw *epRec
+			if inTW.has(uint16(port)) {
+				if !mayReuse {
+					continue
+				}
+				var ok bool
+				if ok, tw = h.tupleFree(t, false); !ok {
+					continue
+				}
+			} else if h.hasEndpoint(t) {
 				continue
 			}
 			// A little randomness for the next search to this

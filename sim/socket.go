@@ -61,8 +61,8 @@ type Socket struct {
 	accepted []*Socket
 	parent   *Socket
 	aidx     int
-	final      State // the state when released
-	endpoint   int   // the endpoint number when released
+	final    State // the state when released
+	endpoint int   // the endpoint number when released
 	// local and remote are the addresses when released.
 	local, remote netip.AddrPort
 

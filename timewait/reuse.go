@@ -32,13 +32,30 @@ func (s *Sock) Reusable(now time.Duration, u Reuse, k Kernel) bool {
 	if u.Bound {
 		return true
 	}
-	mode := u.Mode
-	if k == Linux49 {
-		return mode != 0 && seconds(now)-s.TSRecentStamp > 1
+	if !u.Allowed(k) {
+		return false
 	}
-	if s.Substate == FinWait2 || (mode == 2 && !u.Loopback) {
-		mode = 0
+	if k == Linux49 {
+		return seconds(now)-s.TSRecentStamp > 1
+	}
+	if s.Substate == FinWait2 {
+		return false
 	}
 	thresh := s.EntryStamp + uint32(u.Delay/time.Millisecond)
-	return mode != 0 && int32(thresh-msClock(now)) < 0 // time_after32(now, thresh)
+	return int32(thresh-msClock(now)) < 0 // time_after32(now, thresh)
+}
+
+// Allowed reports whether tcp_tw_reuse lets a connect() of u's kind take
+// any timewait socket over: a bound socket always may; a searching one
+// needs tcp_tw_reuse=1, or 2 with a loopback address (4.9: any nonzero
+// value).
+func (u Reuse) Allowed(k Kernel) bool {
+	switch {
+	case u.Bound:
+		return true
+	case k == Linux49:
+		return u.Mode != 0
+	default:
+		return u.Mode == 1 || (u.Mode == 2 && u.Loopback)
+	}
 }
