@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -327,6 +328,40 @@ func TestLinuxFinWait2Substate(t *testing.T) {
 	assert.Equal(t, 0, f.c.TimeWaitSockets())
 }
 
+// Kernel check A: with tcp_fin_timeout above TIME-WAIT's 60 s an orphaned
+// FIN-WAIT-2 keeps its full socket for fin_timeout - 60 s
+// (tcp_keepalive_timer), then becomes a timewait socket for fin_timeout -
+// 60 s again, counted in TcpExtTW then: gone 2 x (fin_timeout - 60) after
+// the ACK of its FIN. The real 6.18 kernel: 20.5, 62 and 122-123 s for 70,
+// 90 and 120 (the timer wheel adds up to 2 s), nothing sent.
+func TestLinuxFinWait2LongTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		finTimeout int
+		half       time.Duration
+	}{{70, 10 * time.Second}, {90, 30 * time.Second}, {120, 60 * time.Second}} {
+		t.Run(fmt.Sprint(tc.finTimeout), func(t *testing.T) {
+			f := finWait2(t, fmt.Sprintf("tcp_fin_timeout=%d", tc.finTimeout))
+			sent := len(f.w.Packets())
+			at := func(d time.Duration) time.Duration { return f.began + d - f.w.Now() }
+			require.NoError(t, f.w.RunFor(at(tc.half-time.Millisecond)))
+			assert.Equal(t, 0, f.c.TimeWaitSockets(), "a full socket first")
+			assert.Equal(t, uint64(0), counter(t, f.c, "TcpExtTW"))
+			require.NoError(t, f.w.RunFor(2*time.Millisecond))
+			assert.Equal(t, 1, f.c.TimeWaitSockets(), "then a timewait socket")
+			assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"), "counted when it is created")
+			require.NoError(t, f.w.Run())
+			var end time.Duration
+			for _, tr := range f.w.Transitions() {
+				if tr.Host == "client" && tr.From == sim.FinWait2 {
+					end = tr.At - f.began
+				}
+			}
+			assert.Equal(t, 2*tc.half, end, "gone 2 x (tcp_fin_timeout - 60 s) after the ACK of the FIN")
+			assert.Len(t, f.w.Packets(), sent, "nothing sent")
+		})
+	}
+}
+
 // Kernel case 8: with tcp_max_tw_buckets=1 a second orphaned FIN-WAIT-2
 // overflows when its FIN is ACKed (no timewait socket, nothing sent), and
 // the peer's FIN arriving later meets no socket: RST.
@@ -492,4 +527,38 @@ func TestLoopbackTWReuse(t *testing.T) {
 		assert.Equal(t, "h", p.From)
 		assert.Equal(t, "h", p.To)
 	}
+}
+
+// Kernel check C: with ip_local_port_range "40000 40002" connect()'s search
+// covers only an even number of ports (remaining &= ~1): after 40000 and
+// 40001 are in TIME-WAIT to the server, the third connect fails at once
+// with EADDRNOTAVAIL and no SYN, though 40002 is free (a bind to it
+// works). The real 6.18 kernel did the same four times out of four, even
+// port first.
+func TestLinuxOddPortRange(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"ip_local_port_range=40000 40002"}},
+		sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(x *sim.Socket) { x.OnEOF = func(x *sim.Socket) { _ = x.Close() } }
+	var ports []uint16
+	for i := 0; i < 2; i++ {
+		a, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(t, err)
+		require.NoError(t, w.RunFor(10*time.Millisecond))
+		ports = append(ports, a.Local().Port())
+		require.NoError(t, a.Close())
+		require.NoError(t, w.RunFor(100*time.Millisecond))
+		require.Equal(t, sim.TimeWait, a.State())
+	}
+	assert.Equal(t, []uint16{40000, 40001}, ports, "the even port first, then the odd one")
+	before := len(w.Packets())
+	_, err = c.Connect(server80, sim.SocketOptions{})
+	assert.Equal(t, "EADDRNOTAVAIL", sim.Errno(err), "40002 is outside the search")
+	require.NoError(t, w.RunFor(300*time.Millisecond))
+	assert.Len(t, w.Packets(), before, "no SYN")
+	b, err := c.Connect(server80, sim.SocketOptions{LocalPort: 40002})
+	require.NoError(t, err, "a connect bound to 40002")
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, sim.Established, b.State())
 }
