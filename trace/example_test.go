@@ -16,7 +16,9 @@ func ExampleWriteText() {
 		panic(err)
 	}
 	defer res.Close()
-	_ = trace.WriteText(os.Stdout, res.World.Packets())
+	// The notebook's first part: both sides close at 0.1 s, the FINs
+	// cross, each ACKs the other's.
+	_ = trace.WriteText(os.Stdout, res.World.Packets()[:7])
 	// Output:
 	// #1     0.000000 client>server 10.0.0.1.52714 > 10.0.0.2.80: Flags [S], seq 4228627993, win 29184, options [TS val 1682876862 ecr 0], length 0 | arrives 0.010000
 	// #2     0.010000 server>client 10.0.0.2.80 > 10.0.0.1.52714: Flags [S.], seq 3988163363, ack 4228627994, win 29184, options [TS val 2238304204 ecr 1682876862], length 0 | arrives 0.020000
