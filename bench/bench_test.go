@@ -106,26 +106,35 @@ func lifecycle(c *sim.Host, done func()) error {
 	return nil
 }
 
-// runLifecycles runs n lifecycles in chains concurrent chains and returns
-// how many completed.
+// runLifecycles runs n lifecycles in chains concurrent chains, as a
+// service with a bounded number of connections at a time does, to the end
+// of the run (every TIME-WAIT expired), and returns how many completed.
 func runLifecycles(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 	tb.Helper()
-	started, done := 0, 0
+	done := startLifecycles(tb, w, c, n)
+	if err := w.Run(); err != nil {
+		tb.Fatal(err)
+	}
+	return *done
+}
+
+// startLifecycles schedules n lifecycles in chains concurrent chains; the
+// count of completed ones is at the returned address.
+func startLifecycles(tb testing.TB, w *sim.World, c *sim.Host, n int) *int {
+	tb.Helper()
+	started, done := 0, new(int)
 	var next func()
 	next = func() {
 		if started == n {
 			return
 		}
 		started++
-		if err := lifecycle(c, func() { done++; next() }); err != nil {
+		if err := lifecycle(c, func() { *done++; next() }); err != nil {
 			tb.Errorf("connect %d: %v", started, err)
 		}
 	}
 	for i := 0; i < chains; i++ {
 		w.At(w.Now(), next)
-	}
-	if err := w.Run(); err != nil {
-		tb.Fatal(err)
 	}
 	return done
 }
@@ -201,26 +210,12 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
-// runLifecyclesFor runs n lifecycles in chains concurrent chains, as a
-// service with a bounded number of connections at a time does, and stops
-// once they are done, before any TIME-WAIT has expired.
+// runLifecyclesFor runs n lifecycles as runLifecycles does and stops once
+// they are done, before any TIME-WAIT has expired.
 func runLifecyclesFor(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 	tb.Helper()
-	started, done := 0, 0
-	var next func()
-	next = func() {
-		if started == n {
-			return
-		}
-		started++
-		if err := lifecycle(c, func() { done++; next() }); err != nil {
-			tb.Errorf("connect %d: %v", started, err)
-		}
-	}
-	for i := 0; i < chains; i++ {
-		w.At(w.Now(), next)
-	}
-	if err := w.RunUntil(func() bool { return done == n }); err != nil {
+	done := startLifecycles(tb, w, c, n)
+	if err := w.RunUntil(func() bool { return *done == n }); err != nil {
 		tb.Fatal(err)
 	}
 	if err := w.RunFor(100 * time.Millisecond); err != nil { // the last closes complete
@@ -229,7 +224,7 @@ func runLifecyclesFor(tb testing.TB, w *sim.World, c *sim.Host, n int) int {
 	if w.Now() >= 2*sim.DefaultMSL {
 		tb.Fatalf("the lifecycles took until %v: TIME-WAITs began to expire", w.Now())
 	}
-	return done
+	return *done
 }
 
 // freeStack is a gVisor stack on real time with a channel link endpoint.

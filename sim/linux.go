@@ -159,24 +159,12 @@ func (h *Host) outboundLocked(data []byte) {
 	if hd.Flags&netem.FIN != 0 {
 		c.finSent = true
 	}
-	if end := segEnd(hd); end != hd.Seq && c.synSent {
+	if end := timewait.SegmentOf(hd).End(); end != hd.Seq && c.synSent {
 		c.rtt.sent(hd.Seq, end, c.sndNxt, now)
 		if int32(end-c.sndNxt) > 0 {
 			c.sndNxt = end
 		}
 	}
-}
-
-// segEnd is the sequence number after the segment (end_seq).
-func segEnd(hd netem.Header) uint32 {
-	e := hd.Seq + uint32(hd.PayloadLen)
-	if hd.Flags&netem.SYN != 0 {
-		e++
-	}
-	if hd.Flags&netem.FIN != 0 {
-		e++
-	}
-	return e
 }
 
 // verdict is what the policy layer decided about an arriving packet.

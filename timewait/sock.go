@@ -126,8 +126,9 @@ func SegmentOf(h netem.Header) Segment {
 	return Segment{Seq: h.Seq, Ack: h.Ack, Flags: h.Flags, Len: h.PayloadLen, HasTS: h.HasTS, TSVal: h.TS.Val, TSEcr: h.TS.Ecr}
 }
 
-// end is TCP_SKB_CB(skb)->end_seq.
-func (g Segment) end() uint32 {
+// End is TCP_SKB_CB(skb)->end_seq: the sequence number after the
+// segment.
+func (g Segment) End() uint32 {
 	e := g.Seq + uint32(g.Len)
 	if g.Flags&netem.SYN != 0 {
 		e++
@@ -203,7 +204,7 @@ type Verdict struct {
 // what the host must do.
 func (s *Sock) Process(g Segment, now time.Duration, r Rules) Verdict {
 	rst, syn, ack, fin := g.Flags&netem.RST != 0, g.Flags&netem.SYN != 0, g.Flags&netem.ACK != 0, g.Flags&netem.FIN != 0
-	end := g.end()
+	end := g.End()
 
 	// Options are parsed only if the connection had timestamps.
 	sawTS := g.HasTS && s.TSRecentStamp != 0
@@ -312,7 +313,7 @@ func pawsWhy(reject bool) string {
 // tcp_oow_rate_limited sends at most one per tcp_invalid_ratelimit, but
 // never limits data without SYN.
 func (s *Sock) oowACK(g Segment, now time.Duration, r Rules, skipped Counts) Verdict {
-	if g.Seq != g.end() && g.Flags&netem.SYN == 0 {
+	if g.Seq != g.End() && g.Flags&netem.SYN == 0 {
 		return Verdict{Action: SendACK, Why: "ACK"}
 	}
 	j := jiffies(now)
@@ -377,7 +378,7 @@ func ResetFor(g Segment) Reply {
 	if g.Flags&netem.ACK != 0 {
 		return Reply{Seq: g.Ack, Flags: netem.RST}
 	}
-	return Reply{Ack: g.end(), Flags: netem.RST | netem.ACK}
+	return Reply{Ack: g.End(), Flags: netem.RST | netem.ACK}
 }
 
 // ReuseISN is the initial sequence number Linux gives a connection that
