@@ -12,6 +12,14 @@
 // every endpoint is recorded with RFC 9293 state names, including endpoints
 // the application already closed.
 //
+// A host with the linux profile behaves as Linux (6.18, or 4.9) where
+// TIME-WAIT is concerned: its TIME-WAIT and orphaned FIN-WAIT-2 become
+// Linux's timewait sockets (timewait.go, with the state machine in package
+// timewait), connect() searches ports as Linux does (ports.go, portset.go),
+// a connection that takes a TIME-WAIT tuple over is shifted onto Linux's
+// sequence numbers (seqadj.go), and a policy layer applies Linux's rules to
+// every packet in and out (linux.go, rto.go, knobs.go).
+//
 // Determinism is the point: one seed (Options.Seed) derives every random
 // stream, the stacks see only the World's clock, a host's TCP processor is
 // barriered after every packet it receives, and nothing that reaches output
