@@ -96,7 +96,8 @@ func (l LogLine) String() string {
 
 // Log returns the host's kernel log lines. Neither Linux 6.18 nor 4.9
 // logs anything tcpsim models (the "TCP: time wait bucket table overflow"
-// line of the articles is from 3.x kernels), so it is empty for now.
+// line of the articles went in 2.6.38, "tcp: Replace time wait bucket msg
+// by counter"), so it is empty for now.
 func (h *Host) Log() []LogLine { return slices.Clone(h.logs) }
 
 // mono is the host's monotonic clock: what Linux's clocks (jiffies,
@@ -357,7 +358,7 @@ var counterNames = [numCounters]string{
 
 // hasCounter reports whether the host's kernel has counter c: 6.18 has no
 // PAWSPassive (tcp_tw_recycle is gone), 4.9 no PAWSTimewait (added in
-// 6.15). A gVisor host shows 6.18's names.
+// 6.16). A gVisor host shows 6.18's names.
 func (h *Host) hasCounter(c counter) bool {
 	old := h.opts.Profile == Linux && h.opts.Kernel == timewait.Linux49
 	switch c {

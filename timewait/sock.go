@@ -167,7 +167,7 @@ type Counts uint8
 
 // Counters Process may increment.
 const (
-	// PAWSTimewait is TcpExtPAWSTimewait (6.15 and later).
+	// PAWSTimewait is TcpExtPAWSTimewait (6.16 and later).
 	PAWSTimewait Counts = 1 << iota
 	// PAWSEstab is TcpExtPAWSEstab, which 4.9 counted PAWS rejects in
 	// TIME-WAIT with.
