@@ -206,6 +206,10 @@ func (h *Host) inbound(data []byte) verdict {
 			return v
 		}
 	}
+	// The host notes what it sent in the numbers on the wire (after
+	// adjustOut), so the ACK it reads is the one on the wire too, taken
+	// before adjustIn shifts it into gVisor's numbers.
+	wireAck := hd.Ack
 	if len(h.pol.adj) > 0 {
 		h.adjustIn(t, data, &hd)
 	}
@@ -261,13 +265,13 @@ func (h *Host) inbound(data []byte) verdict {
 			netem.SetSeqAck(data, hd.Seq, hd.Ack)
 		}
 	}
-	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(hd.Ack-c.sndUna) > 0 {
-		c.sndUna = hd.Ack
+	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(wireAck-c.sndUna) > 0 {
+		c.sndUna = wireAck
 		var tsecr uint32
 		if hd.HasTS && c.haveTSOff {
 			tsecr = hd.TS.Ecr - c.tsOff
 		}
-		c.rtt.acked(hd.Ack, c.sndNxt, now, tsecr, h.msClock())
+		c.rtt.acked(wireAck, c.sndNxt, now, tsecr, h.msClock())
 	}
 	return verdict{}
 }

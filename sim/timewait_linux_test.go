@@ -562,3 +562,48 @@ func TestLinuxOddPortRange(t *testing.T) {
 	require.NoError(t, w.RunFor(10*time.Millisecond))
 	assert.Equal(t, sim.Established, b.State())
 }
+
+// A connection that took a TIME-WAIT tuple over runs on Linux's sequence
+// numbers on the wire and gVisor's inside: its RTT samples must compare the
+// ACKs it receives with what it sent in the same numbers. With 50 ms each
+// way, the orphaned FIN-WAIT-2 of the reusing connection lasts 3.5×RTO =
+// 1.052 s (tcp_fin_timeout=1), as the first connection's would; taken in
+// mixed numbers it got no sample and the 3 s fallback RTO (10.5 s).
+func TestLinuxRTOOnReusedTuple(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, MSL: 100 * time.Second,
+		Sysctls: []string{"tcp_tw_reuse=1", "tcp_fin_timeout=1", "ip_local_port_range=40000 40000"}},
+		sim.HostOptions{}, netem.Options{AtoB: netem.Path{Delay: 50 * time.Millisecond}, BtoA: netem.Path{Delay: 50 * time.Millisecond}})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	var accepted []*sim.Socket
+	l.OnAccept = func(a *sim.Socket) { accepted = append(accepted, a) }
+	a, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(time.Second))
+	require.NoError(t, a.Close())
+	require.NoError(t, w.RunFor(200*time.Millisecond))
+	require.NoError(t, accepted[0].Close())
+	require.NoError(t, w.RunFor(time.Second))
+	require.Equal(t, sim.TimeWait, a.State())
+
+	var b *sim.Socket
+	w.At(140*time.Second, func() { b, err = c.Connect(server80, sim.SocketOptions{}) })
+	require.NoError(t, w.RunFor(141*time.Second-w.Now()))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), counter(t, c, "TcpExtTWRecycled"), "the second connection took the tuple over")
+	require.NoError(t, b.Close())
+	require.NoError(t, w.RunFor(20*time.Second))
+	var from, to time.Duration
+	for _, tr := range w.Transitions() {
+		if tr.Host == "client" && tr.At > 140*time.Second {
+			switch {
+			case tr.To == sim.FinWait2:
+				from = tr.At
+			case tr.From == sim.FinWait2:
+				to = tr.At
+			}
+		}
+	}
+	require.NotZero(t, from, "the reusing connection reached FIN-WAIT-2")
+	assert.Equal(t, 1052*time.Millisecond, to-from, "FIN-WAIT-2 of the reusing connection: 3.5×RTO")
+}
