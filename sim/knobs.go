@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -116,8 +117,8 @@ func (h *Host) SetSysctl(name, value string) error {
 		h.knobs.twReuse = v
 		return h.applyReuse(h.defaultReuseMode())
 	case "net.ipv4.tcp_tw_reuse_delay":
-		if err != nil || v < 1 {
-			return bad("milliseconds >= 1")
+		if err != nil || v < 1 || v > 60000 {
+			return bad("milliseconds from 1 to 60000 (TCP_PAWS_MSL)")
 		}
 		if h.opts.Profile != Linux {
 			return linuxOnly("a fixed 1 s since the last timestamp")
@@ -127,8 +128,8 @@ func (h *Host) SetSysctl(name, value string) error {
 		}
 		h.knobs.twReuseDelay = time.Duration(v) * time.Millisecond
 	case "net.ipv4.tcp_invalid_ratelimit":
-		if err != nil || v < 0 {
-			return bad("milliseconds >= 0")
+		if err != nil || v < 0 || v > math.MaxInt32 {
+			return bad("milliseconds from 0 to 2147483647")
 		}
 		if h.opts.Profile != Linux {
 			return linuxOnly("no rate limit on ACKs to out-of-window segments in TIME-WAIT")
@@ -146,8 +147,8 @@ func (h *Host) SetSysctl(name, value string) error {
 		}
 		h.knobs.twRecycle = v == 1
 	case "net.ipv4.tcp_max_tw_buckets":
-		if err != nil || v < 0 {
-			return bad("a number of TIME-WAIT sockets >= 0")
+		if err != nil || v < 0 || v > math.MaxInt32 {
+			return bad("a number of TIME-WAIT sockets from 0 to 2147483647")
 		}
 		if h.opts.Profile != Linux {
 			return linuxOnly("no limit on TIME-WAIT sockets")
@@ -162,8 +163,9 @@ func (h *Host) SetSysctl(name, value string) error {
 		}
 		h.knobs.rfc1337 = v == 1
 	case "net.ipv4.tcp_fin_timeout":
-		if err != nil || v <= 0 {
-			return bad("a number of seconds > 0")
+		if err != nil || v <= 0 || v > math.MaxInt32/timewait.HZ {
+			// proc_dointvec_jiffies: the seconds times HZ must fit an int.
+			return bad(fmt.Sprintf("a number of seconds from 1 to %d", math.MaxInt32/timewait.HZ))
 		}
 		h.opts.FinTimeout = time.Duration(v) * time.Second
 		opt := tcpip.TCPLingerTimeoutOption(h.opts.FinTimeout)

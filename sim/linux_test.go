@@ -231,8 +231,14 @@ func TestBadSysctls(t *testing.T) {
 		{sim.HostOptions{Sysctls: []string{"ip_local_port_range=60999 32768"}}, "net.ipv4.ip_local_port_range = \"60999 32768\": want \"FIRST LAST\" with 1 <= FIRST <= LAST <= 65535"},
 		{sim.HostOptions{Sysctls: []string{"tcp_tw_recycle=1"}}, "net.ipv4.tcp_tw_recycle = 1: gVisor has no tw_recycle; it is modelled only under profile=linux"},
 		{sim.HostOptions{Sysctls: []string{"tcp_rfc1337=0"}}, "gVisor has RFC 1337 always on"},
-		{sim.HostOptions{Sysctls: []string{"tcp_max_tw_buckets=-1"}}, "want a number of TIME-WAIT sockets >= 0"},
+		{sim.HostOptions{Sysctls: []string{"tcp_max_tw_buckets=-1"}}, "want a number of TIME-WAIT sockets from 0 to 2147483647"},
 		{sim.HostOptions{Sysctls: []string{"tcp_timestamps"}}, "sysctl \"tcp_timestamps\": want NAME=VALUE"},
+		// Linux's ranges (a value past them would overflow the model).
+		{sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_tw_reuse_delay=4294967297"}}, "want milliseconds from 1 to 60000 (TCP_PAWS_MSL)"},
+		{sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_tw_reuse_delay=60001"}}, "want milliseconds from 1 to 60000"},
+		{sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_fin_timeout=10000000000"}}, "want a number of seconds from 1 to 8589934"},
+		{sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_invalid_ratelimit=2147483648"}}, "want milliseconds from 0 to 2147483647"},
+		{sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"tcp_max_tw_buckets=2147483648"}}, "want a number of TIME-WAIT sockets from 0 to 2147483647"},
 	} {
 		c.o.Name, c.o.Addr = "h", clientIP
 		_, err := w.AddHost(c.o)

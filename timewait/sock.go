@@ -2,6 +2,7 @@ package timewait
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tcpsim/tcpsim/netem"
@@ -319,7 +320,7 @@ func (s *Sock) oowACK(g Segment, now time.Duration, r Rules, skipped Counts) Ver
 	j := jiffies(now)
 	if s.LastOOWAck != 0 {
 		elapsed := int32(j - s.LastOOWAck)
-		if elapsed >= 0 && elapsed < int32(r.InvalidRateLimit/(time.Second/HZ)) {
+		if elapsed >= 0 && elapsed < msecsToJiffies(r.InvalidRateLimit) {
 			return Verdict{Action: Drop, Counts: skipped, Why: "ACK withheld (tcp_invalid_ratelimit)"}
 		}
 	}
@@ -418,3 +419,10 @@ func seconds(now time.Duration) int64 { return int64(now / time.Second) }
 
 // jiffies is tcp_jiffies32.
 func jiffies(now time.Duration) uint32 { return uint32(now / (time.Second / HZ)) }
+
+// msecsToJiffies is msecs_to_jiffies: a whole number of jiffies, rounded
+// up, as proc_dointvec_ms_jiffies stores tcp_invalid_ratelimit.
+func msecsToJiffies(d time.Duration) int32 {
+	j := (d + time.Second/HZ - 1) / (time.Second / HZ)
+	return int32(min(j, math.MaxInt32))
+}

@@ -95,6 +95,18 @@ func TestOutOfWindowRateLimit(t *testing.T) {
 	assert.Equal(t, timewait.SendACK, s.Process(ack(6000, 2000), boot+500*time.Millisecond, rules).Action, "500 ms after the last ACK")
 }
 
+// TestRateLimitRoundsUpToJiffies: tcp_invalid_ratelimit is stored in
+// jiffies by msecs_to_jiffies, which rounds up: 3 ms is one jiffy (4 ms at
+// HZ=250), not zero, so a second ACK in the same jiffy is withheld.
+func TestRateLimitRoundsUpToJiffies(t *testing.T) {
+	r := rules
+	r.InvalidRateLimit = 3 * time.Millisecond
+	s := newSock(timewait.TimeWait)
+	assert.Equal(t, timewait.SendACK, s.Process(ack(6000, 2000), boot, r).Action)
+	assert.Equal(t, timewait.Drop, s.Process(ack(6000, 2000), boot+2*time.Millisecond, r).Action, "within the jiffy")
+	assert.Equal(t, timewait.SendACK, s.Process(ack(6000, 2000), boot+4*time.Millisecond, r).Action, "one jiffy later")
+}
+
 func TestFinWait2Substate(t *testing.T) {
 	cases := []struct {
 		name string
