@@ -179,6 +179,12 @@ func (h *Host) observe() {
 			RemoteAddress: tcpip.AddrFrom4(t.remote.Addr().As4()),
 		}
 		ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, 1).(*tcp.Endpoint)
+		if (!ok || ep.ID.RemotePort == 0) && h.opts.Profile == Linux && o.twByTuple[t.key()] == nil {
+			// No connection holds the tuple (a SYN to a closed port, one
+			// a listener refused): the policy layer lets go of what it
+			// noted for it.
+			h.forget(t)
+		}
 		if !ok {
 			continue
 		}
