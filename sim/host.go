@@ -135,10 +135,11 @@ type Host struct {
 	twIn, twOut, twRST uint64
 	// ports is the linux profile's table of local ports (ports.go).
 	ports map[uint64]portUse
-	// boundPorts holds, per local address, the ports with a bound
-	// owner; twPorts, per destination, the ports whose tuple is in
-	// TIME-WAIT after connect() picked them (ports.go).
-	boundPorts map[uint32]*portSet
+	// boundPorts holds the ports with a bound owner on any address
+	// (boundAddrs: on how many); twPorts, per destination, the ports
+	// whose tuple is in TIME-WAIT after connect() picked them (ports.go).
+	boundPorts portSet
+	boundAddrs map[uint16]int32
 	twPorts    map[dest]*portSet
 	// perturb is the linux profile's table_perturb (ports.go).
 	perturb  map[uint32]uint32
@@ -177,7 +178,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		h.portSeed = w.subSeed("ports", o.Name)
 		h.portRNG = randv2.New(randv2.NewPCG(h.portSeed, splitmix(h.portSeed)))
 		h.ports, h.perturb = map[uint64]portUse{}, map[uint32]uint32{}
-		h.boundPorts, h.twPorts = map[uint32]*portSet{}, map[dest]*portSet{}
+		h.boundAddrs, h.twPorts = map[uint16]int32{}, map[dest]*portSet{}
 	}
 
 	seed := w.subSeed("host", o.Name)

@@ -45,16 +45,16 @@ func (h *Host) portAdd(key uint64, bound, tw, twNoReuse int32) {
 	was := u.bound > 0
 	u.bound, u.tw, u.twNoReuse = u.bound+bound, u.tw+tw, u.twNoReuse+twNoReuse
 	if now := u.bound > 0; now != was {
-		addr, port := uint32(key>>16), uint16(key)
-		set := h.boundPorts[addr]
-		if set == nil {
-			set = &portSet{}
-			h.boundPorts[addr] = set
-		}
+		// Linux's bind bucket is per port, whatever the address
+		// (inet_bind_bucket_match): a port bind() holds on one address
+		// is skipped by connect()'s search from every address.
+		port := uint16(key)
 		if now {
-			set.add(port)
-		} else if set.remove(port); set.n == 0 {
-			delete(h.boundPorts, addr)
+			h.boundAddrs[port]++
+			h.boundPorts.add(port)
+		} else if h.boundAddrs[port]--; h.boundAddrs[port] == 0 {
+			delete(h.boundAddrs, port)
+			h.boundPorts.remove(port)
 		}
 	}
 	if u == (portUse{}) {
@@ -171,7 +171,7 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 	// Ports held by bind() and ports whose tuple to remote is in
 	// TIME-WAIT are looked up in sets, not maps: when most of the range
 	// is in TIME-WAIT each search steps over thousands of them.
-	bound := h.boundPorts[uint32(portKey(netip.AddrPortFrom(local, 0))>>16)]
+	bound := &h.boundPorts
 	t := tuple{netip.AddrPortFrom(local, 0), remote}
 	inTW := h.twPorts[destOf(t)]
 	mayReuse := h.reuse(t, false).Allowed(h.opts.Kernel)

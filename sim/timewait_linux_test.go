@@ -607,3 +607,20 @@ func TestLinuxRTOOnReusedTuple(t *testing.T) {
 	require.NotZero(t, from, "the reusing connection reached FIN-WAIT-2")
 	assert.Equal(t, 1052*time.Millisecond, to-from, "FIN-WAIT-2 of the reusing connection: 3.5×RTO")
 }
+
+// Linux's bind bucket is per port, whatever the address: connect()'s search
+// skips a port that bind() holds on any address (inet_bind_bucket_match in
+// __inet_hash_connect), here a listener on 127.0.0.1:40000 for a connect
+// from 10.0.0.1, and takes the next one.
+func TestLinuxSearchSkipsPortBoundOnOtherAddress(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: []string{"ip_local_port_range=40000 40001"}},
+		sim.HostOptions{}, netem.Options{})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	_, err = c.Listen(40000, sim.SocketOptions{LocalAddr: sim.Loopback})
+	require.NoError(t, err)
+	a, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, uint16(40001), a.Local().Port(), "40000 is bound on 127.0.0.1")
+}
