@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -331,88 +330,4 @@ func (h *Host) abortSilently(ep *tcp.Endpoint) {
 func stripTS(data []byte, hd *netem.Header) {
 	netem.StripTimestamps(data)
 	hd.HasTS = false
-}
-
-// counter numbers the counters the host keeps itself.
-type counter int
-
-const (
-	cTW counter = iota
-	cTWRecycled
-	cTWKilled
-	cTimeWaitOverflow
-	cPAWSPassive
-	cPAWSEstab
-	cPAWSTimewait
-	cACKSkippedTimeWait
-	cACKSkippedFinWait2
-	cListenDrops
-	cAbortOnData
-	cAbortOnClose
-	cAbortOnLinger
-	numCounters
-)
-
-var counterNames = [numCounters]string{
-	"TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled", "TcpExtTCPTimeWaitOverflow",
-	"TcpExtPAWSPassive", "TcpExtPAWSEstab", "TcpExtPAWSTimewait", "TcpExtTCPACKSkippedTimeWait",
-	"TcpExtTCPACKSkippedFinWait2", "TcpExtListenDrops", "TcpExtTCPAbortOnData",
-	"TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnLinger",
-}
-
-// hasCounter reports whether the host's kernel has counter c: 6.18 has no
-// PAWSPassive (tcp_tw_recycle is gone), 4.9 no PAWSTimewait (added in
-// 6.16). A gVisor host shows 6.18's names.
-func (h *Host) hasCounter(c counter) bool {
-	old := h.opts.Profile == Linux && h.opts.Kernel == timewait.Linux49
-	switch c {
-	case cPAWSPassive:
-		return old
-	case cPAWSTimewait:
-		return !old
-	}
-	return true
-}
-
-func (h *Host) count(c counter) { h.counters[c]++ }
-
-// Counter is one of a host's counters, named as Linux's nstat names it.
-type Counter struct {
-	Name  string
-	Value uint64
-}
-
-// Counters returns the host's counters with nstat's names: the Tcp* ones
-// from gVisor's statistics (plus what the host's timewait sockets received
-// and sent), the TcpExt* ones counted by tcpsim where the kernel counts
-// them, sorted by name.
-func (h *Host) Counters() []Counter {
-	s := h.stack.Stats().TCP
-	out := []Counter{
-		{"TcpActiveOpens", s.ActiveConnectionOpenings.Value()},
-		{"TcpPassiveOpens", s.PassiveConnectionOpenings.Value()},
-		{"TcpEstabResets", s.EstablishedResets.Value()},
-		{"TcpCurrEstab", s.CurrentEstablished.Value()},
-		{"TcpInSegs", s.ValidSegmentsReceived.Value() + h.twIn},
-		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed + h.twOut},
-		{"TcpRetransSegs", s.Retransmits.Value()},
-		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST + h.twRST},
-	}
-	for i, n := range counterNames {
-		if h.hasCounter(counter(i)) {
-			out = append(out, Counter{n, h.counters[i]})
-		}
-	}
-	slices.SortFunc(out, func(a, b Counter) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-// CounterValue returns one counter by its nstat name.
-func (h *Host) CounterValue(name string) (uint64, bool) {
-	for _, c := range h.Counters() {
-		if c.Name == name {
-			return c.Value, true
-		}
-	}
-	return 0, false
 }
