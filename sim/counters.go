@@ -28,6 +28,8 @@ const (
 	cAbortOnData
 	cAbortOnClose
 	cAbortOnLinger
+	cPAWSOldAck
+	cACKSkippedPAWS
 	numCounters
 )
 
@@ -35,18 +37,18 @@ var counterNames = [numCounters]string{
 	"TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled", "TcpExtTCPTimeWaitOverflow",
 	"TcpExtPAWSPassive", "TcpExtPAWSEstab", "TcpExtPAWSTimewait", "TcpExtTCPACKSkippedTimeWait",
 	"TcpExtTCPACKSkippedFinWait2", "TcpExtListenDrops", "TcpExtTCPAbortOnData",
-	"TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnLinger",
+	"TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnLinger", "TcpExtPAWSOldAck", "TcpExtTCPACKSkippedPAWS",
 }
 
 // hasCounter reports whether the host's kernel has counter c: 6.18 has no
 // PAWSPassive (tcp_tw_recycle is gone), 4.9 no PAWSTimewait (added in
-// 6.16). A gVisor host shows 6.18's names.
+// 6.16) and no PAWSOldAck (6.14). A gVisor host shows 6.18's names.
 func (h *Host) hasCounter(c counter) bool {
 	old := h.opts.Profile == Linux && h.opts.Kernel == timewait.Linux49
 	switch c {
 	case cPAWSPassive:
 		return old
-	case cPAWSTimewait:
+	case cPAWSTimewait, cPAWSOldAck:
 		return !old
 	}
 	return true
@@ -71,10 +73,10 @@ func (h *Host) Counters() []Counter {
 		{"TcpPassiveOpens", s.PassiveConnectionOpenings.Value()},
 		{"TcpEstabResets", s.EstablishedResets.Value()},
 		{"TcpCurrEstab", s.CurrentEstablished.Value()},
-		{"TcpInSegs", s.ValidSegmentsReceived.Value() + h.twIn},
-		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed + h.twOut},
+		{"TcpInSegs", s.ValidSegmentsReceived.Value() + h.ownIn},
+		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed + h.ownOut},
 		{"TcpRetransSegs", s.Retransmits.Value()},
-		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST + h.twRST},
+		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST + h.ownRST},
 	}
 	for i, n := range counterNames {
 		if h.hasCounter(counter(i)) {

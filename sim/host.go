@@ -126,13 +126,15 @@ type Host struct {
 	swallowed, swallowedRST uint64
 
 	// The linux profile's timewait sockets (timewait.go): their timers
-	// (a heap, with one World event at the earliest), how many there are,
-	// and the segments they received and sent (for nstat).
-	twq                []*epRec
-	twEv               *event
-	twSeq              uint64
-	ntw                int
-	twIn, twOut, twRST uint64
+	// (a heap, with one World event at the earliest) and how many there
+	// are.
+	twq   []*epRec
+	twEv  *event
+	twSeq uint64
+	ntw   int
+	// The segments the linux profile's own code (timewait sockets, the
+	// policy layer) received or sent in gVisor's place, for nstat.
+	ownIn, ownOut, ownRST uint64
 	// ports is the linux profile's table of local ports (ports.go).
 	ports map[uint64]portUse
 	// boundPorts holds the ports with a bound owner on any address

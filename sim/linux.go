@@ -24,21 +24,6 @@ import (
 // sequence-number shift of a connection that took over a timewait tuple in
 // seqadj.go.
 
-// Time constants of Linux's TCP (include/net/tcp.h).
-const (
-	pawsMSL = 60 * time.Second // TCP_PAWS_MSL: a cached timestamp's life
-	pawsWin = 1                // TCP_PAWS_WINDOW
-)
-
-// pawsWrap is how long ts_recent is trusted: TCP_PAWS_WRAP (INT_MAX /
-// USEC_PER_SEC seconds) since 6.7, TCP_PAWS_24DAYS before.
-func pawsWrap(k timewait.Kernel) time.Duration {
-	if k == timewait.Linux49 {
-		return 24 * 24 * time.Hour
-	}
-	return 2147 * time.Second
-}
-
 // lconn is what the linux profile knows of one live connection (a tuple),
 // from the segments the host sent and received.
 type lconn struct {
@@ -48,12 +33,12 @@ type lconn struct {
 	tsAt     time.Duration
 	// What the host's own last segments said: RCV.NXT (the ack of its last
 	// ACK), SND.NXT (the end of the highest segment it sent), its last
-	// window field, and its timestamp clock's offset (TSval - ms clock).
+	// window in bytes, and its timestamp clock's offset (TSval - ms clock).
 	rcvNxt     uint32
 	haveRcvNxt bool
 	sndNxt     uint32
 	sndUna     uint32
-	win        uint16
+	rcvWnd     uint32
 	tsOff      uint32
 	haveTSOff  bool
 	// Window scales offered in the SYNs, -1 if none.
@@ -65,6 +50,13 @@ type lconn struct {
 	// finSent is set once the host sent its FIN.
 	finSent bool
 	rtt     rttEstimator
+	// The peer's window as the host last took it: SND.WL1 (the sequence
+	// number of the segment it came in) and SND.WND, scaled.
+	sndWl1, sndWnd uint32
+	haveWl1        bool
+	// lastOOWAck is last_oow_ack_time, for the duplicate ACKs to
+	// segments that fail PAWS.
+	lastOOWAck uint32
 }
 
 func newLconn() *lconn { return &lconn{ourWS: -1, peerWS: -1} }
@@ -155,7 +147,7 @@ func (h *Host) outboundLocked(data []byte) {
 	if hd.Flags&netem.ACK != 0 {
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true
 	}
-	c.win = hd.Window
+	c.rcvWnd = c.nwinOut(hd)
 	if hd.Flags&netem.FIN != 0 {
 		c.finSent = true
 	}
@@ -219,34 +211,38 @@ func (h *Host) inbound(data []byte) verdict {
 		// is 0).
 		if v.handled == "" {
 			if why := h.recycleDrop(hd, now); why != "" {
+				h.ownIn++ // tcp_v4_rcv counted it
 				return verdict{discard: why}
 			}
 		}
-		c := newLconn()
-		if hd.HasTS {
-			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+		if old := h.pol.conns[t.key()]; old == nil || !h.hasEndpoint(t) {
+			c := newLconn()
+			if hd.HasTS {
+				c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
+			}
+			c.peerWS = hd.WScale
+			h.pol.conns[t.key()] = c
+			return v
 		}
-		c.peerWS = hd.WScale
-		h.pol.conns[t.key()] = c
-		return v
+		// A SYN on a live connection: checked as any segment of it.
 	}
 	c := h.pol.conns[t.key()]
 	if c == nil {
 		return verdict{}
 	}
-	if hd.Flags&netem.SYN != 0 {
+	if hd.Flags&(netem.SYN|netem.ACK) == netem.SYN|netem.ACK {
 		c.peerWS = hd.WScale
 	}
 	if hd.Flags&netem.RST == 0 && hd.HasTS {
-		if hd.Flags&netem.SYN != 0 {
+		switch {
+		case hd.Flags&(netem.SYN|netem.ACK) == netem.SYN|netem.ACK && !c.sawTS:
 			// The SYN-ACK: the peer's first timestamp.
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
-		} else if c.sawTS && int32(hd.TS.Val-c.tsRecent) < 0 && now-c.tsAt < pawsWrap(h.opts.Kernel) {
-			// PAWS (RFC 7323 section 5; tcp_paws_discard and
-			// tcp_validate_incoming in tcp_input.c). RSTs are exempt.
-			h.count(cPAWSEstab)
-			return verdict{discard: fmt.Sprintf("linux PAWS: TSval %d older than ts_recent %d", hd.TS.Val, c.tsRecent)}
-		} else if !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0 {
+		case c.sawTS && !timewait.PAWSCheck(c.tsRecent, h.stampOf(c), hd.TS.Val, timewait.PAWSWindow, h.mono(), h.opts.Kernel):
+			if v, discard := h.pawsFailed(t, c, hd, wireAck); discard {
+				return v
+			}
+		case !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0:
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
 		}
 	}
@@ -259,10 +255,13 @@ func (h *Host) inbound(data []byte) verdict {
 		// (handleRcvdSegmentClosing), so the host hands it over at
 		// RCV.NXT, which changes nothing else about a segment without
 		// data.
-		if d := hd.Seq - c.rcvNxt; int32(d) > 0 && d < uint32(c.win)<<max(c.ourWS, 0) {
+		if d := hd.Seq - c.rcvNxt; int32(d) > 0 && d < c.rcvWnd {
 			hd.Seq = c.rcvNxt
 			netem.SetSeqAck(data, hd.Seq, hd.Ack)
 		}
+	}
+	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 {
+		c.noteWindow(hd, wireAck)
 	}
 	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(wireAck-c.sndUna) > 0 {
 		c.sndUna = wireAck
@@ -285,7 +284,7 @@ func (h *Host) recycleDrop(hd netem.Header, now time.Duration) string {
 		return ""
 	}
 	p, ok := h.pol.peers[hd.Src.Addr()]
-	if !ok || now-p.at >= pawsMSL || (hd.HasTS && int32(p.ts-hd.TS.Val) <= pawsWin) {
+	if !ok || now-p.at >= timewait.PAWSMSL*time.Second || (hd.HasTS && int32(p.ts-hd.TS.Val) <= timewait.PAWSWindow) {
 		return ""
 	}
 	h.count(cPAWSPassive)

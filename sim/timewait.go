@@ -106,10 +106,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 		timeo = h.TimeWait()
 	}
 	s.Sock = timewait.Sock{Substate: sub, RcvNxt: c.rcvNxt, SndNxt: c.sndNxt, TSOffset: c.tsOff}
-	if c.ourWS >= 0 && c.peerWS >= 0 {
-		s.RcvWScale = uint8(c.ourWS)
-	}
-	s.RcvWnd = uint32(c.win) << s.RcvWScale
+	s.RcvWScale, s.RcvWnd = c.rcvWScale(), c.rcvWnd
 	if c.sawTS {
 		s.TSRecent, s.TSRecentStamp = c.tsRecent, int64((uptime+c.tsAt)/time.Second)
 	}
@@ -163,7 +160,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 	if !netem.ChecksumsOK(data) {
 		return verdict{handled: "bad checksum: dropped", consumed: true}
 	}
-	h.twIn++
+	h.ownIn++
 	s := r.tw
 	g := timewait.SegmentOf(hd)
 	v := s.Process(g, h.mono(), h.rules())
@@ -215,7 +212,8 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 	return verdict{handled: why, consumed: true}
 }
 
-// sendReply sends a segment a timewait socket built, on the tuple t.
+// sendReply sends a segment the host's own code built (a timewait
+// socket's reply, the policy layer's duplicate ACK), on the tuple t.
 func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	seg := netem.Segment{Src: t.local, Dst: t.remote, Seq: r.Seq, Ack: r.Ack, Flags: r.Flags, Window: r.Window}
 	if r.HasTS {
@@ -228,9 +226,9 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	w := h.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	h.twOut++
+	h.ownOut++
 	if r.Flags&netem.RST != 0 {
-		h.twRST++
+		h.ownRST++
 	}
 	if t.remote.Addr().IsLoopback() {
 		w.loopLocked(h, data)

@@ -209,7 +209,7 @@ func (s *Sock) Process(g Segment, now time.Duration, r Rules) Verdict {
 
 	// Options are parsed only if the connection had timestamps.
 	sawTS := g.HasTS && s.TSRecentStamp != 0
-	pawsReject := sawTS && s.pawsReject(g.TSVal, rst, now, r.Kernel)
+	pawsReject := sawTS && PAWSReject(s.TSRecent, s.TSRecentStamp, g.TSVal, rst, now, r.Kernel)
 
 	if s.Substate == FinWait2 {
 		// "Just repeat all the checks of tcp_rcv_state_process()".
@@ -310,45 +310,13 @@ func pawsWhy(reject bool) string {
 	return ""
 }
 
-// oowACK decides whether to answer an out-of-window segment with an ACK:
-// tcp_oow_rate_limited sends at most one per tcp_invalid_ratelimit, but
-// never limits data without SYN.
+// oowACK answers an out-of-window segment with an ACK unless
+// tcp_oow_rate_limited withholds it.
 func (s *Sock) oowACK(g Segment, now time.Duration, r Rules, skipped Counts) Verdict {
-	if g.Seq != g.End() && g.Flags&netem.SYN == 0 {
-		return Verdict{Action: SendACK, Why: "ACK"}
+	if OOWRateLimited(g, &s.LastOOWAck, now, r.InvalidRateLimit) {
+		return Verdict{Action: Drop, Counts: skipped, Why: "ACK withheld (tcp_invalid_ratelimit)"}
 	}
-	j := jiffies(now)
-	if s.LastOOWAck != 0 {
-		elapsed := int32(j - s.LastOOWAck)
-		if elapsed >= 0 && elapsed < msecsToJiffies(r.InvalidRateLimit) {
-			return Verdict{Action: Drop, Counts: skipped, Why: "ACK withheld (tcp_invalid_ratelimit)"}
-		}
-	}
-	s.LastOOWAck = j
 	return Verdict{Action: SendACK, Why: "ACK"}
-}
-
-// pawsReject is tcp_paws_reject: the timestamp is older than ts_recent,
-// ts_recent is not too old to trust, and an RST gets a pass once ts_recent
-// is older than TCP_PAWS_MSL.
-func (s *Sock) pawsReject(tsval uint32, rst bool, now time.Duration, k Kernel) bool {
-	if int32(s.TSRecent-tsval) <= 0 {
-		return false
-	}
-	// TCP_PAWS_WRAP (INT_MAX / USEC_PER_SEC seconds) since 6.7;
-	// TCP_PAWS_24DAYS before.
-	wrap := int64(2147)
-	if k == Linux49 {
-		wrap = 24 * 24 * 3600
-	}
-	sec := seconds(now)
-	if !timeBefore(sec, s.TSRecentStamp+wrap) || s.TSRecent == 0 {
-		return false
-	}
-	if rst && !timeBefore(sec, s.TSRecentStamp+60) { // TCP_PAWS_MSL
-		return false
-	}
-	return true
 }
 
 // Reply is the segment a timewait socket sends.
