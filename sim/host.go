@@ -143,8 +143,10 @@ type Host struct {
 	boundPorts portSet
 	boundAddrs map[uint16]int32
 	twPorts    map[dest]*portSet
-	// perturb is the linux profile's table_perturb (ports.go).
+	// perturb is the linux profile's table_perturb (6.18), hint the
+	// static hint of 4.9's __inet_hash_connect (ports.go).
 	perturb  map[uint32]uint32
+	hint     uint32
 	portRNG  *randv2.Rand
 	portSeed uint64
 

@@ -150,8 +150,11 @@ func (h *Host) tupleFree(t tuple, bound bool) (ok bool, tw *epRec) {
 const perturbShift = 16
 
 // pickPort is __inet_hash_connect's search for connect() from local to
-// remote: from an offset hashed from the addresses (and a per-destination
-// perturbation), every other port of the range, then the other parity.
+// remote: from an offset hashed from the addresses plus a perturbation,
+// every other port of the range, then the other parity. The perturbation is
+// 6.18's table_perturb entry for the destination, advanced past the port
+// found and by a little randomness; 4.9's was one static hint for all
+// destinations, advanced past the port found.
 // A port some socket bound by bind() is skipped; a port whose 4-tuple has a
 // socket is skipped unless it is a timewait socket tcp_twsk_unique lets
 // go. It returns the port, and the timewait socket to take over if any.
@@ -166,7 +169,12 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 	}
 	off := h.portOffset(local, remote)
 	index := uint32(off & (1<<perturbShift - 1))
-	offset := (h.perturbAt(index) + uint32(off>>32)) % remaining
+	var offset uint32
+	if old := h.opts.Kernel == timewait.Linux49; old {
+		offset = (h.hint + uint32(off>>32)) % remaining // one static hint
+	} else {
+		offset = (h.perturbAt(index) + uint32(off>>32)) % remaining
+	}
 	offset &^= 1
 	// Ports held by bind() and ports whose tuple to remote is in
 	// TIME-WAIT are looked up in sets, not maps: when most of the range
@@ -196,6 +204,10 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 				}
 			} else if h.hasEndpoint(t) {
 				continue
+			}
+			if h.opts.Kernel == timewait.Linux49 {
+				h.hint += i + 2
+				return uint16(port), tw, true
 			}
 			// A little randomness for the next search to this
 			// destination: max(i, random(8) * 2) + 2.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // The tests in this file replay, on a linux-profile host, what the real
@@ -623,4 +624,28 @@ func TestLinuxSearchSkipsPortBoundOnOtherAddress(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.RunFor(10*time.Millisecond))
 	assert.Equal(t, uint16(40001), a.Local().Port(), "40000 is bound on 127.0.0.1")
+}
+
+// Linux 4.9's __inet_hash_connect starts each search at one static hint
+// plus the hashed offset and moves the hint just past the port it found:
+// successive connects to one destination take every other port, in order.
+// (6.18 adds a little randomness to its per-destination perturbation.)
+func TestLinux49PortSearchHint(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Kernel: timewait.Linux49,
+		Sysctls: []string{"ip_local_port_range=40000 40019"}}, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(x *sim.Socket) { x.OnEOF = func(x *sim.Socket) { _ = x.Close() } }
+	var ports []int
+	for i := 0; i < 5; i++ {
+		a, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(t, err)
+		require.NoError(t, w.RunFor(10*time.Millisecond))
+		ports = append(ports, int(a.Local().Port()))
+		require.NoError(t, a.Close())
+		require.NoError(t, w.RunFor(100*time.Millisecond))
+	}
+	for i := 1; i < len(ports); i++ {
+		assert.Equal(t, 40000+(ports[0]-40000+2*i)%20, ports[i], "connect %d of %v", i, ports)
+	}
 }
