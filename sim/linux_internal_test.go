@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // TestLinuxForgetsRefusedSYNs: a linux-profile host notes each incoming
@@ -30,4 +31,24 @@ func TestLinuxForgetsRefusedSYNs(t *testing.T) {
 	}
 	require.NoError(t, w.RunFor(3*time.Second))
 	require.Equal(t, 0, len(h.pol.conns), "connections noted for SYNs to a closed port")
+}
+
+// TestRememberStampReplacesStale: Linux 4.9's tcp_remember_stamp keeps the
+// newest timestamp of a peer, but replaces an entry older than
+// TCP_PAWS_MSL even with an older timestamp (a peer whose clock went back,
+// or another host behind the same address).
+func TestRememberStampReplacesStale(t *testing.T) {
+	w := New(Options{})
+	t.Cleanup(w.Close)
+	h, err := w.AddHost(HostOptions{Name: "h", Addr: netip.MustParseAddr("10.0.0.2"), Profile: Linux, Kernel: timewait.Linux49,
+		Sysctls: []string{"tcp_tw_recycle=1"}})
+	require.NoError(t, err)
+	peer := netip.MustParseAddr("10.0.0.1")
+	h.rememberStamp(peer, 1000, 0)
+	require.NoError(t, w.RunFor(30*time.Second))
+	h.rememberStamp(peer, 500, w.Now())
+	require.Equal(t, uint32(1000), h.pol.peers[peer].ts, "an older timestamp within TCP_PAWS_MSL")
+	require.NoError(t, w.RunFor(32*time.Second))
+	h.rememberStamp(peer, 500, w.Now())
+	require.Equal(t, uint32(500), h.pol.peers[peer].ts, "an entry more than TCP_PAWS_MSL old is replaced")
 }

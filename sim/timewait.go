@@ -140,9 +140,15 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 
 // rememberStamp is tcp_remember_stamp and tcp_tw_remember_stamp (Linux
 // before 4.12): the peer's latest timestamp ts, taken at at, is cached by
-// address, for tcp_tw_recycle's check of later SYNs.
+// address, for tcp_tw_recycle's check of later SYNs. It replaces the entry
+// when it is newer, or when the entry is more than TCP_PAWS_MSL old (whole
+// seconds) and was not taken after this one, so a peer whose clock went
+// back is cached again once its old entry is stale.
 func (h *Host) rememberStamp(ip netip.Addr, ts uint32, at time.Duration) {
-	if p, ok := h.pol.peers[ip]; !ok || int32(p.ts-ts) <= 0 {
+	p, ok := h.pol.peers[ip]
+	sec := func(d time.Duration) int64 { return timewait.Seconds(uptime + d) }
+	if !ok || int32(p.ts-ts) <= 0 ||
+		(uint32(sec(h.w.Now())-sec(p.at)) > timewait.PAWSMSL && sec(p.at) <= sec(at)) {
 		h.pol.peers[ip] = peerTS{ts: ts, at: at}
 	}
 }
