@@ -108,19 +108,19 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	s.Sock = timewait.Sock{Substate: sub, RcvNxt: c.rcvNxt, SndNxt: c.sndNxt, TSOffset: c.tsOff}
 	s.RcvWScale, s.RcvWnd = c.rcvWScale(), c.rcvWnd
 	if c.sawTS {
-		s.TSRecent, s.TSRecentStamp = c.tsRecent, int64((uptime+c.tsAt)/time.Second)
+		s.TSRecent, s.TSRecentStamp = c.tsRecent, h.stampOf(c)
 	}
 	if k == timewait.Linux618 {
 		s.EntryStamp = h.msClock()
 		// __inet_twsk_schedule counts a timewait socket when it is
 		// created: TWKilled if its timeout is 4 s or less.
-		if timeo <= 4*time.Second {
+		if killed(timeo) {
 			h.count(cTWKilled)
 		} else {
 			h.count(cTW)
 		}
 	} else {
-		s.kill = timeo <= 4*time.Second
+		s.kill = killed(timeo)
 	}
 
 	ep := r.ep
@@ -137,6 +137,10 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	s.due = h.w.Now() + timeo
 	h.twPush(r)
 }
+
+// killed is __inet_twsk_schedule's kill: a timewait socket scheduled for 4 s
+// or less counts as TWKilled, a longer one as TW.
+func killed(timeo time.Duration) bool { return timeo <= 4*time.Second }
 
 // rememberStamp is tcp_remember_stamp and tcp_tw_remember_stamp (Linux
 // before 4.12): the peer's latest timestamp ts, taken at at, is cached by
@@ -194,7 +198,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 		if v.Entered {
 			d = s.timeout
 		}
-		s.kill, s.recycled = d <= 4*time.Second, d < h.TimeWait()
+		s.kill, s.recycled = killed(d), d < h.TimeWait()
 		h.twReschedule(r, h.w.Now()+d)
 	}
 	why := v.Why
@@ -210,6 +214,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 		if h.listening(t.local) {
 			h.twEnd(r, "linux timewait: "+v.Why)
 			h.pol.adj[t.key()] = &seqAdj{want: v.ISN}
+			h.ownIn-- // the stack counts it (tcp_v4_rcv counted it once)
 			return verdict{handled: fmt.Sprintf("%s; a listener takes it, ISN %d", why, v.ISN)}
 		}
 		h.sendReply(t, s.ACK(h.mono()))

@@ -216,9 +216,11 @@ func TestLinuxTimeWaitSYNWithNewerTimestamp(t *testing.T) {
 		TS: &netem.Timestamp{Val: cfin.TS.Val + 5000}}
 	b, err := syn.Marshal()
 	require.NoError(t, err)
+	inSegs := counter(t, s, "TcpInSegs")
 	_, err = w.Inject(s, 5*time.Second, b)
 	require.NoError(t, err)
 	require.NoError(t, w.RunFor(5*time.Second-w.Now()+10*time.Millisecond))
+	assert.Equal(t, inSegs+1, counter(t, s, "TcpInSegs"), "the SYN is counted once")
 	var synack netem.Header
 	for _, p := range w.Packets() {
 		if h, _ := netem.Decode(p.Data); p.From == "server" && h.Flags == netem.SYN|netem.ACK && p.Sent >= 5*time.Second {
