@@ -33,7 +33,7 @@ func traceHash(w *sim.World) string {
 		fmt.Fprintf(h, "%v %s\n", t, t.Cause)
 	}
 	for _, p := range w.Packets() {
-		fmt.Fprintf(h, "%s\n", p.Discarded)
+		fmt.Fprintf(h, "%s|%s\n", p.Discarded, p.Handled)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
@@ -129,8 +129,38 @@ func linuxStress(tb testing.TB, seed uint64) string {
 			})
 		}
 	}
+	// A 6.18 client that closes first, with two ports and tcp_tw_reuse=1,
+	// to a 6.18 server over a lossy link: its connects take TIME-WAIT
+	// tuples over (the port search, tcp_twsk_unique, the sequence shift,
+	// the timewait timer heap).
+	r, err := w.AddHost(sim.HostOptions{Name: "r", Addr: netip.MustParseAddr("10.0.3.1"), Profile: sim.Linux,
+		Sysctls: []string{"tcp_tw_reuse=1", "ip_local_port_range=40000 40001"}})
+	require.NoError(tb, err)
+	srv2, err := w.AddHost(sim.HostOptions{Name: "server2", Addr: netip.MustParseAddr("10.0.3.2"), Profile: sim.Linux})
+	require.NoError(tb, err)
+	_, err = w.AddLink(r, srv2, netem.Options{AtoB: netem.Path{Delay: time.Millisecond, Loss: 0.05}, BtoA: netem.Path{Delay: time.Millisecond, Loss: 0.05}})
+	require.NoError(tb, err)
+	l2, err := srv2.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l2.OnAccept = func(a *sim.Socket) {
+		a.OnData = func(a *sim.Socket, b []byte) { _, _ = a.Send(b) }
+		a.OnEOF = func(a *sim.Socket) { _ = a.Close() }
+	}
+	for k := 0; k < 10; k++ {
+		w.At(time.Duration(k)*1200*time.Millisecond, func() {
+			cs, err := r.Connect(netip.AddrPortFrom(srv2.Addr(), 80), sim.SocketOptions{})
+			if err != nil {
+				return
+			}
+			cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("ping")) }
+			cs.OnData = func(cs *sim.Socket, _ []byte) { _ = cs.Close() }
+		})
+	}
 	require.NoError(tb, w.RunFor(3*time.Minute))
 	require.Zero(tb, w.AsyncOps(), "a stack worked outside an event")
+	if recycled, _ := r.CounterValue("TcpExtTWRecycled"); recycled == 0 {
+		tb.Errorf("r TcpExtTWRecycled = 0, want > 0: the reuse paths were not run")
+	}
 	if testing.Verbose() {
 		for _, h := range w.Hosts() {
 			tb.Logf("%s: %v", h.Name(), h.Counters())

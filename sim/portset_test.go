@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestPortSet checks the set against a map through the switch from list to
-// bitmap and back down to empty.
+// TestPortSet checks the set against a map while ports come and go, first
+// few and spread (the list), then many (the bitmap, which it stays).
 func TestPortSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var s portSet
