@@ -105,7 +105,7 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	}
 	if t, ok := o.kv["ts"]; ok {
 		// The echo defaults to what the peer would echo: the host's last
-		// TSval, or 0 in a SYN.
+		// TSval, or 0 in a segment without ACK (RFC 7323 section 3.2).
 		ecr := ownTS
 		if flags&netem.ACK == 0 {
 			ecr = 0
