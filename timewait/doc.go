@@ -12,6 +12,11 @@
 // connection may take the tuple over; ACK gives the fields of the segment
 // tcp_v4_timewait_ack() sends.
 //
+// PAWSCheck, PAWSReject and OOWRateLimited are the timestamp and rate-limit
+// rules the timewait socket applies; they are exported because Linux
+// applies the same ones to a full socket (tcp_validate_incoming), which is
+// where package sim uses them too.
+//
 // The package owns those decisions and nothing else: it never touches a
 // stack, builds or sends a packet, schedules a timer or reads a clock. The
 // caller (package sim, under the linux profile) passes the host's monotonic
