@@ -1,0 +1,131 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// State is a TCP state as the kernel numbers it (include/net/tcp_states.h).
+type State uint8
+
+// The kernel's TCP states.
+const (
+	Established State = 1 + iota
+	SynSent
+	SynRecv
+	FinWait1
+	FinWait2
+	TimeWait
+	Close
+	CloseWait
+	LastAck
+	Listen
+	Closing
+	NewSynRecv
+)
+
+var stateNames = [...]string{"", "ESTABLISHED", "SYN-SENT", "SYN-RECEIVED", "FIN-WAIT-1", "FIN-WAIT-2",
+	"TIME-WAIT", "CLOSED", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "SYN-RECEIVED"}
+
+// String is the state's RFC 9293 name (NEW_SYN_RECV, a request socket, is
+// SYN-RECEIVED; CLOSE is CLOSED).
+func (s State) String() string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Socket is one TCP socket as sock_diag reports it (struct inet_diag_msg).
+type Socket struct {
+	Local, Remote netip.AddrPort
+	State         State
+	// Timer is idiag_timer: 0 none, 1 retransmit, 2 keepalive, 3
+	// timewait, 4 zero-window probe; Expires its time left in ms.
+	Timer   uint8
+	Expires uint32
+	// TimeWait says the socket is a timewait socket (its timer is the
+	// timewait timer): TIME-WAIT, or an orphaned FIN-WAIT-2 after
+	// tcp_time_wait.
+	TimeWait bool
+}
+
+// sockid is struct inet_diag_sockid's size; inet_diag_req_v2 is 8 bytes
+// more, inet_diag_msg 24.
+const (
+	sizeofSockID  = 48
+	sizeofReqV2   = 8 + sizeofSockID
+	sizeofDiagMsg = 4 + sizeofSockID + 20
+)
+
+// TCPSockets lists every IPv4 TCP socket of the namespace, timewait and
+// request sockets included (inet_diag dump, all states).
+func (n *Netns) TCPSockets() ([]Socket, error) {
+	var nl int
+	err := n.Do(func() (err error) {
+		nl, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
+	}
+	defer unix.Close(nl)
+	ne := binary.NativeEndian
+	msg := make([]byte, unix.NLMSG_HDRLEN+sizeofReqV2)
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(msg[8:], 1)
+	req := msg[unix.NLMSG_HDRLEN:]
+	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
+	ne.PutUint32(req[4:], 0xffffffff) // every state
+	if err := unix.Sendto(nl, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
+	}
+	var out []Socket
+	buf := make([]byte, 65536)
+	for {
+		nr, _, err := unix.Recvfrom(nl, buf, 0)
+		if err != nil {
+			return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
+		}
+		for b := buf[:nr]; len(b) >= unix.NLMSG_HDRLEN; {
+			l := int(ne.Uint32(b[0:]))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return nil, fmt.Errorf("kernel backend: sock_diag: a message of %d bytes in %d", l, len(b))
+			}
+			switch ne.Uint16(b[4:]) {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				code := int32(ne.Uint32(b[unix.NLMSG_HDRLEN:]))
+				return nil, fmt.Errorf("kernel backend: sock_diag: %w", unix.Errno(-code))
+			case unix.SOCK_DIAG_BY_FAMILY:
+				if l >= unix.NLMSG_HDRLEN+sizeofDiagMsg {
+					out = append(out, parseDiagMsg(b[unix.NLMSG_HDRLEN:l]))
+				}
+			}
+			b = b[min(nlmsgAlign(l), len(b)):]
+		}
+	}
+}
+
+// parseDiagMsg decodes struct inet_diag_msg.
+func parseDiagMsg(m []byte) Socket {
+	ne, be := binary.NativeEndian, binary.BigEndian
+	id := m[4:]
+	addr := func(b []byte) netip.Addr { return netip.AddrFrom4([4]byte(b[:4])) }
+	s := Socket{
+		State:  State(m[1]),
+		Timer:  m[2],
+		Local:  netip.AddrPortFrom(addr(id[4:]), be.Uint16(id[0:])),
+		Remote: netip.AddrPortFrom(addr(id[20:]), be.Uint16(id[2:])),
+	}
+	rest := m[4+sizeofSockID:]
+	s.Expires = ne.Uint32(rest[0:])
+	s.TimeWait = s.Timer == 3
+	return s
+}
