@@ -95,6 +95,9 @@ func (h *Host) Log() []LogLine { return slices.Clone(h.logs) }
 // tcp_clock_ms, ktime_get_seconds) and gVisor's timestamps count from.
 func (h *Host) mono() time.Duration { return uptime + h.w.Now() }
 
+// monoSeconds is ktime_get_seconds() at virtual time at.
+func monoSeconds(at time.Duration) int64 { return timewait.Seconds(uptime + at) }
+
 // msClock is the host's timestamp clock now (tcp_clock_ms; gVisor's TSval
 // without its offset).
 func (h *Host) msClock() uint32 { return uint32(h.mono() / time.Millisecond) }
@@ -238,7 +241,7 @@ func (h *Host) inbound(data []byte) verdict {
 		case hd.Flags&(netem.SYN|netem.ACK) == netem.SYN|netem.ACK && !c.sawTS:
 			// The SYN-ACK: the peer's first timestamp.
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
-		case c.sawTS && !timewait.PAWSCheck(c.tsRecent, h.stampOf(c), hd.TS.Val, timewait.PAWSWindow, h.mono(), h.opts.Kernel):
+		case c.sawTS && !timewait.PAWSCheck(c.tsRecent, c.stamp(), hd.TS.Val, timewait.PAWSWindow, h.mono(), h.opts.Kernel):
 			if v, discard := h.pawsFailed(t, c, hd, wireAck); discard {
 				return v
 			}
@@ -262,14 +265,14 @@ func (h *Host) inbound(data []byte) verdict {
 	}
 	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 {
 		c.noteWindow(hd, wireAck)
-	}
-	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 && c.synSent && int32(wireAck-c.sndUna) > 0 {
-		c.sndUna = wireAck
-		var tsecr uint32
-		if hd.HasTS && c.haveTSOff {
-			tsecr = hd.TS.Ecr - c.tsOff
+		if c.synSent && int32(wireAck-c.sndUna) > 0 {
+			c.sndUna = wireAck
+			var tsecr uint32
+			if hd.HasTS && c.haveTSOff {
+				tsecr = hd.TS.Ecr - c.tsOff
+			}
+			c.rtt.acked(wireAck, c.sndNxt, now, tsecr, h.msClock())
 		}
-		c.rtt.acked(wireAck, c.sndNxt, now, tsecr, h.msClock())
 	}
 	return verdict{}
 }

@@ -43,6 +43,14 @@ type tkey struct{ local, remote uint64 }
 
 func (t tuple) key() tkey { return tkey{portKey(t.local), portKey(t.remote)} }
 
+// endpointID is the tuple as gVisor's demuxer looks it up.
+func (t tuple) endpointID() stack.TransportEndpointID {
+	return stack.TransportEndpointID{
+		LocalPort: t.local.Port(), LocalAddress: tcpip.AddrFrom4(t.local.Addr().As4()),
+		RemotePort: t.remote.Port(), RemoteAddress: tcpip.AddrFrom4(t.remote.Addr().As4()),
+	}
+}
+
 // observer records every state transition of every endpoint of one host,
 // including endpoints the application already closed (TIME-WAIT). It polls
 // after every interaction with the stack (a delivered segment, a timer, an
@@ -169,17 +177,12 @@ func (h *Host) observe() {
 	}
 	h.readyMu.Unlock()
 	for _, t := range o.pending {
-		if r, ok := o.twByTuple[t.key()]; ok && r.state == TimeWait {
-			o.hits = append(o.hits, r)
+		tw := o.twByTuple[t.key()]
+		if tw != nil && tw.state == TimeWait {
+			o.hits = append(o.hits, tw)
 		}
-		id := stack.TransportEndpointID{
-			LocalPort:     t.local.Port(),
-			LocalAddress:  tcpip.AddrFrom4(t.local.Addr().As4()),
-			RemotePort:    t.remote.Port(),
-			RemoteAddress: tcpip.AddrFrom4(t.remote.Addr().As4()),
-		}
-		ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, 1).(*tcp.Endpoint)
-		if (!ok || ep.ID.RemotePort == 0) && h.opts.Profile == Linux && o.twByTuple[t.key()] == nil {
+		ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, t.endpointID(), 1).(*tcp.Endpoint)
+		if (!ok || ep.ID.RemotePort == 0) && h.opts.Profile == Linux && tw == nil {
 			// No connection holds the tuple (a SYN to a closed port, one
 			// a listener refused): the policy layer lets go of what it
 			// noted for it.

@@ -15,9 +15,9 @@ import (
 // The timestamp rules themselves are package timewait's (PAWSCheck), which
 // a timewait socket applies too.
 
-// stampOf is ts_recent_stamp of c: the host's monotonic seconds when
-// ts_recent was taken.
-func (h *Host) stampOf(c *lconn) int64 { return timewait.Seconds(uptime + c.tsAt) }
+// stamp is ts_recent_stamp: the host's monotonic seconds when ts_recent
+// was taken.
+func (c *lconn) stamp() int64 { return monoSeconds(c.tsAt) }
 
 // sndWScale is the peer's window scale as the host applies it (snd_wscale),
 // rcvWScale the host's own (rcv_wscale): 0 unless both SYNs offered one.

@@ -6,7 +6,6 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
 	"github.com/tcpsim/tcpsim/timewait"
@@ -119,13 +118,18 @@ func (h *Host) portRelease(r *epRec) {
 	r.port, r.bound = 0, false
 }
 
-// bindConflict reports whether binding local conflicts with a timewait
-// socket: it does unless the new socket and every timewait socket there
-// set SO_REUSEADDR (inet_bind_conflict; a timewait socket is never
-// listening). Conflicts with live sockets are gVisor's to find.
-func (h *Host) bindConflict(local netip.AddrPort, reuseAddr bool) bool {
-	u := h.ports[portKey(local)]
-	return u.tw > 0 && (!reuseAddr || u.twNoReuse > 0)
+// bindTimeWaitErr is bind()'s EADDRINUSE for a conflict with a timewait
+// socket on local: there is one unless the new socket and every timewait
+// socket there set SO_REUSEADDR (inet_csk_bind_conflict; a timewait socket
+// is never listening). Conflicts with live sockets are gVisor's to find.
+func (h *Host) bindTimeWaitErr(local netip.AddrPort, reuseAddr bool) error {
+	if h.opts.Profile != Linux {
+		return nil
+	}
+	if u := h.ports[portKey(local)]; u.tw == 0 || (reuseAddr && u.twNoReuse == 0) {
+		return nil
+	}
+	return &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
 }
 
 // reuse says how a connect meets a timewait socket on its tuple.
@@ -169,8 +173,9 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 	}
 	off := h.portOffset(local, remote)
 	index := uint32(off & (1<<perturbShift - 1))
+	old := h.opts.Kernel == timewait.Linux49
 	var offset uint32
-	if old := h.opts.Kernel == timewait.Linux49; old {
+	if old {
 		offset = (h.hint + uint32(off>>32)) % remaining // one static hint
 	} else {
 		offset = (h.perturbAt(index) + uint32(off>>32)) % remaining
@@ -179,7 +184,6 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 	// Ports held by bind() and ports whose tuple to remote is in
 	// TIME-WAIT are looked up in sets, not maps: when most of the range
 	// is in TIME-WAIT each search steps over thousands of them.
-	bound := &h.boundPorts
 	t := tuple{netip.AddrPortFrom(local, 0), remote}
 	inTW := h.twPorts[destOf(t)]
 	mayReuse := h.reuse(t, false).Allowed(h.opts.Kernel)
@@ -189,7 +193,7 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 			if port >= high {
 				port -= remaining
 			}
-			if bound.has(uint16(port)) {
+			if h.boundPorts.has(uint16(port)) {
 				continue
 			}
 			t.local = netip.AddrPortFrom(local, uint16(port))
@@ -205,7 +209,7 @@ func (h *Host) pickPort(local netip.Addr, remote netip.AddrPort) (uint16, *epRec
 			} else if h.hasEndpoint(t) {
 				continue
 			}
-			if h.opts.Kernel == timewait.Linux49 {
+			if old {
 				h.hint += i + 2
 				return uint16(port), tw, true
 			}
@@ -242,11 +246,7 @@ func (h *Host) perturbAt(index uint32) uint32 {
 // hasEndpoint reports whether gVisor has an endpoint on exactly the tuple t
 // (not a listener that would take it).
 func (h *Host) hasEndpoint(t tuple) bool {
-	id := stack.TransportEndpointID{
-		LocalPort: t.local.Port(), LocalAddress: tcpip.AddrFrom4(t.local.Addr().As4()),
-		RemotePort: t.remote.Port(), RemoteAddress: tcpip.AddrFrom4(t.remote.Addr().As4()),
-	}
-	ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, 0).(*tcp.Endpoint)
+	ep, ok := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, t.endpointID(), 0).(*tcp.Endpoint)
 	return ok && ep.ID.RemotePort != 0
 }
 

@@ -143,9 +143,9 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	}
 	h.applyOptions(ep, opts)
 	la := netip.AddrPortFrom(local, port)
-	if h.opts.Profile == Linux && h.bindConflict(la, opts.ReuseAddr) {
+	if err := h.bindTimeWaitErr(la, opts.ReuseAddr); err != nil {
 		ep.Close()
-		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
+		return nil, err
 	}
 	if terr := ep.Bind(tcpip.FullAddress{Addr: tcpip.AddrFrom4(local.As4()), Port: port}); terr != nil {
 		ep.Close()
@@ -185,9 +185,11 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 		return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRNOTAVAIL", Err: &tcpip.ErrBadLocalAddress{}}
 	}
 	if opts.LocalPort != 0 || opts.LocalAddr.IsValid() {
-		if h.opts.Profile == Linux && opts.LocalPort != 0 && h.bindConflict(local, opts.ReuseAddr) {
-			ep.Close()
-			return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
+		if opts.LocalPort != 0 {
+			if err := h.bindTimeWaitErr(local, opts.ReuseAddr); err != nil {
+				ep.Close()
+				return nil, err
+			}
 		}
 		if terr := ep.Bind(tcpip.FullAddress{Addr: tcpip.AddrFrom4(la.As4()), Port: opts.LocalPort}); terr != nil {
 			ep.Close()

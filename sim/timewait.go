@@ -108,7 +108,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	s.Sock = timewait.Sock{Substate: sub, RcvNxt: c.rcvNxt, SndNxt: c.sndNxt, TSOffset: c.tsOff}
 	s.RcvWScale, s.RcvWnd = c.rcvWScale(), c.rcvWnd
 	if c.sawTS {
-		s.TSRecent, s.TSRecentStamp = c.tsRecent, h.stampOf(c)
+		s.TSRecent, s.TSRecentStamp = c.tsRecent, c.stamp()
 	}
 	if k == timewait.Linux618 {
 		s.EntryStamp = h.msClock()
@@ -150,9 +150,8 @@ func killed(timeo time.Duration) bool { return timeo <= 4*time.Second }
 // back is cached again once its old entry is stale.
 func (h *Host) rememberStamp(ip netip.Addr, ts uint32, at time.Duration) {
 	p, ok := h.pol.peers[ip]
-	sec := func(d time.Duration) int64 { return timewait.Seconds(uptime + d) }
 	if !ok || int32(p.ts-ts) <= 0 ||
-		(uint32(sec(h.w.Now())-sec(p.at)) > timewait.PAWSMSL && sec(p.at) <= sec(at)) {
+		(uint32(monoSeconds(h.w.Now())-monoSeconds(p.at)) > timewait.PAWSMSL && monoSeconds(p.at) <= monoSeconds(at)) {
 		h.pol.peers[ip] = peerTS{ts: ts, at: at}
 	}
 }
@@ -251,10 +250,12 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 // twEnd ends r's timewait socket now: the tuple is free.
 func (h *Host) twEnd(r *epRec, cause string) {
 	h.twRemove(r)
+	h.armTimeWait()
 	h.obs.set(r, Closed, cause)
 }
 
-// twRemove takes r's timewait socket out of the host's tables.
+// twRemove takes r's timewait socket out of the host's tables; the caller
+// re-arms the host's timer.
 func (h *Host) twRemove(r *epRec) {
 	h.twDelete(r)
 	delete(h.obs.twByTuple, tuple{r.local, r.remote}.key())
@@ -284,6 +285,7 @@ func (h *Host) expireTimeWaits() {
 		h.twRemove(r)
 		h.obs.set(r, Closed, cause)
 	}
+	h.armTimeWait()
 }
 
 // TimeWaitSockets returns how many timewait sockets (TIME-WAIT and
@@ -354,6 +356,7 @@ func (h *Host) twReschedule(r *epRec, due time.Duration) {
 	h.armTimeWait()
 }
 
+// twDelete takes r out of the heap (the timer is not re-armed).
 func (h *Host) twDelete(r *epRec) {
 	i, n := int(r.tw.idx), len(h.twq)-1
 	if i != n {
@@ -365,7 +368,6 @@ func (h *Host) twDelete(r *epRec) {
 		h.twDown(i)
 		h.twUp(i)
 	}
-	h.armTimeWait()
 }
 
 // armTimeWait keeps the host's timer event at the earliest timewait
