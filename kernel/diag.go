@@ -64,58 +64,26 @@ const (
 // TCPSockets lists every IPv4 TCP socket of the namespace, timewait and
 // request sockets included (inet_diag dump, all states).
 func (n *Netns) TCPSockets() ([]Socket, error) {
-	var nl int
-	err := n.Do(func() (err error) {
-		nl, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-		return err
+	req := make([]byte, sizeofReqV2)
+	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
+	ne.PutUint32(req[4:], 0xffffffff) // every state
+	var out []Socket
+	err := n.Do(func() error {
+		return netlinkRequest(unix.NETLINK_SOCK_DIAG, unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, req, func(typ uint16, m []byte) {
+			if typ == unix.SOCK_DIAG_BY_FAMILY && len(m) >= sizeofDiagMsg {
+				out = append(out, parseDiagMsg(m))
+			}
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
 	}
-	defer unix.Close(nl)
-	ne := binary.NativeEndian
-	msg := make([]byte, unix.NLMSG_HDRLEN+sizeofReqV2)
-	ne.PutUint32(msg[0:], uint32(len(msg)))
-	ne.PutUint16(msg[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(msg[8:], 1)
-	req := msg[unix.NLMSG_HDRLEN:]
-	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
-	ne.PutUint32(req[4:], 0xffffffff) // every state
-	if err := unix.Sendto(nl, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
-	}
-	var out []Socket
-	buf := make([]byte, 65536)
-	for {
-		nr, _, err := unix.Recvfrom(nl, buf, 0)
-		if err != nil {
-			return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
-		}
-		for b := buf[:nr]; len(b) >= unix.NLMSG_HDRLEN; {
-			l := int(ne.Uint32(b[0:]))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return nil, fmt.Errorf("kernel backend: sock_diag: a message of %d bytes in %d", l, len(b))
-			}
-			switch ne.Uint16(b[4:]) {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				code := int32(ne.Uint32(b[unix.NLMSG_HDRLEN:]))
-				return nil, fmt.Errorf("kernel backend: sock_diag: %w", unix.Errno(-code))
-			case unix.SOCK_DIAG_BY_FAMILY:
-				if l >= unix.NLMSG_HDRLEN+sizeofDiagMsg {
-					out = append(out, parseDiagMsg(b[unix.NLMSG_HDRLEN:l]))
-				}
-			}
-			b = b[min(nlmsgAlign(l), len(b)):]
-		}
-	}
+	return out, nil
 }
 
 // parseDiagMsg decodes struct inet_diag_msg.
 func parseDiagMsg(m []byte) Socket {
-	ne, be := binary.NativeEndian, binary.BigEndian
+	be := binary.BigEndian
 	id := m[4:]
 	addr := func(b []byte) netip.Addr { return netip.AddrFrom4([4]byte(b[:4])) }
 	s := Socket{

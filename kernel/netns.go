@@ -94,18 +94,13 @@ func (n *Netns) Close() {
 
 // linkUp sets interface name up in the calling thread's namespace.
 func linkUp(name string) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	ifr, err := ifIoctl(name, unix.SIOCGIFFLAGS, nil)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(s)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+	_, err = ifIoctl(name, unix.SIOCSIFFLAGS, func(r *unix.Ifreq) error {
+		r.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		return nil
+	})
+	return err
 }

@@ -79,30 +79,36 @@ var ErrNoKnob = errors.New("the running kernel has no such knob")
 // SetSysctl writes the namespace's sysctl name (net.ipv4.tcp_tw_reuse) to
 // value.
 func (n *Netns) SetSysctl(name, value string) error {
-	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
-	err := n.Do(func() error { return os.WriteFile(path, []byte(value+"\n"), 0) })
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w (Linux %s)", name, ErrNoKnob, Release())
-	}
+	err := n.Do(func() error { return os.WriteFile(sysctlPath(name), []byte(value+"\n"), 0) })
 	if err != nil {
-		return fmt.Errorf("%s = %q: %w", name, value, err)
+		return sysctlErr(name, fmt.Sprintf("%s = %q", name, value), err)
 	}
 	return nil
 }
 
 // Sysctl reads the namespace's sysctl name.
 func (n *Netns) Sysctl(name string) (string, error) {
-	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
 	var v string
 	err := n.Do(func() error {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(sysctlPath(name))
 		v = strings.TrimSpace(string(b))
 		return err
 	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%s: %w (Linux %s)", name, ErrNoKnob, Release())
+	if err != nil {
+		return "", sysctlErr(name, name, err)
 	}
-	return v, err
+	return v, nil
+}
+
+func sysctlPath(name string) string { return "/proc/sys/" + strings.ReplaceAll(name, ".", "/") }
+
+// sysctlErr names what failed; a knob that is not there is ErrNoKnob, with
+// the running release.
+func sysctlErr(name, what string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w (Linux %s)", name, ErrNoKnob, Release())
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Release is the running kernel's release (uname -r).

@@ -69,20 +69,9 @@ func (n *Netns) NewTUN(addr netip.Addr) (*TUN, error) {
 
 // setAddr puts addr/32 on interface name (SIOCSIFADDR, SIOCSIFNETMASK).
 func setAddr(name string, addr netip.Addr) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(s)
 	set := func(req uint, a [4]byte) error {
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			return err
-		}
-		if err := ifr.SetInet4Addr(a[:]); err != nil {
-			return err
-		}
-		return unix.IoctlIfreq(s, req, ifr)
+		_, err := ifIoctl(name, req, func(r *unix.Ifreq) error { return r.SetInet4Addr(a[:]) })
+		return err
 	}
 	if err := set(unix.SIOCSIFADDR, addr.As4()); err != nil {
 		return fmt.Errorf("SIOCSIFADDR %v: %w", addr, err)
