@@ -7,26 +7,35 @@ import "encoding/binary"
 
 // tsOption returns the offset of the timestamp option's kind byte, or -1.
 func tsOption(pkt []byte) int {
+	i, _ := findOption(pkt, 8, 10)
+	return i
+}
+
+// findOption returns where in a TCP/IPv4 packet the first option of kind
+// (and of length, unless length is 0) starts, and its length; -1 if there
+// is none before the end of the options or a malformed one.
+func findOption(pkt []byte, kind byte, length int) (int, int) {
 	ihl := int(pkt[0]&0x0f) * 4
 	t := pkt[ihl:]
 	off := int(t[12]>>4) * 4
-	for i := 20; i < off; {
+	for i := 20; i < off && i < len(t); {
 		switch t[i] {
 		case 0:
-			return -1
+			return -1, 0
 		case 1:
 			i++
 		default:
 			if i+1 >= off || t[i+1] < 2 {
-				return -1
+				return -1, 0
 			}
-			if t[i] == 8 && t[i+1] == 10 && i+10 <= off {
-				return ihl + i
+			l := int(t[i+1])
+			if t[i] == kind && (length == 0 || l == length) && i+l <= off {
+				return ihl + i, l
 			}
-			i += int(t[i+1])
+			i += l
 		}
 	}
-	return -1
+	return -1, 0
 }
 
 // StripTimestamps rewrites a TCP/IPv4 packet's timestamp option to NOPs and
@@ -73,30 +82,16 @@ func SetSeqAck(pkt []byte, seq, ack uint32) {
 // incrementally: what a middlebox shifting one side's sequence space does
 // to the acknowledgments of the other.
 func ShiftSACK(pkt []byte, delta uint32) {
-	ihl := int(pkt[0]&0x0f) * 4
-	t := pkt[ihl:]
-	off := int(t[12]>>4) * 4
-	for i := 20; i < off && i < len(t); {
-		switch t[i] {
-		case 0:
-			return
-		case 1:
-			i++
-			continue
-		}
-		if i+1 >= off || t[i+1] < 2 {
-			return
-		}
-		if t[i] == 5 && i+int(t[i+1]) <= off {
-			blocks := t[i+2 : i+int(t[i+1])]
-			editHeaders(pkt, func() {
-				for j := 0; j+4 <= len(blocks); j += 4 {
-					binary.BigEndian.PutUint32(blocks[j:], binary.BigEndian.Uint32(blocks[j:])+delta)
-				}
-			})
-		}
-		i += int(t[i+1])
+	i, l := findOption(pkt, 5, 0)
+	if i < 0 {
+		return
 	}
+	blocks := pkt[i+2 : i+l]
+	editHeaders(pkt, func() {
+		for j := 0; j+4 <= len(blocks); j += 4 {
+			binary.BigEndian.PutUint32(blocks[j:], binary.BigEndian.Uint32(blocks[j:])+delta)
+		}
+	})
 }
 
 // DecrementTTL takes one off an IPv4 packet's TTL, as a router forwarding it
