@@ -68,12 +68,23 @@ func (n *Netns) TCPSockets() ([]Socket, error) {
 	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
 	ne.PutUint32(req[4:], 0xffffffff) // every state
 	var out []Socket
-	err := n.Do(func() error {
-		return netlinkRequest(unix.NETLINK_SOCK_DIAG, unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, req, func(typ uint16, m []byte) {
-			if typ == unix.SOCK_DIAG_BY_FAMILY && len(m) >= sizeofDiagMsg {
-				out = append(out, parseDiagMsg(m))
-			}
+	if n.diag < 0 {
+		// One sock_diag socket per namespace, opened inside it: it speaks
+		// for the namespace from any thread.
+		err := n.Do(func() error {
+			var err error
+			n.diag, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+			return err
 		})
+		if err != nil {
+			n.diag = -1
+			return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)
+		}
+	}
+	err := netlinkRoundTrip(n.diag, unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, req, func(typ uint16, m []byte) {
+		if typ == unix.SOCK_DIAG_BY_FAMILY && len(m) >= sizeofDiagMsg {
+			out = append(out, parseDiagMsg(m))
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kernel backend: sock_diag: %w", err)

@@ -24,6 +24,11 @@ func netlinkRequest(proto int, typ, flags uint16, body []byte, fn func(typ uint1
 		return err
 	}
 	defer unix.Close(nl)
+	return netlinkRoundTrip(nl, typ, flags, body, fn)
+}
+
+// netlinkRoundTrip is netlinkRequest on an open socket nl.
+func netlinkRoundTrip(nl int, typ, flags uint16, body []byte, fn func(typ uint16, body []byte)) error {
 	msg := make([]byte, unix.NLMSG_HDRLEN+len(body))
 	ne.PutUint32(msg[0:], uint32(len(msg)))
 	ne.PutUint16(msg[4:], typ)

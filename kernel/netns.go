@@ -16,6 +16,8 @@ var ErrPrivilege = errors.New("kernel backend: creating a network namespace need
 // descriptor: it lives until Close and the last socket in it are gone.
 type Netns struct {
 	fd int
+	// diag is the namespace's sock_diag socket, opened on first use.
+	diag int
 }
 
 // NewNetns creates a network namespace with its loopback interface up.
@@ -48,7 +50,7 @@ func NewNetns() (*Netns, error) {
 	if openErr != nil {
 		return nil, fmt.Errorf("kernel backend: %w", openErr)
 	}
-	n := &Netns{fd: fd}
+	n := &Netns{fd: fd, diag: -1}
 	if upErr != nil {
 		n.Close()
 		return nil, fmt.Errorf("kernel backend: lo up: %w", upErr)
@@ -89,6 +91,10 @@ func (n *Netns) Close() {
 	if n != nil && n.fd >= 0 {
 		unix.Close(n.fd)
 		n.fd = -1
+	}
+	if n != nil && n.diag >= 0 {
+		unix.Close(n.diag)
+		n.diag = -1
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpsim/tcpsim/kernel"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
@@ -34,13 +35,28 @@ type Config struct {
 	// the named host when the notebook declares it, after its own options.
 	Profiles []string
 	Sysctls  []string
+	// Kernel runs every host on the running Linux kernel, each in a
+	// network namespace of its own, on real time (package kernel). It
+	// needs CAP_NET_ADMIN. MaxTime is then wall time, DefaultKernelMaxTime
+	// when zero.
+	Kernel bool
 }
+
+// DefaultKernelMaxTime bounds a kernel-mode run in wall time.
+const DefaultKernelMaxTime = 15 * time.Minute
 
 // Seed returns a pointer to n, for Config.Seed.
 func Seed(n uint64) *uint64 { return &n }
 
 func newWorld(cfg Config, seed uint64) *sim.World {
-	return sim.New(sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents})
+	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents}
+	if cfg.Kernel {
+		if o.MaxTime == 0 {
+			o.MaxTime = DefaultKernelMaxTime
+		}
+		return kernel.NewWorld(o)
+	}
+	return sim.New(o)
 }
 
 // Builtin is a notebook shipped in the binary.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/kernel"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/timewait"
 )
@@ -88,7 +89,12 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 			return in.errAt(st, t, "%v", err)
 		}
 	}
-	h, err := in.w.AddHost(ho)
+	var h *sim.Host
+	if in.cfg.Kernel {
+		h, err = kernel.AddHost(in.w, ho)
+	} else {
+		h, err = in.w.AddHost(ho)
+	}
 	if err != nil {
 		return in.errAt(st, name, "%v", err)
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -67,6 +68,13 @@ type Counter struct {
 // and sent), the TcpExt* ones counted by tcpsim where the kernel counts
 // them, sorted by name.
 func (h *Host) Counters() []Counter {
+	if h.kern != nil {
+		c, err := h.kern.k.Counters()
+		if err != nil && h.kern.err == nil {
+			h.kern.err = fmt.Errorf("host %s: %w", h.name, err)
+		}
+		return c
+	}
 	s := h.stack.Stats().TCP
 	out := []Counter{
 		{"TcpActiveOpens", s.ActiveConnectionOpenings.Value()},

@@ -16,15 +16,22 @@ type OpError struct {
 	Host  string
 	Addr  string // the address the call was about, if any
 	Errno string // e.g. "EADDRNOTAVAIL"
-	Err   tcpip.Error
+	// Err is what the stack said: a gVisor error, or a kernel host's
+	// errno.
+	Err error
 }
+
+// stackError makes a gVisor error an error.
+type stackError struct{ err tcpip.Error }
+
+func (e stackError) Error() string { return e.err.String() }
 
 func (e *OpError) Error() string {
 	a := ""
 	if e.Addr != "" {
 		a = " " + e.Addr
 	}
-	return fmt.Sprintf("%s: %s%s: %s (%s)", e.Host, e.Op, a, e.Errno, e.Err)
+	return fmt.Sprintf("%s: %s%s: %s (%v)", e.Host, e.Op, a, e.Errno, e.Err)
 }
 
 // Errno returns the errno name of err if it is, or wraps, an *OpError, and

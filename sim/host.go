@@ -100,6 +100,10 @@ type Host struct {
 	// lo is the host's loopback interface, with 127.0.0.1.
 	lo *nic
 
+	// kern is set when the host's TCP is a real kernel's (external.go);
+	// then stack, tcp, nic and lo are nil.
+	kern *kernelHost
+
 	touched bool
 	// pending is set when a packet was handed to the stack: its TCP
 	// processor may have work until the next barrier.
@@ -339,7 +343,7 @@ func (h *Host) Stack() *stack.Stack { return h.stack }
 // goroutine, leave the processor nothing to do. docs/determinism.md gives
 // the full argument; the determinism tests guard it.
 func (h *Host) barrier() {
-	if h.closed {
+	if h.closed || h.kern != nil {
 		return // Pause on a closed stack blocks forever.
 	}
 	h.tcp.Pause()
@@ -348,6 +352,16 @@ func (h *Host) barrier() {
 
 func (h *Host) close() {
 	if h.closed {
+		return
+	}
+	if h.kern != nil {
+		h.closed = true
+		for _, s := range h.sockets {
+			if s.kern != nil {
+				s.kern.Close()
+			}
+		}
+		h.kern.k.Close()
 		return
 	}
 	for _, s := range h.sockets {

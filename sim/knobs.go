@@ -94,6 +94,9 @@ func (h *Host) SetSysctl(name, value string) error {
 	if full == "" {
 		return fmt.Errorf("unknown knob %q: want one of %s", name, strings.Join(sysctlNames, ", "))
 	}
+	if h.kern != nil {
+		return h.kern.k.SetSysctl(full, value)
+	}
 	bad := func(want string) error { return fmt.Errorf("%s = %q: want %s", full, value, want) }
 	linuxOnly := func(what string) error {
 		return fmt.Errorf("%s = %s: gVisor has %s; it is modelled only under profile=linux", full, value, what)
@@ -209,6 +212,9 @@ func (h *Host) Sysctl(name string) (string, error) {
 			return "1"
 		}
 		return "0"
+	}
+	if h.kern != nil && canonical(name) != "" {
+		return h.kern.k.Sysctl(canonical(name))
 	}
 	switch canonical(name) {
 	case "net.ipv4.tcp_timestamps":

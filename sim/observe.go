@@ -157,6 +157,10 @@ func (o *observer) track(ep *tcp.Endpoint) *epRec {
 // observe records what changed on the host since the last call. It runs on
 // the simulation goroutine after a barrier.
 func (h *Host) observe() {
+	if h.kern != nil {
+		h.observeKernel()
+		return
+	}
 	o := &h.obs
 	w := h.w
 	now := w.Now()
@@ -296,7 +300,7 @@ func (o *observer) ended(r *epRec) {
 	if r.sock != nil && r.sock.closed {
 		r.sock.release()
 	}
-	if o.h.opts.Profile == Linux {
+	if o.h.opts.Profile == Linux && o.h.kern == nil {
 		o.h.forget(tuple{r.local, r.remote})
 		o.h.portRelease(r)
 	}
@@ -351,6 +355,9 @@ type Endpoint struct {
 // endpoints the application already closed included, sorted by local then
 // remote address.
 func (h *Host) Endpoints() []Endpoint {
+	if h.kern != nil {
+		return h.kernelEndpoints()
+	}
 	var out []Endpoint
 	add := func(r *epRec) {
 		if r.state == Closed {

@@ -189,6 +189,13 @@ func (w *World) deliver(ev *event) {
 	h := ev.pkt.to
 	w.touch(h)
 	data := ev.pkt.data
+	if h.kern != nil {
+		w.deliverKernel(h, data)
+		w.mu.Lock()
+		w.freeEventLocked(ev)
+		w.mu.Unlock()
+		return
+	}
 	if ev.pkt.id > 0 && h.editsInbound() {
 		// The trace keeps the bytes as they were on the link; the host's
 		// policy may edit its own copy.

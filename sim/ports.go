@@ -129,7 +129,7 @@ func (h *Host) bindTimeWaitErr(local netip.AddrPort, reuseAddr bool) error {
 	if u := h.ports[portKey(local)]; u.tw == 0 || (reuseAddr && u.twNoReuse == 0) {
 		return nil
 	}
-	return &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: &tcpip.ErrPortInUse{}}
+	return &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRINUSE", Err: stackError{&tcpip.ErrPortInUse{}}}
 }
 
 // reuse says how a connect meets a timewait socket on its tuple.

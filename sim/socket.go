@@ -45,6 +45,10 @@ type Socket struct {
 	we   waiter.Entry
 	rec  *epRec
 	opts SocketOptions
+	// kern is the socket of a kernel host (then ep and wq are nil), and
+	// klocal and kremote its tuple as the application knows it.
+	kern            KernelSocket
+	klocal, kremote netip.AddrPort
 
 	listener   bool
 	connecting bool
@@ -103,7 +107,7 @@ func (h *Host) applyOptions(ep tcpip.Endpoint, o SocketOptions) {
 }
 
 func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
-	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: errnoOf(err), Err: err}
+	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: errnoOf(err), Err: stackError{err}}
 }
 
 // call wraps an application call: outside the run loop it becomes an event
@@ -131,10 +135,13 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	local, err := h.localAddr(opts.LocalAddr, netip.Addr{})
 	addr := netip.AddrPortFrom(local, port).String()
 	if err != nil {
-		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRNOTAVAIL", Err: &tcpip.ErrBadLocalAddress{}}
+		return nil, &OpError{Op: "bind", Host: h.name, Addr: addr, Errno: "EADDRNOTAVAIL", Err: stackError{&tcpip.ErrBadLocalAddress{}}}
 	}
 	if port == 0 {
-		return nil, &OpError{Op: "listen", Host: h.name, Addr: addr, Errno: "EINVAL", Err: &tcpip.ErrInvalidEndpointState{}}
+		return nil, &OpError{Op: "listen", Host: h.name, Addr: addr, Errno: "EINVAL", Err: stackError{&tcpip.ErrInvalidEndpointState{}}}
+	}
+	if h.kern != nil {
+		return h.kernelListen(netip.AddrPortFrom(local, port), opts)
 	}
 	wq := &waiter.Queue{}
 	ep, terr := h.stack.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, wq)
@@ -170,7 +177,14 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, error) {
 	defer h.call()()
 	if !remote.Addr().Is4() || remote.Port() == 0 {
-		return nil, &OpError{Op: "connect", Host: h.name, Addr: remote.String(), Errno: "EINVAL", Err: &tcpip.ErrBadAddress{}}
+		return nil, &OpError{Op: "connect", Host: h.name, Addr: remote.String(), Errno: "EINVAL", Err: stackError{&tcpip.ErrBadAddress{}}}
+	}
+	if h.kern != nil {
+		la, err := h.localAddr(opts.LocalAddr, remote.Addr())
+		if err != nil {
+			return nil, &OpError{Op: "bind", Host: h.name, Addr: la.String(), Errno: "EADDRNOTAVAIL", Err: err}
+		}
+		return h.kernelConnect(netip.AddrPortFrom(la, opts.LocalPort), remote, opts)
 	}
 	wq := &waiter.Queue{}
 	ep, terr := h.stack.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, wq)
@@ -182,7 +196,7 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 	local := netip.AddrPortFrom(la, opts.LocalPort)
 	if err != nil {
 		ep.Close()
-		return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRNOTAVAIL", Err: &tcpip.ErrBadLocalAddress{}}
+		return nil, &OpError{Op: "bind", Host: h.name, Addr: local.String(), Errno: "EADDRNOTAVAIL", Err: stackError{&tcpip.ErrBadLocalAddress{}}}
 	}
 	if opts.LocalPort != 0 || opts.LocalAddr.IsValid() {
 		if opts.LocalPort != 0 {
@@ -241,20 +255,23 @@ func (h *Host) localAddr(want, remote netip.Addr) (netip.Addr, error) {
 // released reports an error for a call on a socket that is closed and
 // gone.
 func (s *Socket) released(op string) error {
-	if s.ep != nil {
+	if s.ep != nil || s.kern != nil {
 		return nil
 	}
-	return &OpError{Op: op, Host: s.h.name, Addr: s.remoteString(), Errno: "EBADF", Err: &tcpip.ErrClosedForSend{}}
+	return &OpError{Op: op, Host: s.h.name, Addr: s.remoteString(), Errno: "EBADF", Err: stackError{&tcpip.ErrClosedForSend{}}}
 }
 
 // release lets go of a socket the application closed and whose connection
 // is gone: the World keeps only what a test may still ask (bytes, error,
 // final state), not the stack's endpoint.
 func (s *Socket) release() {
-	if s.ep == nil {
+	if s.ep == nil && s.kern == nil {
 		return
 	}
 	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
+	if s.kern != nil {
+		s.rec, s.kern = nil, nil
+	}
 	if s.rec != nil {
 		if s.rec.ep != nil {
 			delete(s.h.obs.byEP, s.rec.ep)
@@ -265,7 +282,9 @@ func (s *Socket) release() {
 		// A linux-profile timewait socket goes on after the socket: the
 		// socket keeps following its record (State, Local, Remote).
 	}
-	s.wq.EventUnregister(&s.we)
+	if s.wq != nil {
+		s.wq.EventUnregister(&s.we)
+	}
 	s.ep, s.wq = nil, nil
 	s.OnAccept, s.OnConnect, s.OnData, s.OnEOF, s.OnError = nil, nil, nil, nil, nil
 	if p := s.parent; p != nil {
@@ -289,6 +308,13 @@ func (s *Socket) Send(b []byte) (int, error) {
 		return 0, err
 	}
 	defer s.h.call()()
+	if s.kern != nil {
+		n, err := s.kern.Send(b)
+		if err != nil {
+			return n, s.h.kernelErr("send", s.remoteString(), err)
+		}
+		return n, nil
+	}
 	var r bytes.Reader
 	r.Reset(b)
 	n, terr := s.ep.Write(&r, tcpip.WriteOptions{})
@@ -305,6 +331,12 @@ func (s *Socket) Shutdown(read, write bool) error {
 		return err
 	}
 	defer s.h.call()()
+	if s.kern != nil {
+		if err := s.kern.Shutdown(read, write); err != nil {
+			return s.h.kernelErr("shutdown", s.remoteString(), err)
+		}
+		return nil
+	}
 	var f tcpip.ShutdownFlags
 	if read {
 		f |= tcpip.ShutdownRead
@@ -322,10 +354,22 @@ func (s *Socket) Shutdown(read, write bool) error {
 // is still observed) after the application let go of it.
 func (s *Socket) Close() error {
 	if s.closed {
-		return &OpError{Op: "close", Host: s.h.name, Errno: "EBADF", Err: &tcpip.ErrClosedForSend{}}
+		return &OpError{Op: "close", Host: s.h.name, Errno: "EBADF", Err: stackError{&tcpip.ErrClosedForSend{}}}
 	}
 	done := s.h.call()
 	s.closed = true
+	if s.kern != nil {
+		// The kernel counts and resets itself (__tcp_close).
+		err := s.kern.Close()
+		done()
+		if s.State() == Closed {
+			s.release()
+		}
+		if err != nil {
+			return s.h.kernelErr("close", s.remoteString(), err)
+		}
+		return nil
+	}
 	open := (s.connected || s.connecting) && s.State() != Closed
 	unread, _ := s.ep.GetSockOptInt(tcpip.ReceiveQueueSizeOption)
 	switch {
@@ -355,6 +399,10 @@ func (s *Socket) Close() error {
 
 // Read takes whatever the stack has received for a NoAutoRead socket.
 func (s *Socket) Read() []byte {
+	if s.kern != nil {
+		defer s.h.call()()
+		return s.readKernel()
+	}
 	if s.ep == nil {
 		return nil
 	}
@@ -409,6 +457,9 @@ func (s *Socket) Local() netip.AddrPort {
 	if s.rec != nil && s.rec.local.IsValid() {
 		return s.rec.local
 	}
+	if s.kern != nil {
+		return s.klocal
+	}
 	if s.ep == nil {
 		return s.local
 	}
@@ -422,6 +473,9 @@ func (s *Socket) Local() netip.AddrPort {
 func (s *Socket) Remote() netip.AddrPort {
 	if s.rec != nil {
 		return s.rec.remote
+	}
+	if s.kern != nil {
+		return s.kremote
 	}
 	return s.remote
 }
@@ -457,6 +511,15 @@ func (h *Host) dispatch() {
 	slices.SortFunc(ready, func(a, b *Socket) int { return a.id - b.id })
 	for _, s := range ready {
 		s.serve()
+	}
+	if h.kern != nil {
+		// A kernel notifies nobody: every socket is asked, in the order
+		// the sockets were created.
+		socks := slices.Clone(h.sockets)
+		slices.SortFunc(socks, func(a, b *Socket) int { return a.id - b.id })
+		for _, s := range socks {
+			s.serveKernel()
+		}
 	}
 }
 

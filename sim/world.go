@@ -30,6 +30,20 @@ type Options struct {
 	// DiscardTrace keeps no packet trace and no transitions (counts only),
 	// for long workloads and benchmarks. Packet buffers are then recycled.
 	DiscardTrace bool
+	// Clock, when set, makes time real: events wait for the clock to reach
+	// their time, and other goroutines may Post events. It is for worlds
+	// whose hosts are real kernels (package kernel); nil keeps virtual
+	// time, where the run loop jumps from event to event.
+	Clock Clock
+}
+
+// Clock is a real time source (package kernel's wall clock). Nothing in
+// sim reads wall time itself.
+type Clock interface {
+	// Now returns the time since the start of the run.
+	Now() time.Duration
+	// Sleep blocks until Now() reaches until, or wake receives.
+	Sleep(until time.Duration, wake <-chan struct{})
 }
 
 // BudgetError reports that a run stopped because it reached its
@@ -81,6 +95,11 @@ type World struct {
 	free        []*event
 	bufs        [][]byte
 	npackets    int
+
+	// wake interrupts a real-time Sleep when an event is posted; kernel
+	// holds the worlds' kernel-host bookkeeping (external.go).
+	wake   chan struct{}
+	kernel kernelWorld
 }
 
 // New returns an empty World at virtual time zero.
@@ -91,7 +110,33 @@ func New(opts Options) *World {
 	if opts.MaxEvents <= 0 {
 		opts.MaxEvents = DefaultMaxEvents
 	}
-	return &World{opts: opts}
+	return &World{opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// RealTime reports whether the World runs on a real clock.
+func (w *World) RealTime() bool { return w.opts.Clock != nil }
+
+// Post schedules fn to run on the simulation goroutine as soon as possible,
+// at the current real time. Unlike At it may be called from any
+// goroutine; it is how a real-time World learns of what happens outside
+// it (a packet a kernel sent).
+func (w *World) Post(fn func()) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	ev := &event{kind: evApp, fn: fn, index: -1}
+	d := time.Duration(0)
+	if c := w.opts.Clock; c != nil {
+		d = c.Now() - w.Now()
+	}
+	w.scheduleLocked(ev, d)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Seed returns the world's seed.
@@ -204,7 +249,9 @@ func (w *World) NextEventAt() (time.Duration, bool) {
 	return w.heap[0].at, true
 }
 
-// Step runs the next event. It reports false when no event is left.
+// Step runs the next event. It reports false when no event is left. On a
+// real clock it first waits for the event's time (running an event posted
+// meanwhile instead, if one is).
 func (w *World) Step() (bool, error) {
 	w.mu.Lock()
 	if len(w.heap) == 0 {
@@ -212,6 +259,14 @@ func (w *World) Step() (bool, error) {
 		return false, nil
 	}
 	ev := w.heap[0]
+	for c := w.opts.Clock; c != nil && ev.at <= w.opts.MaxTime; ev = w.heap[0] {
+		if ev.at <= c.Now() {
+			break
+		}
+		w.mu.Unlock()
+		c.Sleep(ev.at, w.wake)
+		w.mu.Lock()
+	}
 	if ev.at > w.opts.MaxTime {
 		w.mu.Unlock()
 		return true, &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: ev.at, Events: w.events}
@@ -239,6 +294,7 @@ func (w *World) Step() (bool, error) {
 		ev.fn()
 	}
 	w.settle()
+	w.kernelSettled()
 	w.inEvent.Store(false)
 	return true, nil
 }
@@ -252,12 +308,17 @@ func (w *World) RunFor(d time.Duration) error {
 	}
 	for {
 		at, ok := w.NextEventAt()
-		if !ok || at > end {
+		if ok && at <= end {
+			if _, err := w.Step(); err != nil {
+				return err
+			}
+			continue
+		}
+		c := w.opts.Clock
+		if c == nil || c.Now() >= end {
 			break
 		}
-		if _, err := w.Step(); err != nil {
-			return err
-		}
+		c.Sleep(end, w.wake) // an event may be posted meanwhile
 	}
 	w.now.Store(int64(end))
 	return nil

@@ -51,7 +51,9 @@ flags of run:
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
   --sysctl H:K=V    set knob K of host H (e.g. server:tcp_tw_recycle=1); repeatable
-  --max-time D      virtual-time budget (default 24h)
+  --kernel          run every host on this machine's Linux kernel, each in a network
+                    namespace of its own, on real time (needs CAP_NET_ADMIN; docs/kernel.md)
+  --max-time D      virtual-time budget (default 24h; wall time with --kernel, default 15m)
   --max-events N    event budget (default 50000000)
 `
 
@@ -140,6 +142,7 @@ func parseRun(args []string) (runFlags, error) {
 	fs.StringVar(&rf.pcapng, "pcapng", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
+	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
 	fs.Func("profile", "", func(v string) error {
 		if _, _, ok := strings.Cut(v, ":"); !ok {
 			return fmt.Errorf("want HOST:PROFILE, e.g. server:linux")
