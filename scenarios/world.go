@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/kernel"
+	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/timewait"
 )
