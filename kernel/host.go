@@ -61,6 +61,16 @@ func AddHost(w *sim.World, o sim.HostOptions) (*sim.Host, error) {
 		}
 		return nil
 	}
+	// A namespace with a hash table of its own (see childEhash) sizes
+	// tcp_max_tw_buckets and tcp_max_syn_backlog from it
+	// (tcp_set_hashinfo); they are set back to what the linux profile
+	// and this machine's own namespace have.
+	if err := set("net.ipv4.tcp_max_tw_buckets", fmt.Sprint(sim.DefaultMaxTWBuckets)); err != nil {
+		return nil, err
+	}
+	if err := set("net.ipv4.tcp_max_syn_backlog", "2048"); err != nil {
+		return nil, err
+	}
 	if o.FirstPort != 0 || o.LastPort != 0 {
 		if err := set("net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", o.FirstPort, o.LastPort)); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,8 +21,38 @@ type Netns struct {
 	diag int
 }
 
-// NewNetns creates a network namespace with its loopback interface up.
+// childEhash is the size of each host namespace's own established-socket
+// hash table (net.ipv4.tcp_child_ehash_entries of the namespace it is
+// created from). Without one, a namespace shares the machine's table,
+// which sock_diag walks whole on every listing (262,144 buckets here: 1.3
+// ms a listing); with one it walks only the host's.
+const childEhash = 16384
+
+// parent is the namespace every host namespace is created from: it exists
+// only to carry tcp_child_ehash_entries without changing the machine's.
+var parent struct {
+	once sync.Once
+	ns   *Netns
+	err  error
+}
+
+// NewNetns creates a network namespace with its loopback interface up and
+// a hash table of its own.
 func NewNetns() (*Netns, error) {
+	parent.once.Do(func() {
+		parent.ns, parent.err = newNetns(nil)
+		if parent.err == nil {
+			parent.err = parent.ns.SetSysctl("net.ipv4.tcp_child_ehash_entries", fmt.Sprint(childEhash))
+		}
+	})
+	if parent.err != nil {
+		return nil, parent.err
+	}
+	return newNetns(parent.ns)
+}
+
+// newNetns creates a namespace from from's (nil: the process's).
+func newNetns(from *Netns) (*Netns, error) {
 	runtime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -29,7 +60,18 @@ func NewNetns() (*Netns, error) {
 		return nil, fmt.Errorf("kernel backend: %w", err)
 	}
 	defer unix.Close(orig)
+	if from != nil {
+		if err := unix.Setns(from.fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			return nil, fmt.Errorf("kernel backend: setns: %w", err)
+		}
+	}
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		if from != nil {
+			if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+				return nil, fmt.Errorf("kernel backend: back to the original namespace: %w", err)
+			}
+		}
 		runtime.UnlockOSThread()
 		if errors.Is(err, unix.EPERM) {
 			return nil, ErrPrivilege

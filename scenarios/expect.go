@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpsim/tcpsim/kernel"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
@@ -197,17 +198,27 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 				return false, bad
 			}
 			h := in.history(subj)
-			if t > in.w.Now() {
+			tol := in.tolerance(te.off)
+			if t > in.w.Now()+tol {
 				return false, fmt.Sprintf("the run ended at %s, before %s", trace.Seconds(in.w.Now()), trace.Seconds(t))
 			}
 			switch kw {
 			case "at":
 				got := stateAt(h, t)
+				if !hasState(got, state) && tol > 0 {
+					// Kernel mode: in the state at some instant within
+					// the tolerance.
+					for _, sp := range spans(h, state) {
+						if sp.in <= t+tol && (sp.out < 0 || sp.out >= t-tol) {
+							return true, fmt.Sprintf("%s %v %s, within %s of %s", subj.desc(), state, spanText(sp), tolText(tol), trace.Seconds(t))
+						}
+					}
+				}
 				return hasState(got, state), fmt.Sprintf("%s at %s: %v", subj.desc(), trace.Seconds(t), statesText(got))
 			case "by":
 				// Reached by T: a stay in the state began at or before T.
 				for _, sp := range spans(h, state) {
-					if sp.in <= t {
+					if sp.in <= t+tol {
 						return true, fmt.Sprintf("%s %v %s", subj.desc(), state, spanText(sp))
 					}
 				}
@@ -218,11 +229,11 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 			default: // until
 				sps := spans(h, state)
 				for _, sp := range sps {
-					if sp.out == t {
-						return true, fmt.Sprintf("%s %v %s", subj.desc(), state, spanText(sp))
+					if sp.out >= 0 && near(sp.out, t, tol) {
+						return true, fmt.Sprintf("%s %v %s%s", subj.desc(), state, spanText(sp), offText(sp.out, t, tol))
 					}
 				}
-				return false, fmt.Sprintf("%s %v: %s; want it to end at %s", subj.desc(), state, spansText(sps), trace.Seconds(t))
+				return false, fmt.Sprintf("%s %v: %s; want it to end at %s%s", subj.desc(), state, spansText(sps), trace.Seconds(t), tolWant(tol))
 			}
 		}, nil
 	case "from":
@@ -244,12 +255,13 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 				return false, bad + bad2
 			}
 			sps := spans(in.history(subj), state)
+			tol1, tol2 := in.tolerance(te1.off), in.tolerance(te2.off)
 			for _, sp := range sps {
-				if sp.in == t1 && sp.out == t2 {
-					return true, fmt.Sprintf("%s %v %s", subj.desc(), state, spanText(sp))
+				if near(sp.in, t1, tol1) && sp.out >= 0 && near(sp.out, t2, tol2) {
+					return true, fmt.Sprintf("%s %v %s%s", subj.desc(), state, spanText(sp), offText(sp.out, t2, tol2))
 				}
 			}
-			return false, fmt.Sprintf("%s %v: %s; want from %s to %s", subj.desc(), state, spansText(sps), trace.Seconds(t1), trace.Seconds(t2))
+			return false, fmt.Sprintf("%s %v: %s; want from %s to %s%s", subj.desc(), state, spansText(sps), trace.Seconds(t1), trace.Seconds(t2), tolWant(tol2))
 		}, nil
 	case "for":
 		if len(rest) != 2 {
@@ -262,13 +274,14 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 		return func() (bool, string) {
 			sps := spans(in.history(subj), state)
 			done := 0
+			tol := in.tolerance(d)
 			for _, sp := range sps {
 				if sp.out < 0 {
 					continue
 				}
 				done++
-				if sp.out-sp.in != d {
-					return false, fmt.Sprintf("%s %v %s; want every stay to last %v", subj.desc(), state, spanText(sp), d)
+				if !near(sp.out-sp.in, d, tol) {
+					return false, fmt.Sprintf("%s %v %s; want every stay to last %v%s", subj.desc(), state, spanText(sp), d, tolWant(tol))
 				}
 			}
 			if done == 0 {
@@ -305,4 +318,37 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 		}, nil
 	}
 	return nil, in.errAt(st, rest[0], "unexpected %q: want at T, by T, from T to T, until T, for D or count N", rest[0].text)
+}
+
+// tolerance is how far from a stated time the run may be: zero in the
+// simulator, whose times are exact; in kernel mode the latency of
+// observing a kernel plus the timer-wheel slack of a timer of length off
+// (kernel.Tolerance).
+func (in *interp) tolerance(off time.Duration) time.Duration {
+	if !in.cfg.Kernel {
+		return 0
+	}
+	return kernel.Tolerance(off)
+}
+
+// near reports whether got is within tol of want.
+func near(got, want, tol time.Duration) bool { return got >= want-tol && got <= want+tol }
+
+func tolText(tol time.Duration) string { return "±" + trace.Seconds(tol) + "s" }
+
+// tolWant says the tolerance after a wanted time, when there is one.
+func tolWant(tol time.Duration) string {
+	if tol == 0 {
+		return ""
+	}
+	return " " + tolText(tol)
+}
+
+// offText says how far a time within the tolerance was from the wanted
+// one.
+func offText(got, want, tol time.Duration) string {
+	if tol == 0 || got == want {
+		return ""
+	}
+	return fmt.Sprintf(", %+.3fs from %s (tolerance %s)", (got - want).Seconds(), trace.Seconds(want), tolText(tol))
 }

@@ -31,8 +31,9 @@ type Config struct {
 	// MaxTime and MaxEvents bound the run; zero means the World's defaults.
 	MaxTime   time.Duration
 	MaxEvents int64
-	// Profiles ("HOST:linux") and Sysctls ("HOST:tcp_tw_reuse=1") apply to
-	// the named host when the notebook declares it, after its own options.
+	// Profiles ("HOST:linux", or "*:linux" for every host) and Sysctls
+	// ("HOST:tcp_tw_reuse=1") apply to the named host when the notebook
+	// declares it, after its own options.
 	Profiles []string
 	Sysctls  []string
 	// Kernel runs every host on the running Linux kernel, each in a
@@ -147,8 +148,23 @@ func (r *Result) Failures() []string {
 	return out
 }
 
+// KernelNote says what a kernel-mode run is and how its times are judged.
+func KernelNote() string {
+	hz, known := kernel.HZ()
+	hzText := fmt.Sprintf("HZ=%d", hz)
+	if !known {
+		hzText = "HZ unknown, taken as 1000"
+	}
+	return fmt.Sprintf("kernel mode: every host is a network namespace of this machine's Linux %s; times are wall time since the start; "+
+		"times in expectations are judged within %v plus the timer-wheel slack of the offset they add (%s: up to %v for a 60 s timer)",
+		kernel.Release(), kernel.Latency, hzText, kernel.TimerSlack(60*time.Second, hz))
+}
+
 // WriteCells prints the run cell by cell: each cell's code, then its output.
 func (r *Result) WriteCells(w io.Writer) error {
+	if r.Release != "" {
+		fmt.Fprintf(w, "# %s\n\n", KernelNote())
+	}
 	for i, c := range r.Notebook.cells {
 		fmt.Fprintf(w, "-- %s:%d --\n", r.Notebook.Path, c.first)
 		for _, l := range c.code {
@@ -230,6 +246,10 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells))}
 	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
 	res.Title, res.World = nb.Title, in.w
+	if cfg.Kernel {
+		res.Release = kernel.Release()
+		res.Notes = append(res.Notes, KernelNote())
+	}
 	for _, e := range in.expects {
 		if e.missing != nil {
 			if msg := e.missing(); msg != "" {

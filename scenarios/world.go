@@ -75,7 +75,7 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 		}
 	}
 	for _, p := range in.cfg.Profiles {
-		if host, prof, _ := strings.Cut(p, ":"); host == name.text {
+		if host, prof, _ := strings.Cut(p, ":"); host == name.text || host == "*" {
 			if ho.Profile, err = sim.ParseProfile(prof); err != nil {
 				return in.errAt(st, name, "--profile %s: %v", p, err)
 			}

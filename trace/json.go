@@ -29,6 +29,9 @@ type Report struct {
 	// Notes say where the hosts' behaviour (gVisor) differs from Linux for
 	// this run, and anything else a reader must know to trust the result.
 	Notes []string
+	// Release, when set, says the hosts were the running Linux kernel of
+	// that release (kernel mode), not simulated stacks.
+	Release string
 }
 
 // Passed reports whether every check holds.
@@ -46,6 +49,8 @@ type jsonDoc struct {
 	Title       string           `json:"title,omitempty"`
 	Seed        uint64           `json:"seed"`
 	Stack       string           `json:"stack"`
+	Backend     string           `json:"backend"`
+	Release     string           `json:"kernel_release,omitempty"`
 	Hosts       []jsonHost       `json:"hosts"`
 	Hops        []jsonHop        `json:"hops"`
 	Links       []jsonLink       `json:"links"`
@@ -223,7 +228,10 @@ func WriteJSON(out io.Writer, r Report) error {
 		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
 		Hosts: []jsonHost{}, Hops: hops(w), Links: []jsonLink{}, Packets: []jsonPacket{},
 		Transitions: []jsonTransition{}, Checks: []jsonCheck{}, Notes: r.Notes,
-		EndNs: int64(w.Now()), Events: w.Events(),
+		EndNs: int64(w.Now()), Events: w.Events(), Backend: "simulator", Release: r.Release,
+	}
+	if r.Release != "" {
+		doc.Backend, doc.Stack = "kernel", "linux "+r.Release
 	}
 	if doc.Notes == nil {
 		doc.Notes = []string{}
@@ -233,7 +241,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		doc.Hosts = append(doc.Hosts, jsonHost{
 			Name: h.Name(), Address: h.Addr().String(), MSLNs: int64(o.MSL), TimeWaitNs: int64(h.TimeWait()),
 			FinTimeoutNs: int64(o.FinTimeout), PortRange: fmt.Sprintf("%d-%d", o.FirstPort, o.LastPort),
-			TWReuse: o.TWReuse.String(), Behaviour: h.Profile().String(), Kernel: kernel(h), Sysctls: sysctls(h), Counters: counters(h), Log: logLines(h),
+			TWReuse: o.TWReuse.String(), Behaviour: behaviour(h), Kernel: kernel(h), Sysctls: sysctls(h), Counters: counters(h), Log: logLines(h),
 		})
 	}
 	for _, l := range w.Links() {
@@ -284,10 +292,22 @@ func WriteJSON(out io.Writer, r Report) error {
 	return enc.Encode(doc)
 }
 
-// kernel is the Linux version a linux-profile host models, "" for others.
+// kernel is the Linux version a linux-profile host models, "" for others;
+// a kernel host's is "running".
 func kernel(h *sim.Host) string {
+	if h.IsKernel() {
+		return "running"
+	}
 	if h.Profile() != sim.Linux {
 		return ""
 	}
 	return h.Options().Kernel.String()
+}
+
+// behaviour is a host's profile, or "kernel" for a kernel host.
+func behaviour(h *sim.Host) string {
+	if h.IsKernel() {
+		return "kernel"
+	}
+	return h.Profile().String()
 }

@@ -7,6 +7,7 @@
 //	tcpsim run NAME|FILE.md [flags]     run one, cell by cell
 //	tcpsim check [FILE.md|DIR ...]      rerun notebooks, compare outputs and expectations
 //	tcpsim cat NAME                     print a built-in notebook
+//	tcpsim compare NOTEBOOK...          run notebooks under the linux profile and on the kernel, and compare
 //
 // Exit status: 0 when every expectation holds (and, for check, every output
 // is unchanged), 1 when one does not or a run stops on a budget, 2 for bad
@@ -39,6 +40,14 @@ const usage = `usage:
   tcpsim check [FILE.md|DIR ...]     rerun notebooks (default: the built-ins); fail if an
                                      expectation fails or an output block differs
   tcpsim cat NAME                    print a built-in notebook (to copy and edit)
+  tcpsim compare NOTEBOOK... [flags] run each notebook under the linux profile and on this
+                                     machine's kernel (--kernel), all at once, and print
+                                     where they differ: states, segments, counters, timings
+
+flags of compare:
+  --profile H:P     run host H with profile P in the model run (default: every host linux)
+  --sysctl H:K=V    set knob K of host H in both runs; repeatable
+  --table FILE      also write the summary table (Markdown) to FILE
 
 flags of run:
   --update          rewrite FILE.md's output blocks in place (nothing else changes)
@@ -89,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{msg: "no command: want list, run, check or cat"}
+		return usageError{msg: "no command: want list, run, check, compare or cat"}
 	}
 	switch args[0] {
 	case "list":
@@ -104,6 +113,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runNotebook(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "compare":
+		return compare(args[1:], stdout, stderr)
 	case "cat":
 		if len(args) != 2 {
 			return usageError{msg: "cat takes one built-in notebook name"}
@@ -118,7 +129,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return usageError{msg: fmt.Sprintf("unknown command %q: want list, run, check or cat", args[0])}
+	return usageError{msg: fmt.Sprintf("unknown command %q: want list, run, check, compare or cat", args[0])}
 }
 
 type runFlags struct {
@@ -181,6 +192,9 @@ func parseRun(args []string) (runFlags, error) {
 		if rf.update {
 			return rf, usageError{msg: fmt.Sprintf("--update rewrites a file; %s is built in (tcpsim cat %s > %s.md, then run that)", rf.target, rf.target, rf.target)}
 		}
+	}
+	if rf.update && rf.cfg.Kernel {
+		return rf, usageError{msg: "--update with --kernel: a kernel run is wall time and not deterministic; its outputs do not belong in the notebook (run it without --update)"}
 	}
 	if *seed != "" {
 		n, err := strconv.ParseUint(*seed, 10, 64)

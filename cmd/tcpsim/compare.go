@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/tcpsim/tcpsim/conformance"
+	"github.com/tcpsim/tcpsim/kernel"
+	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/timewait"
+)
+
+// compared is one notebook's comparison, or why it could not be made.
+type compared struct {
+	target string
+	res    conformance.Result
+	err    error
+}
+
+// compare runs each notebook under the linux profile and on the kernel,
+// all at once (a kernel run spends its time waiting for the kernel's
+// timers), and prints the differences, then a table.
+func compare(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var profiles, sysctls []string
+	fs.Func("profile", "", func(v string) error {
+		if _, _, ok := strings.Cut(v, ":"); !ok {
+			return fmt.Errorf("want HOST:PROFILE, e.g. server:gvisor")
+		}
+		profiles = append(profiles, v)
+		return nil
+	})
+	fs.Func("sysctl", "", func(v string) error {
+		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
+			return fmt.Errorf("want HOST:NAME=VALUE, e.g. server:tcp_tw_reuse=1")
+		}
+		sysctls = append(sysctls, v)
+		return nil
+	})
+	table := fs.String("table", "", "")
+	var targets []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return usageError{msg: "compare: " + err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		targets = append(targets, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(targets) == 0 {
+		return usageError{msg: "compare takes one or more notebooks (FILE.md or a built-in name)"}
+	}
+	for _, t := range targets {
+		if !isFile(t) {
+			if _, err := scenarios.Lookup(t); err != nil {
+				return usageError{msg: err.Error()}
+			}
+		}
+	}
+	model := scenarios.Config{Profiles: append([]string{"*:linux"}, profiles...), Sysctls: sysctls}
+	real := scenarios.Config{Kernel: true, Sysctls: sysctls}
+	release, modelled := kernel.Release(), timewait.Linux618.String()
+	fmt.Fprintf(stdout, "comparing the linux profile (models Linux %s) with this machine's kernel (Linux %s)\n", modelled, release)
+	if !strings.HasPrefix(release, modelled+".") && release != modelled {
+		fmt.Fprintf(stdout, "warning: the kernel is not the version the linux profile models; differences may be the versions'\n")
+	}
+	fmt.Fprintf(stdout, "%s\n\n", scenarios.KernelNote())
+
+	out := make([]compared, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = compareOne(t, model, real)
+		}()
+	}
+	wg.Wait()
+
+	var bad, malformed int
+	for _, c := range out {
+		fmt.Fprintf(stdout, "== %s\n", c.target)
+		var ue usageError
+		switch {
+		case errors.As(c.err, &ue):
+			malformed++
+			fmt.Fprintf(stdout, "cannot compare: %v\n\n", c.err)
+			continue
+		case c.err != nil:
+			bad++
+			fmt.Fprintf(stdout, "cannot compare: %v\n\n", c.err)
+			continue
+		}
+		if !c.res.Agree() {
+			bad++
+		}
+		c.res.Write(stdout, "linux profile", "kernel")
+		fmt.Fprintln(stdout)
+	}
+	tab := compareTable(out, release)
+	fmt.Fprint(stdout, tab)
+	if *table != "" {
+		if err := os.WriteFile(*table, []byte(tab), 0o644); err != nil {
+			return err
+		}
+	}
+	switch {
+	case malformed > 0:
+		return usageError{msg: fmt.Sprintf("%d of %d notebooks could not run on the kernel", malformed, len(targets)), pos: true}
+	case bad > 0:
+		fmt.Fprintf(stderr, "tcpsim: %d of %d notebooks differ\n", bad, len(targets))
+		return errFailed
+	}
+	return nil
+}
+
+// compareOne runs one notebook both ways.
+func compareOne(target string, model, real scenarios.Config) compared {
+	c := compared{target: target}
+	var m, k *scenarios.Result
+	var merr, kerr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); m, merr = load(target, model) }()
+	go func() { defer wg.Done(); k, kerr = load(target, real) }()
+	wg.Wait()
+	if m != nil {
+		defer m.Close()
+	}
+	if k != nil {
+		defer k.Close()
+	}
+	if c.err = errors.Join(merr, kerr); c.err != nil {
+		return c
+	}
+	c.res = conformance.Compare(conformance.Extract(m.World), conformance.Extract(k.World),
+		conformance.Options{Tolerance: kernel.Tolerance})
+	return c
+}
+
+// compareTable is the summary, as a Markdown table.
+func compareTable(out []compared, release string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| notebook | states | segments | counters | timings | verdict |\n|---|---|---|---|---|---|\n")
+	for _, c := range out {
+		if c.err != nil {
+			fmt.Fprintf(&b, "| %s | | | | | cannot run: %s |\n", c.target, strings.ReplaceAll(firstLine(c.err.Error()), "|", "/"))
+			continue
+		}
+		cell := func(a conformance.Aspect) string {
+			if c.res.AspectAgrees(a) {
+				return fmt.Sprintf("agree (%d)", c.res.Count[a])
+			}
+			n := 0
+			for _, d := range c.res.Diffs {
+				if d.Aspect == a {
+					n++
+				}
+			}
+			return fmt.Sprintf("**%d differ** of %d", n, c.res.Count[a])
+		}
+		verdict := "agree"
+		if !c.res.Agree() {
+			verdict = "**differ**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.target, cell(conformance.States), cell(conformance.Segments),
+			cell(conformance.Counters), cell(conformance.Timings), verdict)
+	}
+	fmt.Fprintf(&b, "\n(kernel: Linux %s)\n", release)
+	return b.String()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

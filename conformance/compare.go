@@ -1,0 +1,221 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// Aspect is one thing two runs are compared on.
+type Aspect int
+
+// The aspects, in the order they are reported.
+const (
+	States Aspect = iota
+	Segments
+	Counters
+	Timings
+	numAspects
+)
+
+var aspectNames = [numAspects]string{"states", "segments", "counters", "timings"}
+
+func (a Aspect) String() string { return aspectNames[a] }
+
+// Diff is one difference: where, and what each side has there.
+type Diff struct {
+	Aspect Aspect
+	// Where names the socket, connection or host.
+	Where string
+	// Index is the segment's or state's place (from 1), 0 when the
+	// difference is about the whole (a socket only one side has).
+	Index       int
+	Left, Right string
+}
+
+// Result is the comparison of two runs.
+type Result struct {
+	// Count is how many items of each aspect were compared.
+	Count [numAspects]int
+	Diffs []Diff
+}
+
+// Agree reports whether nothing differs.
+func (r Result) Agree() bool { return len(r.Diffs) == 0 }
+
+// AspectAgrees reports whether aspect a has no difference.
+func (r Result) AspectAgrees(a Aspect) bool {
+	for _, d := range r.Diffs {
+		if d.Aspect == a {
+			return false
+		}
+	}
+	return true
+}
+
+// Options says how to compare.
+type Options struct {
+	// Tolerance is how far the right side's stay in a state may be from
+	// the left side's of length d; nil compares no timings.
+	Tolerance func(d time.Duration) time.Duration
+	// IgnoreCounter, when set, leaves a counter out.
+	IgnoreCounter func(name string) bool
+}
+
+// Compare compares two runs' structures: the left is the model, the right
+// the kernel.
+func Compare(left, right Structure, o Options) Result {
+	var r Result
+	compareSockets(&r, left.Sockets, right.Sockets, o)
+	compareConns(&r, left.Conns, right.Conns)
+	compareCounters(&r, left.Counters, right.Counters, o)
+	return r
+}
+
+func compareSockets(r *Result, left, right []Socket, o Options) {
+	rm := map[string]Socket{}
+	for _, s := range right {
+		rm[s.Name] = s
+	}
+	seen := map[string]bool{}
+	for _, l := range left {
+		seen[l.Name] = true
+		r.Count[States]++
+		rs, ok := rm[l.Name]
+		if !ok {
+			r.Diffs = append(r.Diffs, Diff{Aspect: States, Where: l.Name, Left: statesText(l.States), Right: "(no such socket)"})
+			continue
+		}
+		if !slices.Equal(l.States, rs.States) {
+			r.Diffs = append(r.Diffs, Diff{Aspect: States, Where: l.Name, Left: statesText(l.States), Right: statesText(rs.States)})
+			continue
+		}
+		if o.Tolerance == nil {
+			continue
+		}
+		for i, d := range l.Stays {
+			r.Count[Timings]++
+			got := rs.Stays[i]
+			if tol := o.Tolerance(d); got < d-tol || got > d+tol {
+				r.Diffs = append(r.Diffs, Diff{Aspect: Timings, Where: l.Name, Index: i + 1,
+					Left:  fmt.Sprintf("%v for %v", l.States[i], d.Round(time.Millisecond)),
+					Right: fmt.Sprintf("%v for %v (tolerance ±%v)", rs.States[i], got.Round(time.Millisecond), o.Tolerance(d).Round(time.Millisecond))})
+			}
+		}
+	}
+	for _, s := range right {
+		if !seen[s.Name] {
+			r.Diffs = append(r.Diffs, Diff{Aspect: States, Where: s.Name, Left: "(no such socket)", Right: statesText(s.States)})
+		}
+	}
+}
+
+func statesText(s []sim.State) string {
+	parts := make([]string, len(s))
+	for i, x := range s {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, " → ")
+}
+
+func compareConns(r *Result, left, right []Conn) {
+	rm := map[string]Conn{}
+	for _, c := range right {
+		rm[c.Name] = c
+	}
+	seen := map[string]bool{}
+	for _, l := range left {
+		seen[l.Name] = true
+		r.Count[Segments] += len(l.Segments)
+		rc, ok := rm[l.Name]
+		if !ok {
+			r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: l.Name, Left: fmt.Sprintf("%d segments", len(l.Segments)), Right: "(no such connection)"})
+			continue
+		}
+		for i := 0; i < max(len(l.Segments), len(rc.Segments)); i++ {
+			a, b := at(l.Segments, i), at(rc.Segments, i)
+			if a != b {
+				r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: l.Name, Index: i + 1, Left: a, Right: b})
+				break // what follows a first difference is its consequence
+			}
+		}
+	}
+	for _, c := range right {
+		if !seen[c.Name] {
+			r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: c.Name, Left: "(no such connection)", Right: fmt.Sprintf("%d segments", len(c.Segments))})
+		}
+	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return "(none)"
+}
+
+// compareCounters compares the counters both sides have, on every host.
+func compareCounters(r *Result, left, right map[string][]sim.Counter, o Options) {
+	hosts := make([]string, 0, len(left))
+	for h := range left {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	for _, h := range hosts {
+		rv := map[string]uint64{}
+		for _, c := range right[h] {
+			rv[c.Name] = c.Value
+		}
+		for _, c := range left[h] {
+			v, ok := rv[c.Name]
+			if !ok || (o.IgnoreCounter != nil && o.IgnoreCounter(c.Name)) {
+				continue
+			}
+			r.Count[Counters]++
+			if v != c.Value {
+				r.Diffs = append(r.Diffs, Diff{Aspect: Counters, Where: h + " " + c.Name, Left: fmt.Sprint(c.Value), Right: fmt.Sprint(v)})
+			}
+		}
+	}
+}
+
+// Write prints the result side by side under the two sides' titles.
+func (r Result) Write(w io.Writer, leftTitle, rightTitle string) error {
+	for a := Aspect(0); a < numAspects; a++ {
+		var ds []Diff
+		for _, d := range r.Diffs {
+			if d.Aspect == a {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			fmt.Fprintf(w, "%-9s agree (%d compared)\n", a, r.Count[a])
+			continue
+		}
+		fmt.Fprintf(w, "%-9s DIFFER (%d of %d)\n", a, len(ds), r.Count[a])
+		width := max(len(leftTitle), 10)
+		for _, d := range ds {
+			width = max(width, len([]rune(d.Left)))
+		}
+		width = min(width, 60)
+		for _, d := range ds {
+			where := d.Where
+			if d.Index > 0 {
+				where = fmt.Sprintf("%s, #%d", where, d.Index)
+			}
+			fmt.Fprintf(w, "  %s\n", where)
+			fmt.Fprintf(w, "    %-*s | %s\n", width, leftTitle, rightTitle)
+			fmt.Fprintf(w, "    %-*s | %s\n", width, d.Left, d.Right)
+		}
+	}
+	verdict := "agree"
+	if !r.Agree() {
+		verdict = "DIFFER"
+	}
+	_, err := fmt.Fprintf(w, "verdict   %s\n", verdict)
+	return err
+}

@@ -1,0 +1,269 @@
+package conformance
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
+)
+
+// Structure is what of a run can be compared with another run of the same
+// notebook on another backend: nothing in it depends on the ephemeral ports,
+// ISNs, timestamp offsets or exact times a backend chose.
+type Structure struct {
+	// Sockets are the endpoints of every host, in the order they
+	// appeared.
+	Sockets []Socket
+	// Conns are the segments of each connection on each link.
+	Conns []Conn
+	// Counters are every host's counters at the end, by host.
+	Counters map[string][]sim.Counter
+}
+
+// Socket is one endpoint's life: the states it rested in (a state entered
+// and left at one instant is left out: a kernel cannot be seen passing
+// through it) and how long each stay lasted.
+type Socket struct {
+	// Name says which endpoint it is without its ephemeral port:
+	// "server :80 ← client *" for the server side of a connection to port
+	// 80, "server LISTEN :80", with "#2" for the second of that name.
+	Name   string
+	States []sim.State
+	// Stays are how long each state but the last lasted.
+	Stays []time.Duration
+}
+
+// Conn is the segments of one connection as one link carried them, in
+// the order they were sent.
+type Conn struct {
+	// Name is the link and the connection: "client-server: client * ↔
+	// server :80", with "#2" for the second of that name.
+	Name     string
+	Segments []string
+}
+
+// Extract reads a finished run's structure.
+func Extract(w *sim.World) Structure {
+	n := newNamer(w)
+	s := Structure{Counters: map[string][]sim.Counter{}}
+	for _, h := range w.Hosts() {
+		s.Counters[h.Name()] = h.Counters()
+	}
+	s.Sockets = sockets(w, n)
+	s.Conns = conns(w, n)
+	return s
+}
+
+// namer names addresses by the node that owns them and ports by whether
+// they are fixed (a port some host listens on) or chosen (any other).
+type namer struct {
+	owner  map[netip.Addr]string // lookups only
+	listen map[netip.AddrPort]bool
+}
+
+func newNamer(w *sim.World) *namer {
+	n := &namer{owner: map[netip.Addr]string{}, listen: map[netip.AddrPort]bool{}}
+	for _, h := range w.Hosts() {
+		n.owner[h.Addr()] = h.Name()
+	}
+	for _, h := range w.Hops() {
+		if a := h.Addr(); a.IsValid() {
+			n.owner[a] = h.Name()
+		}
+	}
+	for _, t := range w.Transitions() {
+		if t.To == sim.Listen {
+			n.listen[t.Local] = true
+		}
+	}
+	return n
+}
+
+func (n *namer) addr(a netip.AddrPort) string {
+	who, ok := n.owner[a.Addr()]
+	if !ok {
+		who = a.Addr().String()
+	}
+	if n.listen[a] || (a.Addr().IsLoopback() && n.listenPort(a.Port())) {
+		return who + " :" + strconv.Itoa(int(a.Port()))
+	}
+	return who + " *"
+}
+
+func (n *namer) listenPort(p uint16) bool {
+	for a := range n.listen {
+		if a.Port() == p {
+			return true
+		}
+	}
+	return false
+}
+
+// numbered gives each name its occurrence number when it has more than one.
+type numbered struct{ seen map[string]int }
+
+func (c *numbered) next(name string) string {
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	c.seen[name]++
+	if k := c.seen[name]; k > 1 {
+		return fmt.Sprintf("%s #%d", name, k)
+	}
+	return name
+}
+
+// sockets follows each endpoint's transitions.
+func sockets(w *sim.World, n *namer) []Socket {
+	type key struct {
+		host string
+		ep   int
+	}
+	type hist struct {
+		name string
+		ts   []sim.Transition
+	}
+	idx := map[key]int{}
+	var hs []hist
+	var names numbered
+	for _, t := range w.Transitions() {
+		k := key{t.Host, t.Endpoint}
+		i, ok := idx[k]
+		if !ok {
+			i = len(hs)
+			idx[k] = i
+			var name string
+			if !t.Remote.IsValid() {
+				name = fmt.Sprintf("%s LISTEN :%d", t.Host, t.Local.Port())
+			} else {
+				name = fmt.Sprintf("%s %s ↔ %s", t.Host, strings.TrimPrefix(n.addr(t.Local), t.Host+" "), n.addr(t.Remote))
+			}
+			hs = append(hs, hist{name: names.next(name)})
+		}
+		hs[i].ts = append(hs[i].ts, t)
+	}
+	out := make([]Socket, 0, len(hs))
+	for _, h := range hs {
+		s := Socket{Name: h.name}
+		// Rested states: each transition's target, unless the next
+		// transition leaves it at the same instant.
+		var since time.Duration
+		for i, t := range h.ts {
+			if i+1 < len(h.ts) && h.ts[i+1].At == t.At {
+				continue
+			}
+			if len(s.States) > 0 {
+				s.Stays = append(s.Stays, t.At-since)
+			}
+			s.States = append(s.States, t.To)
+			since = t.At
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// conns lists each connection's segments per link.
+func conns(w *sim.World, n *namer) []Conn {
+	byTuple := map[string]*conn{} // lookups only
+	var order []*conn
+	var names numbered
+	for _, r := range trace.Rows(w.Packets()) {
+		if !r.TCP {
+			continue
+		}
+		link := r.From + "-" + r.To
+		if r.Fate == netem.Injected {
+			link = "injected to " + r.To
+		} else if r.From > r.To {
+			link = r.To + "-" + r.From
+		}
+		a, b := r.H.Src, r.H.Dst
+		if b.Compare(a) < 0 {
+			a, b = b, a
+		}
+		tk := fmt.Sprintf("%s|%v|%v", link, a, b)
+		c := byTuple[tk]
+		if c == nil {
+			na, nb := n.addr(r.H.Src), n.addr(r.H.Dst)
+			c = &conn{c: Conn{Name: names.next(fmt.Sprintf("%s: %s ↔ %s", link, na, nb))},
+				isn: map[netip.AddrPort]uint32{}, ts: map[netip.AddrPort]uint32{}, all: map[netip.AddrPort][]uint32{}}
+			byTuple[tk] = c
+			order = append(order, c)
+		}
+		c.c.Segments = append(c.c.Segments, c.segment(r, n))
+	}
+	out := make([]Conn, 0, len(order))
+	for _, c := range order {
+		out = append(out, c.c)
+	}
+	return out
+}
+
+// conn is a connection on one link as the segments are read.
+type conn struct {
+	c Conn
+	// isn holds each direction's ISN once its SYN was seen; ts the last
+	// TSval each side received from the other, all every one.
+	isn map[netip.AddrPort]uint32
+	ts  map[netip.AddrPort]uint32
+	all map[netip.AddrPort][]uint32
+}
+
+// segment describes one segment without its absolute numbers.
+func (c *conn) segment(r trace.Row, n *namer) string {
+	h := r.H
+	if h.Flags&netem.SYN != 0 {
+		c.isn[h.Src] = h.Seq
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s>%s [%v]", strings.Fields(n.addr(h.Src))[0], strings.Fields(n.addr(h.Dst))[0], h.Flags)
+	if isn, ok := c.isn[h.Src]; ok {
+		fmt.Fprintf(&b, " seq %d", h.Seq-isn)
+	} else {
+		b.WriteString(" seq ?")
+	}
+	if h.Flags&netem.ACK != 0 {
+		if isn, ok := c.isn[h.Dst]; ok {
+			fmt.Fprintf(&b, " ack %d", h.Ack-isn)
+		} else {
+			b.WriteString(" ack ?")
+		}
+	}
+	if h.PayloadLen > 0 {
+		fmt.Fprintf(&b, " len %d", h.PayloadLen)
+	}
+	if h.HasTS {
+		last, seen := c.ts[h.Src]
+		switch {
+		case h.TS.Ecr == 0:
+			b.WriteString(" ts ecr 0")
+		case seen && h.TS.Ecr == last:
+			b.WriteString(" ts echo last")
+		case slices.Contains(c.all[h.Src], h.TS.Ecr):
+			b.WriteString(" ts echo older")
+		default:
+			b.WriteString(" ts echo other")
+		}
+	}
+	switch {
+	case r.Fate == netem.Dropped:
+		fmt.Fprintf(&b, " dropped")
+		if r.Rule != "" {
+			fmt.Fprintf(&b, " (%s)", r.Rule)
+		}
+	case r.Fate == netem.Duplicated:
+		b.WriteString(" duplicate")
+	}
+	if h.HasTS && r.Fate != netem.Dropped && r.Delivered >= 0 {
+		c.ts[h.Dst] = h.TS.Val
+		c.all[h.Dst] = append(c.all[h.Dst], h.TS.Val)
+	}
+	return b.String()
+}
