@@ -237,12 +237,12 @@ func (h *Host) observeKernel() {
 			e.Remote = netip.AddrPort{}
 		}
 		t := tuple{e.Local, e.Remote}
-		kh.last[t.kkey()] = e
-		r := o.twByTuple[t.kkey()]
+		kh.last[t.key()] = e
+		r := o.twByTuple[t.key()]
 		if r == nil {
 			o.nrec++
 			r = &epRec{id: o.nrec, state: Closed, local: e.Local, remote: e.Remote}
-			o.twByTuple[t.kkey()] = r
+			o.twByTuple[t.key()] = r
 			o.active = append(o.active, r)
 			o.current[Closed]++
 			h.attachKernel(r)
@@ -251,9 +251,9 @@ func (h *Host) observeKernel() {
 	}
 	kept := o.active[:0]
 	for _, r := range o.active {
-		if _, ok := kh.last[tuple{r.local, r.remote}.kkey()]; !ok {
+		if _, ok := kh.last[tuple{r.local, r.remote}.key()]; !ok {
 			o.moveKernel(r, Closed, now)
-			delete(o.twByTuple, tuple{r.local, r.remote}.kkey())
+			delete(o.twByTuple, tuple{r.local, r.remote}.key())
 			continue
 		}
 		kept = append(kept, r)
@@ -294,25 +294,16 @@ func (h *Host) attachKernel(r *epRec) {
 // attachSocket gives a new socket the record of its tuple, if the
 // observer has one.
 func (h *Host) attachSocket(s *Socket) {
-	if r := h.obs.twByTuple[tuple{s.klocal, s.kremote}.kkey()]; r != nil && r.sock == nil && r.state != Closed {
+	if r := h.obs.twByTuple[tuple{s.klocal, s.kremote}.key()]; r != nil && r.sock == nil && r.state != Closed {
 		s.rec, r.sock = r, s
 	}
-}
-
-// kkey is a kernel host's key of a tuple; a listener's has no remote.
-func (t tuple) kkey() tkey {
-	k := tkey{local: portKey(t.local)}
-	if t.remote.IsValid() {
-		k.remote = portKey(t.remote)
-	}
-	return k
 }
 
 // kernelEndpoints lists the host's sockets as last listed.
 func (h *Host) kernelEndpoints() []Endpoint {
 	var out []Endpoint
 	for _, r := range h.obs.active {
-		e, ok := h.kern.last[tuple{r.local, r.remote}.kkey()]
+		e, ok := h.kern.last[tuple{r.local, r.remote}.key()]
 		if !ok || r.state == Closed {
 			continue
 		}

@@ -283,3 +283,20 @@ func TestRejectedPortRangeKeepsOld(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "40000\t40010", got, "range after rejected values: got, want")
 }
+
+// A linux-profile host closes a listener: the listener reaches CLOSED and
+// the policy layer lets go of it (a listener's tuple has no remote; this
+// once panicked in forget).
+func TestLinuxCloseListener(t *testing.T) {
+	w, _, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(time.Second))
+	require.NoError(t, l.Close())
+	assert.Equal(t, sim.Closed, l.State(), "a closed listener")
+	var got []string
+	for _, tr := range w.Transitions() {
+		got = append(got, tr.From.String()+">"+tr.To.String())
+	}
+	assert.Equal(t, []string{"CLOSED>LISTEN", "LISTEN>CLOSED"}, got)
+}

@@ -34,6 +34,9 @@ type portUse struct {
 }
 
 func portKey(a netip.AddrPort) uint64 {
+	if !a.Addr().Is4() {
+		return 0 // no address: a listener's remote
+	}
 	ip := a.Addr().As4()
 	return uint64(binary.BigEndian.Uint32(ip[:]))<<16 | uint64(a.Port())
 }

@@ -1,0 +1,77 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/conformance"
+	"github.com/tcpsim/tcpsim/scenarios"
+)
+
+// structure runs a notebook text and extracts its structure.
+func structure(tb testing.TB, text string, cfg scenarios.Config) conformance.Structure {
+	tb.Helper()
+	res, err := scenarios.RunText("t.md", text, cfg)
+	require.NoError(tb, err)
+	tb.Cleanup(res.Close)
+	return conformance.Extract(res.World)
+}
+
+// rstInTimeWait: the server's RST reaches the client's TIME-WAIT; under
+// tcp_rfc1337=0 (Linux's default) it kills it, under 1 it is ignored.
+const rstInTimeWait = "# t\n\n```tcpsim\n" + `host client 10.0.0.1 profile=linux
+host server 10.0.0.2 profile=linux
+link client server delay=10ms
+listen server 80
+connect client server:80 as c
++0.1 close c
+run 1s
+inject c RST
+run 70s
+` + "```\n"
+
+// Two seeds choose other ports, ISNs and timestamp offsets: the structure
+// is the same, so a comparison of the two agrees.
+func TestSeedsAgree(t *testing.T) {
+	a := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(1)})
+	b := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(2)})
+	r := conformance.Compare(a, b, conformance.Options{Tolerance: func(time.Duration) time.Duration { return 0 }})
+	var out strings.Builder
+	require.NoError(t, r.Write(&out, "seed 1", "seed 2"))
+	assert.True(t, r.Agree(), "got differences, want none:\n%s", out.String())
+	assert.Positive(t, r.Count[conformance.States])
+	assert.Positive(t, r.Count[conformance.Segments])
+	assert.Positive(t, r.Count[conformance.Timings])
+}
+
+// A model that ignores an RST in TIME-WAIT (tcp_rfc1337=1) against one
+// that does not: the comparison names the client's socket, whose
+// TIME-WAIT ends early on one side only, and the timing.
+func TestWrongRFC1337Differs(t *testing.T) {
+	right := structure(t, rstInTimeWait, scenarios.Config{})
+	wrong := structure(t, rstInTimeWait, scenarios.Config{Sysctls: []string{"client:tcp_rfc1337=1"}})
+	r := conformance.Compare(wrong, right, conformance.Options{Tolerance: func(time.Duration) time.Duration { return time.Second }})
+	var out strings.Builder
+	require.NoError(t, r.Write(&out, "wrong model", "right"))
+	require.False(t, r.Agree(), "got agreement, want a difference")
+	assert.False(t, r.AspectAgrees(conformance.Timings), "TIME-WAIT lasts 60 s on one side, ~1 s on the other:\n%s", out.String())
+	assert.Contains(t, out.String(), "client * ↔ server :80")
+	assert.Contains(t, out.String(), "TIME-WAIT for 1m0s")
+	assert.Contains(t, out.String(), "verdict   DIFFER")
+}
+
+// A different segment is named with its connection and its place, and
+// what follows it is not reported again.
+func TestSegmentDiffNamesTheSegment(t *testing.T) {
+	a := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a * ↔ b :80", Segments: []string{"a>b [S] seq 0", "b>a [S.] seq 0 ack 1", "a>b [.] seq 1 ack 1"}}}}
+	b := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a * ↔ b :80", Segments: []string{"a>b [S] seq 0", "b>a [R.] seq 0 ack 1"}}}}
+	r := conformance.Compare(a, b, conformance.Options{})
+	require.Len(t, r.Diffs, 1)
+	d := r.Diffs[0]
+	assert.Equal(t, conformance.Diff{Aspect: conformance.Segments, Where: "a-b: a * ↔ b :80", Index: 2,
+		Left: "b>a [S.] seq 0 ack 1", Right: "b>a [R.] seq 0 ack 1"}, d)
+}
