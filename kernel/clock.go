@@ -1,17 +1,30 @@
 package kernel
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Clock is wall-clock time since the start of a run: the sim.Clock of a
 // World whose hosts are kernels. It is the one clock of tcpsim that reads
 // the machine's time.
-type Clock struct{ start time.Time }
+//
+// Its zero is the first time anyone asks it the time: creating the hosts'
+// namespaces takes milliseconds, and a notebook's setup (hosts, links, a
+// listen and a connect at time 0) should not see them.
+type Clock struct {
+	once  sync.Once
+	start time.Time
+}
 
-// NewClock returns a clock whose zero is now.
-func NewClock() *Clock { return &Clock{start: time.Now()} }
+// NewClock returns a clock that starts when it is first read.
+func NewClock() *Clock { return &Clock{} }
 
 // Now implements sim.Clock.
-func (c *Clock) Now() time.Duration { return time.Since(c.start) }
+func (c *Clock) Now() time.Duration {
+	c.once.Do(func() { c.start = time.Now() })
+	return time.Since(c.start)
+}
 
 // Sleep implements sim.Clock.
 func (c *Clock) Sleep(until time.Duration, wake <-chan struct{}) {

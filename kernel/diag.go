@@ -63,13 +63,25 @@ const (
 
 // TCPSockets lists every IPv4 TCP socket of the namespace, timewait and
 // request sockets included (inet_diag dump, all states).
-func (n *Netns) TCPSockets() ([]Socket, error) {
+func (n *Netns) TCPSockets() ([]Socket, error) { return n.tcpSockets(true) }
+
+// TCPConnections is TCPSockets without the listeners: asking for
+// listeners walks the machine's listening hash table (shared by every
+// namespace), 0.2 ms a listing here; without them a listing walks only the
+// namespace's own table.
+func (n *Netns) TCPConnections() ([]Socket, error) { return n.tcpSockets(false) }
+
+func (n *Netns) tcpSockets(listeners bool) ([]Socket, error) {
 	req := make([]byte, sizeofReqV2)
 	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
 	// Every state but TCP_BOUND_INACTIVE (13): bound-only sockets are not
 	// connections, and asking for them walks the machine's whole bind
 	// hash table.
-	ne.PutUint32(req[4:], 0xffffffff&^(1<<13))
+	states := uint32(0xffffffff &^ (1 << 13))
+	if !listeners {
+		states &^= 1 << Listen
+	}
+	ne.PutUint32(req[4:], states)
 	var out []Socket
 	if n.diag < 0 {
 		// One sock_diag socket per namespace, opened inside it: it speaks

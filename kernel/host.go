@@ -142,8 +142,8 @@ func (k *host) Connect(local, remote netip.AddrPort, o sim.SocketOptions) (sim.K
 }
 
 // Sockets implements sim.Kernel.
-func (k *host) Sockets() ([]sim.KernelEndpoint, error) {
-	list, err := k.ns.TCPSockets()
+func (k *host) Sockets(listeners bool) ([]sim.KernelEndpoint, error) {
+	list, err := k.ns.tcpSockets(listeners)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,9 @@ type Kernel interface {
 	Listen(local netip.AddrPort, o SocketOptions) (KernelSocket, error)
 	Connect(local, remote netip.AddrPort, o SocketOptions) (KernelSocket, error)
 	// Sockets lists the host's TCP sockets, request and timewait sockets
-	// included.
-	Sockets() ([]KernelEndpoint, error)
+	// included, and listeners when asked (listing them costs more, and
+	// they change only when the application listens or closes).
+	Sockets(listeners bool) ([]KernelEndpoint, error)
 	// Counters are the host's counters, named as nstat names them.
 	Counters() ([]Counter, error)
 	// SetSysctl and Sysctl set and read a knob of the host (a name as
@@ -107,6 +108,9 @@ type kernelHost struct {
 	k    Kernel
 	last map[tkey]KernelEndpoint // lookups only
 	err  error
+	// relist says the listeners may have changed since the last listing
+	// (the application listened or closed a listener).
+	relist bool
 }
 
 // AddKernelHost adds a host whose TCP is k. The World must run on a real
@@ -119,7 +123,7 @@ func (w *World) AddKernelHost(o HostOptions, k Kernel) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{w: w, name: o.Name, addr: o.Addr, opts: o, knobs: defaultKnobs(o),
-		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}}}
+		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}, relist: true}}
 	h.obs.init(h)
 	for _, kv := range o.Sysctls {
 		name, value, ok := strings.Cut(kv, "=")
@@ -224,13 +228,21 @@ func (h *Host) KernelErr() error {
 // a tuple that disappears from the listing has reached CLOSED.
 func (h *Host) observeKernel() {
 	kh, o, now := h.kern, &h.obs, h.w.Now()
-	list, err := kh.k.Sockets()
+	list, err := kh.k.Sockets(kh.relist)
 	if err != nil {
 		if kh.err == nil {
 			kh.err = fmt.Errorf("host %s: %w", h.name, err)
 		}
 		return
 	}
+	if !kh.relist {
+		for _, e := range kh.last {
+			if e.State == Listen {
+				list = append(list, e) // unchanged since the last full listing
+			}
+		}
+	}
+	kh.relist = false
 	clear(kh.last)
 	for _, e := range list {
 		if e.Remote.Port() == 0 {
@@ -331,6 +343,7 @@ func (h *Host) kernelListen(local netip.AddrPort, opts SocketOptions) (*Socket, 
 	}
 	s := h.newKernelSocket(ks, opts, netip.AddrPort{})
 	s.listener = true
+	h.kern.relist = true
 	return s, nil
 }
 

@@ -119,6 +119,10 @@ func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
 func (h *Host) call() func() {
 	done := h.w.enter()
 	start := h.w.order.Add(1)
+	if h.kern != nil {
+		// The kernel may now send, or change state, on its own.
+		h.w.kernelActive()
+	}
 	return func() {
 		h.w.touch(h)
 		h.obs.order = start
@@ -360,6 +364,7 @@ func (s *Socket) Close() error {
 	s.closed = true
 	if s.kern != nil {
 		// The kernel counts and resets itself (__tcp_close).
+		s.h.kern.relist = s.h.kern.relist || s.listener
 		err := s.kern.Close()
 		done()
 		if s.State() == Closed {

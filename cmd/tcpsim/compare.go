@@ -74,13 +74,25 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s\n\n", scenarios.KernelNote())
 
+	// The model runs first, one after another, so that the kernel runs,
+	// all at once, do not wait for a CPU behind them: a kernel run's
+	// times are the machine's.
 	out := make([]compared, len(targets))
+	models := make([]*scenarios.Result, len(targets))
+	for i, t := range targets {
+		out[i].target = t
+		models[i], out[i].err = load(t, model)
+	}
 	var wg sync.WaitGroup
 	for i, t := range targets {
+		if out[i].err != nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = compareOne(t, model, real)
+			defer models[i].Close()
+			out[i] = compareOne(t, models[i], real)
 		}()
 	}
 	wg.Wait()
@@ -122,25 +134,16 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// compareOne runs one notebook both ways.
-func compareOne(target string, model, real scenarios.Config) compared {
+// compareOne runs one notebook on the kernel and compares it with the
+// model's run.
+func compareOne(target string, m *scenarios.Result, real scenarios.Config) compared {
 	c := compared{target: target}
-	var m, k *scenarios.Result
-	var merr, kerr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); m, merr = load(target, model) }()
-	go func() { defer wg.Done(); k, kerr = load(target, real) }()
-	wg.Wait()
-	if m != nil {
-		defer m.Close()
-	}
-	if k != nil {
-		defer k.Close()
-	}
-	if c.err = errors.Join(merr, kerr); c.err != nil {
+	k, err := load(target, real)
+	if err != nil {
+		c.err = err
 		return c
 	}
+	defer k.Close()
 	c.res = conformance.Compare(conformance.Extract(m.World), conformance.Extract(k.World),
 		conformance.Options{Tolerance: kernel.Tolerance})
 	return c
