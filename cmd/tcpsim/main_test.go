@@ -108,8 +108,8 @@ func TestBadUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "no command: want list, run, check or cat"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate": want list, run, check or cat`},
+		{nil, "no command: want list, run, check, compare or cat"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate": want list, run, check, compare or cat`},
 		{[]string{"run"}, "run takes one notebook, got 0: want FILE.md or one of bursty-link, fin-timeout, linger-zero"},
 		{[]string{"run", "nope"}, `unknown scenario "nope": want one of bursty-link, fin-timeout, linger-zero, linux-fin-wait-2`},
 		{[]string{"run", "normal-close", "--msl", "-3s"}, `--msl "-3s": want a positive duration such as 30s, 500ms or 2m`},
@@ -123,6 +123,10 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"check", "--update"}, `check takes files and directories, not "--update"`},
 		{[]string{"run", "normal-close", "--sysctl", "tcp_tw_reuse=1"}, "want HOST:NAME=VALUE"},
 		{[]string{"run", "normal-close", "--profile", "linux"}, "want HOST:PROFILE"},
+		{[]string{"run", "x.md", "--kernel", "--update"}, "--update with --kernel: a kernel run is wall time and not deterministic"},
+		{[]string{"compare"}, "compare takes one or more notebooks"},
+		{[]string{"compare", "nope"}, `unknown scenario "nope"`},
+		{[]string{"compare", "normal-close", "--bogus"}, "compare: flag provided but not defined: -bogus"},
 	} {
 		code, out, errOut := tcpsim(c.args...)
 		assert.Equal(t, 2, code, "tcpsim %s", strings.Join(c.args, " "))
