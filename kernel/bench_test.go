@@ -33,3 +33,15 @@ func BenchmarkTCPConnections(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewNetns is creating a host's namespace and letting it go.
+func BenchmarkNewNetns(b *testing.B) {
+	needKernel(b)
+	for b.Loop() {
+		n, err := NewNetns()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n.Close()
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcpsim/tcpsim/sim"
 )
 
@@ -17,6 +19,12 @@ type host struct {
 	ns   *Netns
 	tun  *TUN
 	done chan struct{}
+	// ep is an epoll instance with every socket of the host
+	// (edge-triggered), and socks its sockets by descriptor: Ready asks
+	// the kernel which sockets changed instead of asking every socket.
+	ep    int
+	socks map[int]*socket
+	evs   []unix.EpollEvent
 }
 
 var _ sim.Kernel = (*host)(nil)
@@ -53,7 +61,13 @@ func AddHost(w *sim.World, o sim.HostOptions) (*sim.Host, error) {
 		ns.Close()
 		return nil, err
 	}
-	k := &host{ns: ns, tun: tun, done: make(chan struct{})}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		tun.Close()
+		ns.Close()
+		return nil, fmt.Errorf("kernel backend: epoll: %w", err)
+	}
+	k := &host{ns: ns, tun: tun, done: make(chan struct{}), ep: ep, socks: map[int]*socket{}, evs: make([]unix.EpollEvent, 64)}
 	set := func(name, value string) error {
 		if err := ns.SetSysctl(name, value); err != nil {
 			k.Close()
@@ -125,7 +139,7 @@ func (k *host) Listen(local netip.AddrPort, o sim.SocketOptions) (sim.KernelSock
 		s.Close()
 		return nil, err
 	}
-	return s, nil
+	return s, k.watch(s)
 }
 
 // Connect implements sim.Kernel.
@@ -138,7 +152,38 @@ func (k *host) Connect(local, remote netip.AddrPort, o sim.SocketOptions) (sim.K
 		s.Close()
 		return nil, err
 	}
-	return s, nil
+	return s, k.watch(s)
+}
+
+// watch adds s to the host's epoll instance.
+func (k *host) watch(s *socket) error {
+	s.h = k
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(s.fd)}
+	if err := unix.EpollCtl(k.ep, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+		s.Close()
+		return errnoOf(err)
+	}
+	k.socks[s.fd] = s
+	return nil
+}
+
+// Ready implements sim.Kernel.
+func (k *host) Ready() []sim.KernelSocket {
+	var out []sim.KernelSocket
+	for {
+		n, err := unix.EpollWait(k.ep, k.evs, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		for _, ev := range k.evs[:max(n, 0)] {
+			if s := k.socks[int(ev.Fd)]; s != nil {
+				out = append(out, s)
+			}
+		}
+		if n < len(k.evs) {
+			return out
+		}
+	}
 }
 
 // Sockets implements sim.Kernel.
@@ -193,7 +238,8 @@ func (k *host) Counters() ([]sim.Counter, error) {
 // SetSysctl implements sim.Kernel.
 func (k *host) SetSysctl(name, value string) error {
 	if strings.HasSuffix(name, "ip_local_port_range") {
-		value = strings.Join(strings.Fields(value), " ")
+		// Notebooks write the range as 40000-40001 or "40000 40001".
+		value = strings.Join(strings.Fields(strings.ReplaceAll(value, "-", " ")), " ")
 	}
 	err := k.ns.SetSysctl(name, value)
 	if errors.Is(err, ErrNoKnob) && strings.HasSuffix(name, "tcp_tw_recycle") {
@@ -210,6 +256,7 @@ func (k *host) Sysctl(name string) (string, error) { return k.ns.Sysctl(name) }
 func (k *host) Close() error {
 	err := k.tun.Close()
 	<-k.done
+	unix.Close(k.ep)
 	k.ns.Close()
 	return err
 }

@@ -35,6 +35,7 @@ type socket struct {
 	fd    int
 	local netip.AddrPort
 	buf   []byte
+	h     *host
 }
 
 var _ sim.KernelSocket = (*socket)(nil)
@@ -114,7 +115,11 @@ func (s *socket) Accept() (sim.KernelSocket, netip.AddrPort, bool, error) {
 	if in, ok := sa.(*unix.SockaddrInet4); ok {
 		remote = netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(in.Port))
 	}
-	return &socket{fd: fd}, remote, true, nil
+	c := &socket{fd: fd}
+	if err := s.h.watch(c); err != nil {
+		return nil, netip.AddrPort{}, false, err
+	}
+	return c, remote, true, nil
 }
 
 // Read implements sim.KernelSocket.
@@ -186,6 +191,9 @@ func (s *socket) Err() error {
 func (s *socket) Close() error {
 	if s.fd < 0 {
 		return Errno{N: unix.EBADF}
+	}
+	if s.h != nil {
+		delete(s.h.socks, s.fd) // close takes it out of the epoll set
 	}
 	err := unix.Close(s.fd)
 	s.fd = -1

@@ -31,6 +31,10 @@ type Kernel interface {
 	// included, and listeners when asked (listing them costs more, and
 	// they change only when the application listens or closes).
 	Sockets(listeners bool) ([]KernelEndpoint, error)
+	// Ready returns the sockets whose readiness changed since the last
+	// call (an accept, a connect completing, data, EOF, an error), each
+	// once.
+	Ready() []KernelSocket
 	// Counters are the host's counters, named as nstat names them.
 	Counters() ([]Counter, error)
 	// SetSysctl and Sysctl set and read a knob of the host (a name as
@@ -107,6 +111,8 @@ type kernelWorld struct {
 type kernelHost struct {
 	k    Kernel
 	last map[tkey]KernelEndpoint // lookups only
+	// socks finds a kernel socket's Socket (lookups only).
+	socks map[KernelSocket]*Socket
 	err  error
 	// relist says the listeners may have changed since the last listing
 	// (the application listened or closed a listener).
@@ -123,7 +129,7 @@ func (w *World) AddKernelHost(o HostOptions, k Kernel) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{w: w, name: o.Name, addr: o.Addr, opts: o, knobs: defaultKnobs(o),
-		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}, relist: true}}
+		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}, socks: map[KernelSocket]*Socket{}, relist: true}}
 	h.obs.init(h)
 	for _, kv := range o.Sysctls {
 		name, value, ok := strings.Cut(kv, "=")
@@ -362,6 +368,7 @@ func (h *Host) newKernelSocket(ks KernelSocket, opts SocketOptions, remote netip
 	h.nsockets++
 	s := &Socket{h: h, id: h.nsockets, kern: ks, opts: opts, idx: len(h.sockets), klocal: ks.Local(), kremote: remote}
 	h.sockets = append(h.sockets, s)
+	h.kern.socks[ks] = s
 	h.attachSocket(s)
 	return s
 }
@@ -374,6 +381,21 @@ func (h *Host) kernelErr(op, addr string, err error) error {
 		name = e.Errno()
 	}
 	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: name, Err: err}
+}
+
+// dispatchKernel serves the sockets the kernel says became ready, in the
+// order they were created.
+func (h *Host) dispatchKernel() {
+	var ready []*Socket
+	for _, ks := range h.kern.k.Ready() {
+		if s := h.kern.socks[ks]; s != nil {
+			ready = append(ready, s)
+		}
+	}
+	slices.SortFunc(ready, func(a, b *Socket) int { return a.id - b.id })
+	for _, s := range ready {
+		s.serveKernel()
+	}
 }
 
 // serveKernel is serve for a kernel host's socket: it asks the kernel what

@@ -146,6 +146,12 @@ func (h *Host) outboundLocked(data []byte) {
 	}
 	if hd.HasTS {
 		c.tsOff, c.haveTSOff = hd.TS.Val-h.msClock(), true
+		if !syn && c.sawTS && hd.TS.Ecr != c.tsRecent {
+			// Every segment echoes ts_recent (tcp_established_options);
+			// gVisor takes a segment's TSval only after it answered it.
+			hd.TS.Ecr = c.tsRecent
+			netem.SetTimestamps(data, hd.TS.Val, hd.TS.Ecr)
+		}
 	}
 	if hd.Flags&netem.ACK != 0 {
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true
@@ -245,7 +251,10 @@ func (h *Host) inbound(data []byte) verdict {
 			if v, discard := h.pawsFailed(t, c, hd, wireAck); discard {
 				return v
 			}
-		case !c.sawTS || int32(hd.TS.Val-c.tsRecent) >= 0:
+		case !c.sawTS || (int32(hd.TS.Val-c.tsRecent) >= 0 && (!c.haveRcvNxt || int32(hd.Seq-c.rcvNxt) <= 0)):
+			// tcp_replace_ts_recent: a segment that starts at or before
+			// RCV.WUP (the ACK of the host's last segment) and is not
+			// older than ts_recent.
 			c.sawTS, c.tsRecent, c.tsAt = true, hd.TS.Val, now
 		}
 	}

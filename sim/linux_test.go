@@ -300,3 +300,35 @@ func TestLinuxCloseListener(t *testing.T) {
 	}
 	assert.Equal(t, []string{"CLOSED>LISTEN", "LISTEN>CLOSED"}, got)
 }
+
+// TestLinuxEchoesTheFIN: Linux takes a segment's TSval into ts_recent
+// before it acknowledges it (tcp_ack with FLAG_UPDATE_TS_RECENT, then
+// tcp_replace_ts_recent: the segment starts at or before RCV.WUP), and
+// every segment's TSecr is ts_recent (tcp_established_options). So the
+// linux-profile server's ACK of the client's FIN echoes the FIN's TSval;
+// gVisor's echoed the segment before.
+func TestLinuxEchoesTheFIN(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	var fin *netem.Header
+	answered := false
+	for _, p := range w.Packets() {
+		h, _ := netem.Decode(p.Data)
+		switch {
+		case p.From == "client" && h.Flags&netem.FIN != 0:
+			fin = &h
+		case p.From == "server" && fin != nil && h.Flags&netem.ACK != 0 && h.Ack == fin.Seq+1:
+			require.True(t, h.HasTS)
+			assert.Equal(t, fin.TS.Val, h.TS.Ecr, "TSecr of the server's %v acknowledging the FIN: got %d, want the FIN's TSval %d", h.Flags, h.TS.Ecr, fin.TS.Val)
+			answered = true
+		}
+	}
+	require.NotNil(t, fin, "the client sent no FIN")
+	assert.True(t, answered, "the server never acknowledged the FIN")
+}

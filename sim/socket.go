@@ -274,6 +274,7 @@ func (s *Socket) release() {
 	}
 	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
 	if s.kern != nil {
+		delete(s.h.kern.socks, s.kern)
 		s.rec, s.kern = nil, nil
 	}
 	if s.rec != nil {
@@ -518,13 +519,7 @@ func (h *Host) dispatch() {
 		s.serve()
 	}
 	if h.kern != nil {
-		// A kernel notifies nobody: every socket is asked, in the order
-		// the sockets were created.
-		socks := slices.Clone(h.sockets)
-		slices.SortFunc(socks, func(a, b *Socket) int { return a.id - b.id })
-		for _, s := range socks {
-			s.serveKernel()
-		}
+		h.dispatchKernel()
 	}
 }
 
