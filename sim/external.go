@@ -113,7 +113,7 @@ type kernelHost struct {
 	last map[tkey]KernelEndpoint // lookups only
 	// socks finds a kernel socket's Socket (lookups only).
 	socks map[KernelSocket]*Socket
-	err  error
+	err   error
 	// relist says the listeners may have changed since the last listing
 	// (the application listened or closed a listener).
 	relist bool
