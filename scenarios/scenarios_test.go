@@ -251,3 +251,10 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestConformanceSet: the notebooks CI compares with the kernel are the
+// linux-profile ones a kernel can run, and lost-final-ack.
+func TestConformanceSet(t *testing.T) {
+	assert.Equal(t, []string{"fin-timeout", "linux-fin-wait-2", "linux-time-wait-reuse", "linux-time-wait", "lost-final-ack",
+		"max-tw-buckets", "nat-port-reuse", "paws", "simultaneous-close", "tw-reuse"}, scenarios.Conformance())
+}

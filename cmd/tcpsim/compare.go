@@ -44,6 +44,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 		return nil
 	})
 	table := fs.String("table", "", "")
+	conf := fs.Bool("conformance", false, "")
 	var targets []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -55,8 +56,11 @@ func compare(args []string, stdout, stderr io.Writer) error {
 		targets = append(targets, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	if *conf {
+		targets = append(targets, scenarios.Conformance()...)
+	}
 	if len(targets) == 0 {
-		return usageError{msg: "compare takes one or more notebooks (FILE.md or a built-in name)"}
+		return usageError{msg: "compare takes one or more notebooks (FILE.md or a built-in name), or --conformance"}
 	}
 	for _, t := range targets {
 		if !isFile(t) {

@@ -47,6 +47,8 @@ const usage = `usage:
 flags of compare:
   --profile H:P     run host H with profile P in the model run (default: every host linux)
   --sysctl H:K=V    set knob K of host H in both runs; repeatable
+  --conformance     compare the conformance set: every shipped notebook with a linux-profile
+                    host that the kernel can run, and lost-final-ack (docs/kernel.md)
   --table FILE      also write the summary table (Markdown) to FILE
 
 flags of run:

@@ -124,7 +124,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"run", "normal-close", "--sysctl", "tcp_tw_reuse=1"}, "want HOST:NAME=VALUE"},
 		{[]string{"run", "normal-close", "--profile", "linux"}, "want HOST:PROFILE"},
 		{[]string{"run", "x.md", "--kernel", "--update"}, "--update with --kernel: a kernel run is wall time and not deterministic"},
-		{[]string{"compare"}, "compare takes one or more notebooks"},
+		{[]string{"compare"}, "compare takes one or more notebooks (FILE.md or a built-in name), or --conformance"},
 		{[]string{"compare", "nope"}, `unknown scenario "nope"`},
 		{[]string{"compare", "normal-close", "--bogus"}, "compare: flag provided but not defined: -bogus"},
 	} {
