@@ -57,6 +57,8 @@ type lconn struct {
 	// lastOOWAck is last_oow_ack_time, for the duplicate ACKs to
 	// segments that fail PAWS.
 	lastOOWAck uint32
+	// delack is the delayed ACK of the peer's FIN (delack.go).
+	delack delack
 }
 
 func newLconn() *lconn { return &lconn{ourWS: -1, peerWS: -1} }
@@ -102,20 +104,21 @@ func monoSeconds(at time.Duration) int64 { return timewait.Seconds(uptime + at) 
 // without its offset).
 func (h *Host) msClock() uint32 { return uint32(h.mono() / time.Millisecond) }
 
-// outboundLocked edits and notes a packet the host sends. Requires World.mu.
-func (h *Host) outboundLocked(data []byte) {
+// outboundLocked edits and notes a packet the host sends; held says the
+// host keeps it for now (a delayed ACK). Requires World.mu.
+func (h *Host) outboundLocked(data []byte) (held bool) {
 	if h.opts.Profile != Linux && h.knobs.timestamps {
-		return // nothing to do: the common case costs no decode
+		return false // nothing to do: the common case costs no decode
 	}
 	hd, ok := netem.Decode(data)
 	if !ok {
-		return
+		return false
 	}
 	if !h.knobs.timestamps && hd.HasTS {
 		stripTS(data, &hd)
 	}
 	if h.opts.Profile != Linux {
-		return
+		return false
 	}
 	t := tuple{local: hd.Src, remote: hd.Dst}
 	if len(h.pol.adj) > 0 {
@@ -127,7 +130,10 @@ func (h *Host) outboundLocked(data []byte) {
 	}
 	c := h.pol.conns[t.key()]
 	if c == nil {
-		return
+		return false
+	}
+	if h.delackOut(c, data, hd) {
+		return true
 	}
 	now := h.w.Now()
 	if syn {
@@ -166,6 +172,7 @@ func (h *Host) outboundLocked(data []byte) {
 			c.sndNxt = end
 		}
 	}
+	return false
 }
 
 // verdict is what the policy layer decided about an arriving packet.
@@ -270,6 +277,14 @@ func (h *Host) inbound(data []byte) verdict {
 		if d := hd.Seq - c.rcvNxt; int32(d) > 0 && d < c.rcvWnd {
 			hd.Seq = c.rcvNxt
 			netem.SetSeqAck(data, hd.Seq, hd.Ack)
+		}
+	}
+	if hd.Flags&(netem.SYN|netem.RST) == 0 {
+		if hd.PayloadLen > 0 && c.haveRcvNxt && int32(hd.Seq-c.rcvNxt) <= 0 {
+			c.delack.dataReceived(hd.PayloadLen, int64(h.mono()/jiffy), c.rtt.rto())
+		}
+		if hd.Flags&netem.FIN != 0 {
+			h.finReceived(t, c, hd)
 		}
 	}
 	if hd.Flags&netem.ACK != 0 && hd.Flags&netem.RST == 0 {

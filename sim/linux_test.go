@@ -332,3 +332,72 @@ func TestLinuxEchoesTheFIN(t *testing.T) {
 	require.NotNil(t, fin, "the client sent no FIN")
 	assert.True(t, answered, "the server never acknowledged the FIN")
 }
+
+// finACK runs one connection to a linux-profile server that reads what
+// arrives and, when closeOnEOF, closes as soon as it reads the client's
+// FIN; the client sends data first when data is set. It returns the
+// server's segments after the client's FIN and the FIN's arrival.
+func finACK(t *testing.T, data string, closeOnEOF bool) (after []netem.Header, at []time.Duration, finArrived time.Duration) {
+	t.Helper()
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) {
+		if closeOnEOF {
+			a.OnEOF = func(a *sim.Socket) { require.NoError(t, a.Close()) }
+		}
+	}
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	if data != "" {
+		_, err := cs.Send([]byte(data))
+		require.NoError(t, err)
+		require.NoError(t, w.RunFor(50*time.Millisecond))
+	}
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(500*time.Millisecond))
+	finArrived = -1
+	for _, p := range w.Packets() {
+		h, _ := netem.Decode(p.Data)
+		switch {
+		case p.From == "client" && h.Flags&netem.FIN != 0 && finArrived < 0:
+			finArrived = p.Delivered
+		case p.From == "server" && finArrived >= 0:
+			after, at = append(after, h), append(at, p.Sent)
+		}
+	}
+	require.GreaterOrEqual(t, finArrived, time.Duration(0), "the client sent no FIN")
+	return after, at, finArrived
+}
+
+// TestLinuxDelaysTheACKOfAFIN: a FIN in ESTABLISHED puts Linux in pingpong
+// mode (tcp_fin), so its ACK waits for the delayed-ACK timer
+// (__tcp_ack_snd_check, tcp_send_delayed_ack): ato is 0 on a connection
+// that received no data, so the timer fires at the next tick (0-4 ms at
+// HZ=250), and TCP_ATO_MIN, 10 jiffies, after data, so it fires at the
+// 11th tick (40-44 ms). An application that closes on reading EOF sends
+// its FIN first, and the FIN carries the ACK: no pure ACK at all. (The
+// real kernel: 195 of 200 closes folded the ACK into the FIN.)
+func TestLinuxDelaysTheACKOfAFIN(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		data     string
+		min, max time.Duration
+	}{
+		{"no data", "", 0, 4 * time.Millisecond},
+		{"after data", "GET / HTTP/1.1\r\n\r\n", 40 * time.Millisecond, 44 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			segs, at, fin := finACK(t, c.data, false)
+			require.NotEmpty(t, segs, "the server never acknowledged the FIN")
+			assert.Equal(t, netem.ACK, segs[0].Flags)
+			d := at[0] - fin
+			assert.True(t, d > c.min && d <= c.max, "ACK of the FIN %v after it arrived, want in (%v, %v]", d, c.min, c.max)
+
+			segs, _, _ = finACK(t, c.data, true)
+			require.NotEmpty(t, segs)
+			assert.Equal(t, netem.FIN|netem.ACK, segs[0].Flags, "an application that closes on EOF: its FIN carries the ACK, no pure ACK comes first")
+		})
+	}
+}

@@ -135,7 +135,9 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 	for _, s := range pkt.AsSlices() {
 		n += copy(data[n:], s)
 	}
-	from.outboundLocked(data)
+	if from.outboundLocked(data) {
+		return // held: a delayed ACK (delack.go)
+	}
 	from.noteTupleLocked(data, true)
 	if loopback {
 		w.loopLocked(from, data)
