@@ -213,6 +213,11 @@ func (h *Host) inbound(data []byte) verdict {
 			return v
 		}
 	}
+	if _, found := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, t.endpointID(), 0).(*tcp.Endpoint); !found {
+		// tcp_v4_rcv counts TCP_MIB_INSEGS before it looks a socket up;
+		// gVisor counts only what an endpoint takes.
+		h.ownIn++
+	}
 	// The host notes what it sent in the numbers on the wire (after
 	// adjustOut), so the ACK it reads is the one on the wire too, taken
 	// before adjustIn shifts it into gVisor's numbers.

@@ -401,3 +401,18 @@ func TestLinuxDelaysTheACKOfAFIN(t *testing.T) {
 		})
 	}
 }
+
+// TestLinuxCountsSegmentsToNoSocket: tcp_v4_rcv counts TCP_MIB_INSEGS
+// before it looks a socket up, so a SYN to a port nobody listens on is an
+// InSeg of the host that resets it; gVisor counts only segments an
+// endpoint takes.
+func TestLinuxCountsSegmentsToNoSocket(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	_, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	in, _ := s.CounterValue("TcpInSegs")
+	rst, _ := s.CounterValue("TcpOutRsts")
+	assert.Equal(t, uint64(1), in, "the SYN to a closed port is counted in TcpInSegs")
+	assert.Equal(t, uint64(1), rst, "and reset")
+}

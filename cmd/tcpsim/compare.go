@@ -28,7 +28,7 @@ type compared struct {
 func compare(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var profiles, sysctls []string
+	var profiles, sysctls, modelSysctls []string
 	fs.Func("profile", "", func(v string) error {
 		if _, _, ok := strings.Cut(v, ":"); !ok {
 			return fmt.Errorf("want HOST:PROFILE, e.g. server:gvisor")
@@ -41,6 +41,13 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("want HOST:NAME=VALUE, e.g. server:tcp_tw_reuse=1")
 		}
 		sysctls = append(sysctls, v)
+		return nil
+	})
+	fs.Func("model-sysctl", "", func(v string) error {
+		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
+			return fmt.Errorf("want HOST:NAME=VALUE, e.g. client:tcp_rfc1337=1")
+		}
+		modelSysctls = append(modelSysctls, v)
 		return nil
 	})
 	table := fs.String("table", "", "")
@@ -69,7 +76,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	model := scenarios.Config{Profiles: append([]string{"*:linux"}, profiles...), Sysctls: sysctls}
+	model := scenarios.Config{Profiles: append([]string{"*:linux"}, profiles...), Sysctls: append(sysctls, modelSysctls...)}
 	real := scenarios.Config{Kernel: true, Sysctls: sysctls}
 	release, modelled := kernel.Release(), timewait.Linux618.String()
 	fmt.Fprintf(stdout, "comparing the linux profile (models Linux %s) with this machine's kernel (Linux %s)\n", modelled, release)

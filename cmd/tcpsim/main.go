@@ -47,6 +47,8 @@ const usage = `usage:
 flags of compare:
   --profile H:P     run host H with profile P in the model run (default: every host linux)
   --sysctl H:K=V    set knob K of host H in both runs; repeatable
+  --model-sysctl H:K=V  set it in the model run only (a model made wrong on purpose, to see
+                    what compare shows); repeatable
   --conformance     compare the conformance set: every shipped notebook with a linux-profile
                     host that the kernel can run, and lost-final-ack (docs/kernel.md)
   --table FILE      also write the summary table (Markdown) to FILE
