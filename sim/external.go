@@ -430,6 +430,13 @@ func (s *Socket) serveKernel() {
 		case r.Out:
 			s.connecting = false
 			s.connected = true
+			if len(s.kpending) > 0 {
+				b := s.kpending
+				s.kpending = nil
+				if _, err := s.kern.Send(b); err != nil {
+					s.failKernel("send")
+				}
+			}
 			if s.OnConnect != nil {
 				s.OnConnect(s)
 			}

@@ -49,6 +49,10 @@ type Socket struct {
 	// klocal and kremote its tuple as the application knows it.
 	kern            KernelSocket
 	klocal, kremote netip.AddrPort
+	// kpending is what the application sent while the kernel socket was
+	// still connecting: a blocking send() would wait for the connection,
+	// and so the bytes leave when it is established.
+	kpending []byte
 
 	listener   bool
 	connecting bool
@@ -314,6 +318,10 @@ func (s *Socket) Send(b []byte) (int, error) {
 	}
 	defer s.h.call()()
 	if s.kern != nil {
+		if s.connecting {
+			s.kpending = append(s.kpending, b...)
+			return len(b), nil
+		}
 		n, err := s.kern.Send(b)
 		if err != nil {
 			return n, s.h.kernelErr("send", s.remoteString(), err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -85,15 +86,23 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s\n\n", scenarios.KernelNote())
 
-	// The model runs first, one after another, so that the kernel runs,
-	// all at once, do not wait for a CPU behind them: a kernel run's
-	// times are the machine's.
+	// The model runs first, one after another, and only their structure
+	// is kept: the kernel runs, all at once, then find the CPU and the
+	// heap free (a garbage collection of the models' stacks in the middle
+	// of a kernel run makes it tens of milliseconds late).
 	out := make([]compared, len(targets))
-	models := make([]*scenarios.Result, len(targets))
+	models := make([]conformance.Structure, len(targets))
 	for i, t := range targets {
 		out[i].target = t
-		models[i], out[i].err = load(t, model)
+		m, err := load(t, model)
+		if err != nil {
+			out[i].err = err
+			continue
+		}
+		models[i] = conformance.Extract(m.World)
+		m.Close()
 	}
+	runtime.GC()
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		if out[i].err != nil {
@@ -102,7 +111,6 @@ func compare(args []string, stdout, stderr io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer models[i].Close()
 			out[i] = compareOne(t, models[i], real)
 		}()
 	}
@@ -147,7 +155,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 
 // compareOne runs one notebook on the kernel and compares it with the
 // model's run.
-func compareOne(target string, m *scenarios.Result, real scenarios.Config) compared {
+func compareOne(target string, model conformance.Structure, real scenarios.Config) compared {
 	c := compared{target: target}
 	k, err := load(target, real)
 	if err != nil {
@@ -155,8 +163,7 @@ func compareOne(target string, m *scenarios.Result, real scenarios.Config) compa
 		return c
 	}
 	defer k.Close()
-	c.res = conformance.Compare(conformance.Extract(m.World), conformance.Extract(k.World),
-		conformance.Options{Tolerance: kernel.Tolerance})
+	c.res = conformance.Compare(model, conformance.Extract(k.World), conformance.Options{Tolerance: kernel.Tolerance})
 	return c
 }
 
