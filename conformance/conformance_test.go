@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcpsim/tcpsim/conformance"
 	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/sim"
 )
 
 // structure runs a notebook text and extracts its structure.
@@ -74,4 +75,22 @@ func TestSegmentDiffNamesTheSegment(t *testing.T) {
 	d := r.Diffs[0]
 	assert.Equal(t, conformance.Diff{Aspect: conformance.Segments, Where: "a-b: a * ↔ b :80", Index: 2,
 		Left: "b>a [S.] seq 0 ack 1", Right: "b>a [R.] seq 0 ack 1"}, d)
+}
+
+// A state the model passed through at one instant and the kernel rested in
+// for less than the tolerance is not a difference; one it rested in longer
+// is.
+func TestShortStaysOnTheRight(t *testing.T) {
+	model := conformance.Structure{Sockets: []conformance.Socket{{Name: "c", States: []sim.State{sim.Established, sim.LastAck, sim.Closed},
+		Stays: []time.Duration{time.Second, 10 * time.Millisecond}}}}
+	kern := func(closeWait time.Duration) conformance.Structure {
+		return conformance.Structure{Sockets: []conformance.Socket{{Name: "c", States: []sim.State{sim.Established, sim.CloseWait, sim.LastAck, sim.Closed},
+			Stays: []time.Duration{time.Second, closeWait, 10 * time.Millisecond}}}}
+	}
+	tol := conformance.Options{Tolerance: func(time.Duration) time.Duration { return 20 * time.Millisecond }}
+	r := conformance.Compare(model, kern(3*time.Millisecond), tol)
+	assert.True(t, r.Agree(), "CLOSE-WAIT for 3 ms: %+v", r.Diffs)
+	r = conformance.Compare(model, kern(300*time.Millisecond), tol)
+	require.False(t, r.Agree(), "CLOSE-WAIT for 300 ms is a state the model never rested in")
+	assert.Equal(t, conformance.States, r.Diffs[0].Aspect)
 }

@@ -33,10 +33,12 @@ var _ sim.Kernel = (*host)(nil)
 // TCP_TIMEWAIT_LEN, 60 s, a constant of include/net/tcp.h.
 const MSL = 30 * time.Second
 
-// NewWorld returns a World on the wall clock, for kernel hosts. Its
-// MaxTime is real time.
+// NewWorld returns a World on the wall clock, for kernel hosts: o.Clock,
+// or a new Clock. Its MaxTime is real time.
 func NewWorld(o sim.Options) *sim.World {
-	o.Clock = NewClock()
+	if o.Clock == nil {
+		o.Clock = NewClock()
+	}
 	return sim.New(o)
 }
 

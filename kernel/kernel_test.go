@@ -179,3 +179,24 @@ func TestParseProcNet(t *testing.T) {
 		t.Error("a header longer than its values: no error")
 	}
 }
+
+// TestClocksStartTogether: clocks made together start when each has been
+// read or let go, at one instant.
+func TestClocksStartTogether(t *testing.T) {
+	cs := NewClocks(2)
+	read := make(chan time.Duration)
+	go func() { read <- cs[0].Now() }()
+	select {
+	case <-read:
+		t.Fatal("the first clock started before the second was read or released")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cs[1].Release()
+	got := <-read
+	if got < 0 || got > 10*time.Millisecond {
+		t.Errorf("the first clock read %v at its start, want about 0", got)
+	}
+	if d := cs[0].start.Sub(cs[1].start); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("the clocks started %v apart, want together", d)
+	}
+}

@@ -41,6 +41,9 @@ type Config struct {
 	// needs CAP_NET_ADMIN. MaxTime is then wall time, DefaultKernelMaxTime
 	// when zero.
 	Kernel bool
+	// Clock, in kernel mode, is the run's clock (kernel.NewClocks starts
+	// runs together); nil makes one.
+	Clock *kernel.Clock
 }
 
 // DefaultKernelMaxTime bounds a kernel-mode run in wall time.
@@ -54,6 +57,9 @@ func newWorld(cfg Config, seed uint64) *sim.World {
 	if cfg.Kernel {
 		if o.MaxTime == 0 {
 			o.MaxTime = DefaultKernelMaxTime
+		}
+		if cfg.Clock != nil {
+			o.Clock = cfg.Clock
 		}
 		return kernel.NewWorld(o)
 	}

@@ -76,13 +76,21 @@ func (h *Host) Counters() []Counter {
 		return c
 	}
 	s := h.stack.Stats().TCP
+	estab, outSegs := s.CurrentEstablished.Value(), s.SegmentsSent.Value()-h.swallowed+h.ownOut
+	if h.opts.Profile == Linux {
+		// tcp_set_state counts CLOSE-WAIT as established; __tcp_transmit_skb
+		// counts a segment in OUTSEGS only when it sends new sequence space
+		// or none, so retransmissions are left out.
+		estab = uint64(h.obs.current[Established] + h.obs.current[CloseWait])
+		outSegs -= s.Retransmits.Value()
+	}
 	out := []Counter{
 		{"TcpActiveOpens", s.ActiveConnectionOpenings.Value()},
 		{"TcpPassiveOpens", s.PassiveConnectionOpenings.Value()},
 		{"TcpEstabResets", s.EstablishedResets.Value()},
-		{"TcpCurrEstab", s.CurrentEstablished.Value()},
+		{"TcpCurrEstab", estab},
 		{"TcpInSegs", s.ValidSegmentsReceived.Value() + h.ownIn},
-		{"TcpOutSegs", s.SegmentsSent.Value() - h.swallowed + h.ownOut},
+		{"TcpOutSegs", outSegs},
 		{"TcpRetransSegs", s.Retransmits.Value()},
 		{"TcpOutRsts", s.ResetsSent.Value() - h.swallowedRST + h.ownRST},
 	}

@@ -416,3 +416,47 @@ func TestLinuxCountsSegmentsToNoSocket(t *testing.T) {
 	assert.Equal(t, uint64(1), in, "the SYN to a closed port is counted in TcpInSegs")
 	assert.Equal(t, uint64(1), rst, "and reset")
 }
+
+// TestLinuxCounters: Linux counts a connection in TcpCurrEstab while it is
+// ESTABLISHED or CLOSE-WAIT (tcp_set_state), and leaves retransmissions out
+// of TcpOutSegs (__tcp_transmit_skb counts a segment only when it sends new
+// sequence space or none); gVisor drops a CLOSE-WAIT connection from
+// CurrentEstablished and counts every segment sent.
+func TestLinuxCounters(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux},
+		netem.Options{AtoB: netem.Path{Delay: 10 * time.Millisecond}, BtoA: netem.Path{Delay: 10 * time.Millisecond}})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	require.NoError(t, cs.Close()) // the server's application never closes: CLOSE-WAIT
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	v, _ := s.CounterValue("TcpCurrEstab")
+	assert.Equal(t, uint64(1), v, "server TcpCurrEstab with its connection in CLOSE-WAIT")
+	v, _ = c.CounterValue("TcpCurrEstab")
+	assert.Equal(t, uint64(0), v, "client TcpCurrEstab in FIN-WAIT-2")
+
+	// The link drops the client's FIN twice: it is sent three times.
+	w2, c2, s2 := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	l := w2.Link(c2, s2)
+	require.NoError(t, l.AddRule(netem.Rule{Name: "lose the FIN", Match: netem.Match{Dir: l.Dir(c2), Flags: netem.FIN}, Action: netem.Action{Kind: netem.Drop}, Count: 2}))
+	_, err = s2.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	cs2, err := c2.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w2.RunFor(100*time.Millisecond))
+	require.NoError(t, cs2.Close())
+	require.NoError(t, w2.RunFor(5*time.Second))
+	fins := 0
+	for _, f := range flagsFrom(w2, "client") {
+		if strings.Contains(f, "F") {
+			fins++
+		}
+	}
+	require.Equal(t, 3, fins, "the client's FINs: %v", flagsFrom(w2, "client"))
+	out, _ := c2.CounterValue("TcpOutSegs")
+	retrans, _ := c2.CounterValue("TcpRetransSegs")
+	assert.Equal(t, uint64(2), retrans)
+	assert.Equal(t, uint64(len(flagsFrom(w2, "client"))-2), out, "TcpOutSegs leaves the two retransmissions out")
+}

@@ -103,15 +103,20 @@ func compare(args []string, stdout, stderr io.Writer) error {
 		m.Close()
 	}
 	runtime.GC()
+	clocks := kernel.NewClocks(len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		if out[i].err != nil {
+			clocks[i].Release()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = compareOne(t, models[i], real)
+			defer clocks[i].Release()
+			cfg := real
+			cfg.Clock = clocks[i]
+			out[i] = compareOne(t, models[i], cfg)
 		}()
 	}
 	wg.Wait()
