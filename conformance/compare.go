@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
 )
 
@@ -64,6 +65,9 @@ type Options struct {
 	Tolerance func(d time.Duration) time.Duration
 	// IgnoreCounter, when set, leaves a counter out.
 	IgnoreCounter func(name string) bool
+	// IgnoreLoopback leaves out the segments of connections over a
+	// host's loopback interface, which a kernel's run cannot capture.
+	IgnoreLoopback bool
 }
 
 // Compare compares two runs' structures: the left is the model, the right
@@ -71,7 +75,7 @@ type Options struct {
 func Compare(left, right Structure, o Options) Result {
 	var r Result
 	compareSockets(&r, left.Sockets, right.Sockets, o)
-	compareConns(&r, left.Conns, right.Conns)
+	compareConns(&r, left.Conns, right.Conns, o)
 	compareCounters(&r, left.Counters, right.Counters, o)
 	return r
 }
@@ -140,6 +144,12 @@ func withoutShort(s Socket, want []sim.State, short time.Duration) Socket {
 	return out
 }
 
+// independent reports whether b, sent after a in the other direction,
+// left before a arrived, so that it cannot answer a.
+func independent(a, b Segment) bool {
+	return a.Dir != b.Dir && (a.Arrived < 0 || b.Sent < a.Arrived)
+}
+
 func statesText(s []sim.State) string {
 	parts := make([]string, len(s))
 	for i, x := range s {
@@ -148,13 +158,16 @@ func statesText(s []sim.State) string {
 	return strings.Join(parts, " → ")
 }
 
-func compareConns(r *Result, left, right []Conn) {
+func compareConns(r *Result, left, right []Conn, o Options) {
 	rm := map[string]Conn{}
 	for _, c := range right {
 		rm[c.Name] = c
 	}
 	seen := map[string]bool{}
 	for _, l := range left {
+		if l.Loopback && o.IgnoreLoopback {
+			continue
+		}
 		seen[l.Name] = true
 		r.Count[Segments] += len(l.Segments)
 		rc, ok := rm[l.Name]
@@ -162,8 +175,12 @@ func compareConns(r *Result, left, right []Conn) {
 			r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: l.Name, Left: fmt.Sprintf("%d segments", len(l.Segments)), Right: "(no such connection)"})
 			continue
 		}
-		for i := 0; i < max(len(l.Segments), len(rc.Segments)); i++ {
-			a, b := at(l.Segments, i), at(rc.Segments, i)
+		ls, rs := l.Segments, rc.Segments
+		if o.Tolerance != nil {
+			ls, rs = canonical(ls, o.Tolerance(0)), canonical(rs, o.Tolerance(0))
+		}
+		for i := 0; i < max(len(ls), len(rs)); i++ {
+			a, b := at(ls, i), at(rs, i)
 			if a != b {
 				r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: l.Name, Index: i + 1, Left: a, Right: b})
 				break // what follows a first difference is its consequence
@@ -171,17 +188,47 @@ func compareConns(r *Result, left, right []Conn) {
 		}
 	}
 	for _, c := range right {
-		if !seen[c.Name] {
+		if !seen[c.Name] && !(c.Loopback && o.IgnoreLoopback) {
 			r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: c.Name, Left: "(no such connection)", Right: fmt.Sprintf("%d segments", len(c.Segments))})
 		}
 	}
 }
 
-func at(s []string, i int) string {
+func at(s []Segment, i int) string {
 	if i < len(s) {
-		return s[i]
+		return s[i].String()
 	}
 	return "(none)"
+}
+
+// canonical puts what one instant cannot order into one order, so that a
+// run where two things happen at one instant and a run where they happen
+// microseconds apart compare equal:
+//
+//   - of two segments in opposite directions, one sent before the other
+//     arrived, neither answers the other (a simultaneous close): they are
+//     ordered by direction;
+//   - a pure ACK followed within instant by a FIN from the same side with
+//     the same numbers is the FIN alone: the ACK of the peer's FIN raced
+//     the application's close (the delayed-ACK timer fired first: it is
+//     due at the next tick), and the close lost by less than instant.
+func canonical(s []Segment, instant time.Duration) []Segment {
+	out := make([]Segment, 0, len(s))
+	for i, g := range s {
+		if g.Flags == netem.ACK && i+1 < len(s) {
+			n := s[i+1]
+			if n.Dir == g.Dir && n.Flags == netem.FIN|netem.ACK && n.Core == g.Core && n.Sent-g.Sent <= instant {
+				continue
+			}
+		}
+		out = append(out, g)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && independent(out[j-1], out[j]) && out[j].Dir < out[j-1].Dir; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
 }
 
 // compareCounters compares the counters both sides have, on every host.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/conformance"
+	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/scenarios"
 	"github.com/tcpsim/tcpsim/sim"
 )
@@ -19,7 +20,7 @@ func structure(tb testing.TB, text string, cfg scenarios.Config) conformance.Str
 	res, err := scenarios.RunText("t.md", text, cfg)
 	require.NoError(tb, err)
 	tb.Cleanup(res.Close)
-	return conformance.Extract(res.World)
+	return conformance.Extract(res.World, res.SocketName)
 }
 
 // rstInTimeWait: the server's RST reaches the client's TIME-WAIT; under
@@ -60,7 +61,7 @@ func TestWrongRFC1337Differs(t *testing.T) {
 	require.NoError(t, r.Write(&out, "wrong model", "right"))
 	require.False(t, r.Agree(), "got agreement, want a difference")
 	assert.False(t, r.AspectAgrees(conformance.Timings), "TIME-WAIT lasts 60 s on one side, ~1 s on the other:\n%s", out.String())
-	assert.Contains(t, out.String(), "client * ↔ server :80")
+	assert.Contains(t, out.String(), "client c")
 	assert.Contains(t, out.String(), "TIME-WAIT for 1m0s")
 	assert.Contains(t, out.String(), "verdict   DIFFER")
 }
@@ -68,13 +69,42 @@ func TestWrongRFC1337Differs(t *testing.T) {
 // A different segment is named with its connection and its place, and
 // what follows it is not reported again.
 func TestSegmentDiffNamesTheSegment(t *testing.T) {
-	a := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a * ↔ b :80", Segments: []string{"a>b [S] seq 0", "b>a [S.] seq 0 ack 1", "a>b [.] seq 1 ack 1"}}}}
-	b := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a * ↔ b :80", Segments: []string{"a>b [S] seq 0", "b>a [R.] seq 0 ack 1"}}}}
+	seg := func(dir string, f netem.Flags, core string, sent time.Duration) conformance.Segment {
+		return conformance.Segment{Dir: dir, Flags: f, Core: core, Sent: sent, Arrived: sent + time.Millisecond}
+	}
+	a := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a c", Segments: []conformance.Segment{
+		seg("a>b", netem.SYN, " seq 0", 0), seg("b>a", netem.SYN|netem.ACK, " seq 0 ack 1", 2*time.Millisecond), seg("a>b", netem.ACK, " seq 1 ack 1", 4*time.Millisecond)}}}}
+	b := conformance.Structure{Conns: []conformance.Conn{{Name: "a-b: a c", Segments: []conformance.Segment{
+		seg("a>b", netem.SYN, " seq 0", 0), seg("b>a", netem.RST|netem.ACK, " seq 0 ack 1", 2*time.Millisecond)}}}}
 	r := conformance.Compare(a, b, conformance.Options{})
 	require.Len(t, r.Diffs, 1)
-	d := r.Diffs[0]
-	assert.Equal(t, conformance.Diff{Aspect: conformance.Segments, Where: "a-b: a * ↔ b :80", Index: 2,
-		Left: "b>a [S.] seq 0 ack 1", Right: "b>a [R.] seq 0 ack 1"}, d)
+	assert.Equal(t, conformance.Diff{Aspect: conformance.Segments, Where: "a-b: a c", Index: 2,
+		Left: "b>a [S.] seq 0 ack 1", Right: "b>a [R.] seq 0 ack 1"}, r.Diffs[0])
+}
+
+// What one instant cannot order compares equal: two FINs that crossed,
+// in either order, and a pure ACK of the peer's FIN that raced the
+// application's close and left a moment before the FIN.
+func TestCanonicalOrder(t *testing.T) {
+	seg := func(dir string, f netem.Flags, core string, sent, arrived time.Duration) conformance.Segment {
+		return conformance.Segment{Dir: dir, Flags: f, Core: core, Sent: sent, Arrived: arrived}
+	}
+	ms := time.Millisecond
+	conns := func(s ...conformance.Segment) conformance.Structure {
+		return conformance.Structure{Conns: []conformance.Conn{{Name: "x", Segments: s}}}
+	}
+	opt := conformance.Options{Tolerance: func(time.Duration) time.Duration { return 20 * ms }}
+	crossed := conns(seg("a>b", netem.FIN|netem.ACK, " seq 1 ack 1", 0, 10*ms), seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 1", ms, 11*ms))
+	crossedOther := conns(seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 1", 0, 10*ms), seg("a>b", netem.FIN|netem.ACK, " seq 1 ack 1", ms, 11*ms))
+	assert.True(t, conformance.Compare(crossed, crossedOther, opt).Agree(), "FINs that crossed, in either order")
+	answered := conns(seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 1", 0, 10*ms), seg("a>b", netem.ACK, " seq 1 ack 2", 11*ms, 21*ms))
+	answeredOther := conns(seg("a>b", netem.ACK, " seq 1 ack 2", 0, 10*ms), seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 1", 11*ms, 21*ms))
+	assert.False(t, conformance.Compare(answered, answeredOther, opt).Agree(), "an answer is not reordered before what it answers")
+	folded := conns(seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 2", 0, 10*ms))
+	raced := conns(seg("b>a", netem.ACK, " seq 1 ack 2", 0, 10*ms), seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 2", 2*ms, 12*ms))
+	late := conns(seg("b>a", netem.ACK, " seq 1 ack 2", 0, 10*ms), seg("b>a", netem.FIN|netem.ACK, " seq 1 ack 2", 200*ms, 210*ms))
+	assert.True(t, conformance.Compare(folded, raced, opt).Agree(), "the ACK that raced the close by 2 ms")
+	assert.False(t, conformance.Compare(folded, late, opt).Agree(), "a close 200 ms after the ACK is a separate ACK")
 }
 
 // A state the model passed through at one instant and the kernel rested in

@@ -50,7 +50,7 @@ func TestWrongModelFailsAgainstTheKernel(t *testing.T) {
 		}
 	}
 	require.NotNil(t, seg, "no segment differs:\n%s", out.String())
-	assert.Equal(t, "client-server: client * ↔ server :80", seg.Where)
+	assert.Equal(t, "client-server: client c", seg.Where, "the connection, by the notebook's name of its socket")
 	assert.True(t, strings.HasPrefix(seg.Left, "client>server [.]"), "the model's TIME-WAIT ACKs the FIN: %q", seg.Left)
 	assert.True(t, strings.HasPrefix(seg.Right, "client>server [R]"), "the kernel has no socket and resets: %q", seg.Right)
 	assert.False(t, r.AspectAgrees(conformance.States), "the client's TIME-WAIT ends on one side only:\n%s", out.String())

@@ -3,7 +3,6 @@ package conformance
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +44,19 @@ type Conn struct {
 	// Name is the link and the connection: "client-server: client * ↔
 	// server :80", with "#2" for the second of that name.
 	Name     string
-	Segments []string
+	Segments []Segment
+	// Loopback is set for a connection over a host's loopback interface.
+	Loopback bool
 }
 
-// Extract reads a finished run's structure.
-func Extract(w *sim.World) Structure {
-	n := newNamer(w)
+// Names gives a run's endpoints the names its notebook gave them
+// (scenarios.Result.SocketName): a socket then keeps its name whichever
+// order a backend made it appear in. It returns "" for one without.
+type Names func(host string, endpoint int) string
+
+// Extract reads a finished run's structure; names may be nil.
+func Extract(w *sim.World, names Names) Structure {
+	n := newNamer(w, names)
 	s := Structure{Counters: map[string][]sim.Counter{}}
 	for _, h := range w.Hosts() {
 		s.Counters[h.Name()] = h.Counters()
@@ -65,10 +71,15 @@ func Extract(w *sim.World) Structure {
 type namer struct {
 	owner  map[netip.Addr]string // lookups only
 	listen map[netip.AddrPort]bool
+	// names are the notebook's names; byTuple the name of the endpoint
+	// that first had a tuple (local, remote).
+	names   Names
+	byTuple map[[2]netip.AddrPort]string
 }
 
-func newNamer(w *sim.World) *namer {
-	n := &namer{owner: map[netip.Addr]string{}, listen: map[netip.AddrPort]bool{}}
+func newNamer(w *sim.World, names Names) *namer {
+	n := &namer{owner: map[netip.Addr]string{}, listen: map[netip.AddrPort]bool{}, names: names,
+		byTuple: map[[2]netip.AddrPort]string{}}
 	for _, h := range w.Hosts() {
 		n.owner[h.Addr()] = h.Name()
 	}
@@ -81,8 +92,23 @@ func newNamer(w *sim.World) *namer {
 		if t.To == sim.Listen {
 			n.listen[t.Local] = true
 		}
+		k := [2]netip.AddrPort{t.Local, t.Remote}
+		if name := n.socket(t.Host, t.Endpoint); name != "" && t.Remote.IsValid() && n.byTuple[k] == "" {
+			n.byTuple[k] = name
+		}
 	}
 	return n
+}
+
+// socket is the notebook's name of an endpoint, with its host, or "".
+func (n *namer) socket(host string, endpoint int) string {
+	if n.names == nil {
+		return ""
+	}
+	if s := n.names(host, endpoint); s != "" {
+		return host + " " + s
+	}
+	return ""
 }
 
 func (n *namer) addr(a netip.AddrPort) string {
@@ -138,10 +164,12 @@ func sockets(w *sim.World, n *namer) []Socket {
 		if !ok {
 			i = len(hs)
 			idx[k] = i
-			var name string
-			if !t.Remote.IsValid() {
+			name := n.socket(t.Host, t.Endpoint)
+			switch {
+			case name != "":
+			case !t.Remote.IsValid():
 				name = fmt.Sprintf("%s LISTEN :%d", t.Host, t.Local.Port())
-			} else {
+			default:
 				name = fmt.Sprintf("%s %s ↔ %s", t.Host, strings.TrimPrefix(n.addr(t.Local), t.Host+" "), n.addr(t.Remote))
 			}
 			hs = append(hs, hist{name: names.next(name)})
@@ -191,9 +219,15 @@ func conns(w *sim.World, n *namer) []Conn {
 		tk := fmt.Sprintf("%s|%v|%v", link, a, b)
 		c := byTuple[tk]
 		if c == nil {
-			na, nb := n.addr(r.H.Src), n.addr(r.H.Dst)
-			c = &conn{c: Conn{Name: names.next(fmt.Sprintf("%s: %s ↔ %s", link, na, nb))},
-				isn: map[netip.AddrPort]uint32{}, ts: map[netip.AddrPort]uint32{}, all: map[netip.AddrPort][]uint32{}}
+			name := n.byTuple[[2]netip.AddrPort{r.H.Src, r.H.Dst}]
+			if name == "" {
+				name = n.byTuple[[2]netip.AddrPort{r.H.Dst, r.H.Src}]
+			}
+			if name == "" {
+				name = n.addr(r.H.Src) + " ↔ " + n.addr(r.H.Dst)
+			}
+			c = &conn{c: Conn{Name: names.next(link + ": " + name), Loopback: r.From == r.To},
+				isn: map[netip.AddrPort]uint32{}, got: map[netip.AddrPort][]arrival{}}
 			byTuple[tk] = c
 			order = append(order, c)
 		}
@@ -209,21 +243,55 @@ func conns(w *sim.World, n *namer) []Conn {
 // conn is a connection on one link as the segments are read.
 type conn struct {
 	c Conn
-	// isn holds each direction's ISN once its SYN was seen; ts the last
-	// TSval each side received from the other, all every one.
+	// isn holds each direction's ISN once its SYN was seen; got what
+	// each side received, with its arrival, for what a TSecr echoes.
 	isn map[netip.AddrPort]uint32
-	ts  map[netip.AddrPort]uint32
-	all map[netip.AddrPort][]uint32
+	got map[netip.AddrPort][]arrival
+}
+
+// arrival is a TSval that reached a side, and when.
+type arrival struct {
+	at    time.Duration
+	tsval uint32
+}
+
+// Segment is one segment of a connection without its absolute numbers.
+type Segment struct {
+	// Dir is "client>server"; Flags its flags; Core the sequence and
+	// acknowledgement numbers relative to each side's ISN and the length,
+	// TS what its TSecr echoes, Fate what the link did to it.
+	Dir, Core, TS, Fate string
+	Flags               netem.Flags
+	// Sent is when it was sent, Arrived when it reached the other end
+	// of the link (-1: never).
+	Sent, Arrived time.Duration
+}
+
+// String is the segment as compare prints it: "client>server [F.] seq 1
+// ack 1 ts echo last".
+func (g Segment) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s [%v]%s", g.Dir, g.Flags, g.Core)
+	if g.TS != "" {
+		b.WriteString(" " + g.TS)
+	}
+	if g.Fate != "" {
+		b.WriteString(" " + g.Fate)
+	}
+	return b.String()
 }
 
 // segment describes one segment without its absolute numbers.
-func (c *conn) segment(r trace.Row, n *namer) string {
+func (c *conn) segment(r trace.Row, n *namer) Segment {
 	h := r.H
 	if h.Flags&netem.SYN != 0 {
 		c.isn[h.Src] = h.Seq
 	}
+	g := Segment{Dir: strings.Fields(n.addr(h.Src))[0] + ">" + strings.Fields(n.addr(h.Dst))[0], Flags: h.Flags, Sent: r.Sent, Arrived: -1}
+	if r.Fate != netem.Dropped && r.Delivered >= 0 {
+		g.Arrived = r.Delivered
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s>%s [%v]", strings.Fields(n.addr(h.Src))[0], strings.Fields(n.addr(h.Dst))[0], h.Flags)
 	if isn, ok := c.isn[h.Src]; ok {
 		fmt.Fprintf(&b, " seq %d", h.Seq-isn)
 	} else {
@@ -239,31 +307,42 @@ func (c *conn) segment(r trace.Row, n *namer) string {
 	if h.PayloadLen > 0 {
 		fmt.Fprintf(&b, " len %d", h.PayloadLen)
 	}
+	g.Core = b.String()
 	if h.HasTS {
-		last, seen := c.ts[h.Src]
+		// What the sender had received when it sent the segment: the
+		// latest arrival at or before then.
+		var last *arrival
+		older := false
+		for i := range c.got[h.Src] {
+			a := &c.got[h.Src][i]
+			if a.at <= r.Sent && (last == nil || a.at >= last.at) {
+				last = a
+			}
+		}
+		for _, a := range c.got[h.Src] {
+			older = older || (a.at <= r.Sent && a.tsval == h.TS.Ecr)
+		}
 		switch {
 		case h.TS.Ecr == 0:
-			b.WriteString(" ts ecr 0")
-		case seen && h.TS.Ecr == last:
-			b.WriteString(" ts echo last")
-		case slices.Contains(c.all[h.Src], h.TS.Ecr):
-			b.WriteString(" ts echo older")
+			g.TS = "ts ecr 0"
+		case last != nil && h.TS.Ecr == last.tsval:
+			g.TS = "ts echo last"
+		case older:
+			g.TS = "ts echo older"
 		default:
-			b.WriteString(" ts echo other")
+			g.TS = "ts echo other"
 		}
 	}
 	switch {
+	case r.Fate == netem.Dropped && r.Rule != "":
+		g.Fate = fmt.Sprintf("dropped (%s)", r.Rule)
 	case r.Fate == netem.Dropped:
-		fmt.Fprintf(&b, " dropped")
-		if r.Rule != "" {
-			fmt.Fprintf(&b, " (%s)", r.Rule)
-		}
+		g.Fate = "dropped"
 	case r.Fate == netem.Duplicated:
-		b.WriteString(" duplicate")
+		g.Fate = "duplicate"
 	}
 	if h.HasTS && r.Fate != netem.Dropped && r.Delivered >= 0 {
-		c.ts[h.Dst] = h.TS.Val
-		c.all[h.Dst] = append(c.all[h.Dst], h.TS.Val)
+		c.got[h.Dst] = append(c.got[h.Dst], arrival{at: r.Delivered, tsval: h.TS.Val})
 	}
-	return b.String()
+	return g
 }

@@ -127,6 +127,15 @@ type Result struct {
 	Outputs []string
 	// Original is the notebook's text as read.
 	Original string
+	// names are the notebook's names of sockets, by host and endpoint.
+	names map[sim.EndpointKey]string
+}
+
+// SocketName is the notebook's name of the socket whose endpoint is
+// (host, endpoint), as Transition.Endpoint numbers them ("c",
+// "server:80/1"), or "" for an endpoint the notebook never named.
+func (r *Result) SocketName(host string, endpoint int) string {
+	return r.names[sim.EndpointKey{Host: host, Endpoint: endpoint}]
 }
 
 // Close releases the World's stacks.
@@ -249,7 +258,12 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		}
 		parts[i] = in.parts
 	}
-	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells))}
+	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), names: map[sim.EndpointKey]string{}}
+	for name, sk := range in.socks {
+		if ep := sk.s.Endpoint(); ep != 0 {
+			res.names[sim.EndpointKey{Host: sk.host.Name(), Endpoint: ep}] = name
+		}
+	}
 	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
 	res.Title, res.World = nb.Title, in.w
 	if cfg.Kernel {

@@ -257,6 +257,14 @@ func (h *Host) observeKernel() {
 		t := tuple{e.Local, e.Remote}
 		kh.last[t.key()] = e
 		r := o.twByTuple[t.key()]
+		if r != nil && r.state == TimeWait && e.State != TimeWait {
+			// A TIME-WAIT leads nowhere but CLOSED: the tuple is a new
+			// connection's (a SYN reopened it, or a connect took it over).
+			r.cause = "a new connection took the tuple over"
+			o.moveKernel(r, Closed, now)
+			o.dropActive(r)
+			r = nil
+		}
 		if r == nil {
 			o.nrec++
 			r = &epRec{id: o.nrec, state: Closed, local: e.Local, remote: e.Remote}
@@ -278,6 +286,13 @@ func (h *Host) observeKernel() {
 	}
 	clear(o.active[len(kept):])
 	o.active = kept
+}
+
+// dropActive takes r out of the active records.
+func (o *observer) dropActive(r *epRec) {
+	if i := slices.Index(o.active, r); i >= 0 {
+		o.active = slices.Delete(o.active, i, i+1)
+	}
 }
 
 // moveKernel records r's transitions to s, through the states between when
@@ -312,7 +327,7 @@ func (h *Host) attachKernel(r *epRec) {
 // attachSocket gives a new socket the record of its tuple, if the
 // observer has one.
 func (h *Host) attachSocket(s *Socket) {
-	if r := h.obs.twByTuple[tuple{s.klocal, s.kremote}.key()]; r != nil && r.sock == nil && r.state != Closed {
+	if r := h.obs.twByTuple[tuple{s.klocal, s.kremote}.key()]; r != nil && r.sock == nil && r.state != Closed && r.state != TimeWait {
 		s.rec, r.sock = r, s
 	}
 }

@@ -135,6 +135,13 @@ func path(from, to State) []State {
 	return nil
 }
 
+// EndpointKey names an endpoint of a run: its host and its number there
+// (Transition.Endpoint).
+type EndpointKey struct {
+	Host     string
+	Endpoint int
+}
+
 // Transition is one change of state of one endpoint.
 type Transition struct {
 	At   time.Duration

@@ -99,7 +99,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			out[i].err = err
 			continue
 		}
-		models[i] = conformance.Extract(m.World)
+		models[i] = conformance.Extract(m.World, m.SocketName)
 		m.Close()
 	}
 	runtime.GC()
@@ -168,7 +168,7 @@ func compareOne(target string, model conformance.Structure, real scenarios.Confi
 		return c
 	}
 	defer k.Close()
-	c.res = conformance.Compare(model, conformance.Extract(k.World), conformance.Options{Tolerance: kernel.Tolerance})
+	c.res = conformance.Compare(model, conformance.Extract(k.World, k.SocketName), conformance.Options{Tolerance: kernel.Tolerance, IgnoreLoopback: true})
 	return c
 }
 
