@@ -36,13 +36,18 @@ type Diff struct {
 	// difference is about the whole (a socket only one side has).
 	Index       int
 	Left, Right string
+	// Known is why the difference is understood (see Known), if it is.
+	Known string
 }
 
 // Result is the comparison of two runs.
 type Result struct {
 	// Count is how many items of each aspect were compared.
 	Count [numAspects]int
-	Diffs []Diff
+	// Diffs are the differences nobody explained; Explained those a Known
+	// explains.
+	Diffs     []Diff
+	Explained []Diff
 }
 
 // Agree reports whether nothing differs.
@@ -176,11 +181,13 @@ func compareConns(r *Result, left, right []Conn, o Options) {
 			continue
 		}
 		ls, rs := l.Segments, rc.Segments
+		var instant time.Duration
 		if o.Tolerance != nil {
-			ls, rs = canonical(ls, o.Tolerance(0)), canonical(rs, o.Tolerance(0))
+			instant = o.Tolerance(0)
+			ls, rs = canonical(ls, instant), canonical(rs, instant)
 		}
 		for i := 0; i < max(len(ls), len(rs)); i++ {
-			a, b := at(ls, i), at(rs, i)
+			a, b := at(ls, i, instant), at(rs, i, instant)
 			if a != b {
 				r.Diffs = append(r.Diffs, Diff{Aspect: Segments, Where: l.Name, Index: i + 1, Left: a, Right: b})
 				break // what follows a first difference is its consequence
@@ -194,9 +201,9 @@ func compareConns(r *Result, left, right []Conn, o Options) {
 	}
 }
 
-func at(s []Segment, i int) string {
+func at(s []Segment, i int, instant time.Duration) string {
 	if i < len(s) {
-		return s[i].String()
+		return s[i].text(instant)
 	}
 	return "(none)"
 }
@@ -260,16 +267,24 @@ func compareCounters(r *Result, left, right map[string][]sim.Counter, o Options)
 func (r Result) Write(w io.Writer, leftTitle, rightTitle string) error {
 	for a := Aspect(0); a < numAspects; a++ {
 		var ds []Diff
-		for _, d := range r.Diffs {
+		known := 0
+		for _, d := range append(r.Diffs, r.Explained...) {
 			if d.Aspect == a {
 				ds = append(ds, d)
+				if d.Known != "" {
+					known++
+				}
 			}
 		}
-		if len(ds) == 0 {
+		switch {
+		case len(ds) == 0:
 			fmt.Fprintf(w, "%-9s agree (%d compared)\n", a, r.Count[a])
 			continue
+		case known == len(ds):
+			fmt.Fprintf(w, "%-9s known differences (%d of %d)\n", a, len(ds), r.Count[a])
+		default:
+			fmt.Fprintf(w, "%-9s DIFFER (%d of %d, %d known)\n", a, len(ds), r.Count[a], known)
 		}
-		fmt.Fprintf(w, "%-9s DIFFER (%d of %d)\n", a, len(ds), r.Count[a])
 		width := max(len(leftTitle), 10)
 		for _, d := range ds {
 			width = max(width, len([]rune(d.Left)))
@@ -283,6 +298,9 @@ func (r Result) Write(w io.Writer, leftTitle, rightTitle string) error {
 			fmt.Fprintf(w, "  %s\n", where)
 			fmt.Fprintf(w, "    %-*s | %s\n", width, leftTitle, rightTitle)
 			fmt.Fprintf(w, "    %-*s | %s\n", width, d.Left, d.Right)
+			if d.Known != "" {
+				fmt.Fprintf(w, "    known: %s\n", d.Known)
+			}
 		}
 	}
 	verdict := "agree"

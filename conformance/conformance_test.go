@@ -124,3 +124,39 @@ func TestShortStaysOnTheRight(t *testing.T) {
 	require.False(t, r.Agree(), "CLOSE-WAIT for 300 ms is a state the model never rested in")
 	assert.Equal(t, conformance.States, r.Diffs[0].Aspect)
 }
+
+// A known difference is reported with its reason and does not fail the
+// comparison; one nobody explained does.
+func TestKnownDifferences(t *testing.T) {
+	r := conformance.Result{Diffs: []conformance.Diff{
+		{Aspect: conformance.Timings, Where: "client c", Left: "a", Right: "b"},
+		{Aspect: conformance.Segments, Where: "client-server: client c", Left: "x", Right: "y"},
+	}}
+	known := []conformance.Known{{Notebook: "nb", Aspect: conformance.Timings, Where: "client", Why: "the RTO is gVisor's"}}
+	e := r.Explain("nb", known)
+	assert.False(t, e.Agree(), "the segment nobody explained")
+	require.Len(t, e.Explained, 1)
+	assert.Equal(t, "the RTO is gVisor's", e.Explained[0].Known)
+	assert.True(t, r.Explain("other", known).Diffs[0].Known == "", "another notebook's difference is not explained")
+	e = conformance.Result{Diffs: r.Diffs[:1]}.Explain("nb", known)
+	assert.True(t, e.Agree())
+	var out strings.Builder
+	require.NoError(t, e.Write(&out, "model", "kernel"))
+	assert.Contains(t, out.String(), "known: the RTO is gVisor's")
+	assert.Contains(t, out.String(), "verdict   agree")
+}
+
+// A TSval that reached the sender less than the tolerance before it sent
+// may not have been seen yet: echoing the one before it is "last".
+func TestEchoWithinAnInstant(t *testing.T) {
+	ms := time.Millisecond
+	g := conformance.Segment{Dir: "a>b", Flags: netem.ACK, Core: " seq 3 ack 4", TS: "echo", EchoedAt: 0, NewerAt: 9 * ms, Sent: 10 * ms}
+	assert.Equal(t, "a>b [.] seq 3 ack 4 ts echo older", g.String(), "exact: a newer TSval arrived 1 ms before")
+	left := conformance.Structure{Conns: []conformance.Conn{{Name: "x", Segments: []conformance.Segment{{Dir: "a>b", Flags: netem.ACK, Core: " seq 3 ack 4", TS: "echo", NewerAt: -1, Sent: 10 * ms}}}}}
+	right := conformance.Structure{Conns: []conformance.Conn{{Name: "x", Segments: []conformance.Segment{g}}}}
+	opt := conformance.Options{Tolerance: func(time.Duration) time.Duration { return 20 * ms }}
+	assert.True(t, conformance.Compare(left, right, opt).Agree())
+	g.EchoedAt, g.NewerAt, g.Sent = 100*ms, 190*ms, 300*ms
+	right.Conns[0].Segments[0] = g
+	assert.False(t, conformance.Compare(left, right, opt).Agree(), "a newer TSval 110 ms before the send was seen")
+}

@@ -259,9 +259,15 @@ type arrival struct {
 type Segment struct {
 	// Dir is "client>server"; Flags its flags; Core the sequence and
 	// acknowledgement numbers relative to each side's ISN and the length,
-	// TS what its TSecr echoes, Fate what the link did to it.
-	Dir, Core, TS, Fate string
-	Flags               netem.Flags
+	// Fate what the link did to it.
+	Dir, Core, Fate string
+	Flags           netem.Flags
+	// TS is what its TSecr is: "" (no timestamp option), "ecr 0", "echo"
+	// (a TSval the sender received, which reached it at EchoedAt; NewerAt
+	// is when the first newer one reached it before the segment left, -1
+	// if none did) or "other".
+	TS                string
+	EchoedAt, NewerAt time.Duration
 	// Sent is when it was sent, Arrived when it reached the other end
 	// of the link (-1: never).
 	Sent, Arrived time.Duration
@@ -269,11 +275,24 @@ type Segment struct {
 
 // String is the segment as compare prints it: "client>server [F.] seq 1
 // ack 1 ts echo last".
-func (g Segment) String() string {
+func (g Segment) String() string { return g.text(0) }
+
+// text is String with the echo judged as a sender instant late would
+// have: a TSval that reached it less than instant before it sent counts
+// as not yet received.
+func (g Segment) text(instant time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s [%v]%s", g.Dir, g.Flags, g.Core)
-	if g.TS != "" {
-		b.WriteString(" " + g.TS)
+	switch g.TS {
+	case "":
+	case "echo":
+		if g.NewerAt < 0 || g.NewerAt > g.Sent-instant {
+			b.WriteString(" ts echo last")
+		} else {
+			b.WriteString(" ts echo older")
+		}
+	default:
+		b.WriteString(" ts " + g.TS)
 	}
 	if g.Fate != "" {
 		b.WriteString(" " + g.Fate)
@@ -309,28 +328,22 @@ func (c *conn) segment(r trace.Row, n *namer) Segment {
 	}
 	g.Core = b.String()
 	if h.HasTS {
-		// What the sender had received when it sent the segment: the
-		// latest arrival at or before then.
-		var last *arrival
-		older := false
-		for i := range c.got[h.Src] {
-			a := &c.got[h.Src][i]
-			if a.at <= r.Sent && (last == nil || a.at >= last.at) {
-				last = a
+		// Of what the sender had received when it sent the segment, the
+		// last arrival of the echoed TSval and the first newer arrival.
+		g.TS, g.EchoedAt, g.NewerAt = "other", -1, -1
+		got := c.got[h.Src]
+		for _, a := range got {
+			if a.at <= r.Sent && a.tsval == h.TS.Ecr && a.at >= g.EchoedAt {
+				g.TS, g.EchoedAt = "echo", a.at
 			}
 		}
-		for _, a := range c.got[h.Src] {
-			older = older || (a.at <= r.Sent && a.tsval == h.TS.Ecr)
+		for _, a := range got {
+			if g.TS == "echo" && a.at <= r.Sent && a.at > g.EchoedAt && a.tsval != h.TS.Ecr && (g.NewerAt < 0 || a.at < g.NewerAt) {
+				g.NewerAt = a.at
+			}
 		}
-		switch {
-		case h.TS.Ecr == 0:
-			g.TS = "ts ecr 0"
-		case last != nil && h.TS.Ecr == last.tsval:
-			g.TS = "ts echo last"
-		case older:
-			g.TS = "ts echo older"
-		default:
-			g.TS = "ts echo other"
+		if h.TS.Ecr == 0 {
+			g.TS = "ecr 0"
 		}
 	}
 	switch {
