@@ -80,8 +80,9 @@ type Options struct {
 func Compare(left, right Structure, o Options) Result {
 	var r Result
 	compareSockets(&r, left.Sockets, right.Sockets, o)
-	compareConns(&r, left.Conns, right.Conns, o)
-	compareCounters(&r, left.Counters, right.Counters, o)
+	lf, rf := folded{}, folded{}
+	compareConns(&r, left.Conns, right.Conns, o, lf, rf)
+	compareCounters(&r, lf.adjust(left.Counters), rf.adjust(right.Counters), o)
 	return r
 }
 
@@ -163,7 +164,7 @@ func statesText(s []sim.State) string {
 	return strings.Join(parts, " → ")
 }
 
-func compareConns(r *Result, left, right []Conn, o Options) {
+func compareConns(r *Result, left, right []Conn, o Options, lf, rf folded) {
 	rm := map[string]Conn{}
 	for _, c := range right {
 		rm[c.Name] = c
@@ -184,7 +185,7 @@ func compareConns(r *Result, left, right []Conn, o Options) {
 		var instant time.Duration
 		if o.Tolerance != nil {
 			instant = o.Tolerance(0)
-			ls, rs = canonical(ls, instant), canonical(rs, instant)
+			ls, rs = canonical(ls, instant, lf), canonical(rs, instant, rf)
 		}
 		for i := 0; i < max(len(ls), len(rs)); i++ {
 			a, b := at(ls, i, instant), at(rs, i, instant)
@@ -219,12 +220,15 @@ func at(s []Segment, i int, instant time.Duration) string {
 //     the same numbers is the FIN alone: the ACK of the peer's FIN raced
 //     the application's close (the delayed-ACK timer fired first: it is
 //     due at the next tick), and the close lost by less than instant.
-func canonical(s []Segment, instant time.Duration) []Segment {
+func canonical(s []Segment, instant time.Duration, f folded) []Segment {
 	out := make([]Segment, 0, len(s))
 	for i, g := range s {
 		if g.Flags == netem.ACK && i+1 < len(s) {
 			n := s[i+1]
 			if n.Dir == g.Dir && n.Flags == netem.FIN|netem.ACK && n.Core == g.Core && n.Sent-g.Sent <= instant {
+				from, to, _ := strings.Cut(g.Dir, ">")
+				f[from+" TcpOutSegs"]++
+				f[to+" TcpInSegs"]++
 				continue
 			}
 		}
@@ -234,6 +238,27 @@ func canonical(s []Segment, instant time.Duration) []Segment {
 		for j := i; j > 0 && independent(out[j-1], out[j]) && out[j].Dir < out[j-1].Dir; j-- {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
+	}
+	return out
+}
+
+// folded counts the pure ACKs canonical folded into a FIN, by host and
+// the counter they moved ("client TcpOutSegs"), so that the counters are
+// compared as the segments are.
+type folded map[string]uint64
+
+// adjust takes the folded segments out of the counters.
+func (f folded) adjust(counters map[string][]sim.Counter) map[string][]sim.Counter {
+	if len(f) == 0 {
+		return counters
+	}
+	out := make(map[string][]sim.Counter, len(counters))
+	for h, cs := range counters {
+		cs = slices.Clone(cs)
+		for i := range cs {
+			cs[i].Value -= min(cs[i].Value, f[h+" "+cs[i].Name])
+		}
+		out[h] = cs
 	}
 	return out
 }
