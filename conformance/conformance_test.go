@@ -23,24 +23,30 @@ func structure(tb testing.TB, text string, cfg scenarios.Config) conformance.Str
 	return conformance.Extract(res.World, res.SocketName)
 }
 
-// rstInTimeWait: the server's RST reaches the client's TIME-WAIT; under
-// tcp_rfc1337=0 (Linux's default) it kills it, under 1 it is ignored.
-const rstInTimeWait = "# t\n\n```tcpsim\n" + `host client 10.0.0.1 profile=linux
-host server 10.0.0.2 profile=linux
+// inTimeWait is a notebook's start: the client closes first and holds
+// TIME-WAIT after 1 s.
+const inTimeWait = `host client 10.0.0.1
+host server 10.0.0.2
 link client server delay=10ms
 listen server 80
 connect client server:80 as c
 +0.1 close c
 run 1s
-inject c RST
-run 70s
-` + "```\n"
+`
+
+// notebook wraps cell lines into a notebook.
+func notebook(lines string) string { return "# t\n\n```tcpsim\n" + lines + "```\n" }
+
+// rstInTimeWait: the server's RST reaches the client's TIME-WAIT; under
+// tcp_rfc1337=0 (Linux's default) it kills it, under 1 it is ignored.
+var rstInTimeWait = notebook(inTimeWait + "inject c RST\nrun 70s\n")
 
 // Two seeds choose other ports, ISNs and timestamp offsets: the structure
 // is the same, so a comparison of the two agrees.
 func TestSeedsAgree(t *testing.T) {
-	a := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(1)})
-	b := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(2)})
+	linux := []string{"*:linux"}
+	a := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(1), Profiles: linux})
+	b := structure(t, rstInTimeWait, scenarios.Config{Seed: scenarios.Seed(2), Profiles: linux})
 	r := conformance.Compare(a, b, conformance.Options{Tolerance: func(time.Duration) time.Duration { return 0 }})
 	var out strings.Builder
 	require.NoError(t, r.Write(&out, "seed 1", "seed 2"))
@@ -54,8 +60,8 @@ func TestSeedsAgree(t *testing.T) {
 // that does not: the comparison names the client's socket, whose
 // TIME-WAIT ends early on one side only, and the timing.
 func TestWrongRFC1337Differs(t *testing.T) {
-	right := structure(t, rstInTimeWait, scenarios.Config{})
-	wrong := structure(t, rstInTimeWait, scenarios.Config{Sysctls: []string{"client:tcp_rfc1337=1"}})
+	right := structure(t, rstInTimeWait, scenarios.Config{Profiles: []string{"*:linux"}})
+	wrong := structure(t, rstInTimeWait, scenarios.Config{Profiles: []string{"*:linux"}, Sysctls: []string{"client:tcp_rfc1337=1"}})
 	r := conformance.Compare(wrong, right, conformance.Options{Tolerance: func(time.Duration) time.Duration { return time.Second }})
 	var out strings.Builder
 	require.NoError(t, r.Write(&out, "wrong model", "right"))

@@ -16,17 +16,7 @@ import (
 // assassination: an RST reaches the client's TIME-WAIT, then a
 // retransmitted FIN. Linux's default (tcp_rfc1337=0) lets the RST kill
 // TIME-WAIT, so the FIN finds no socket and is answered with an RST.
-const assassination = "# a\n\n```tcpsim\n" + `host client 10.0.0.1
-host server 10.0.0.2
-link client server delay=10ms
-listen server 80
-connect client server:80 as c
-+0.1 close c
-run 1s
-inject c RST
-+0.5 inject c FIN|ACK seq=next-1
-run 1s
-` + "```\n"
+var assassination = notebook(inTimeWait + "inject c RST\n+0.5 inject c FIN|ACK seq=next-1\nrun 1s\n")
 
 // TestWrongModelFailsAgainstTheKernel: a linux profile made wrong on
 // purpose (the client ignores an RST in TIME-WAIT, as tcp_rfc1337=1 would

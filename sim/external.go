@@ -465,11 +465,7 @@ func (s *Socket) serveKernel() {
 	if !s.connecting && s.err == nil && !s.closed && r.Err {
 		s.failKernel("socket")
 	}
-	if s.eof && !s.closed && s.OnEOF != nil {
-		f := s.OnEOF
-		s.OnEOF = nil
-		f(s)
-	}
+	s.notifyEOF()
 }
 
 func (s *Socket) failKernel(op string) {
@@ -477,10 +473,7 @@ func (s *Socket) failKernel(op string) {
 	if err == nil || s.err != nil {
 		return
 	}
-	s.err = s.h.kernelErr(op, s.remoteString(), err)
-	if s.OnError != nil {
-		s.OnError(s, s.err)
-	}
+	s.setErr(s.h.kernelErr(op, s.remoteString(), err))
 }
 
 // readKernel reads what the kernel holds for s.

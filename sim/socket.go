@@ -566,20 +566,31 @@ func (s *Socket) serve() {
 		// not it reads.
 		s.fail("socket", s.ep.LastError())
 	}
-	if s.eof && !s.closed && s.OnEOF != nil {
-		f := s.OnEOF
-		s.OnEOF = nil
-		f(s)
-	}
+	s.notifyEOF()
 }
 
 func (s *Socket) fail(op string, terr tcpip.Error) {
 	if terr == nil || s.err != nil {
 		return
 	}
-	s.err = s.h.opErr(op, s.remoteString(), terr)
+	s.setErr(s.h.opErr(op, s.remoteString(), terr))
+}
+
+// setErr records the socket's first asynchronous error and tells the
+// application.
+func (s *Socket) setErr(err error) {
+	s.err = err
 	if s.OnError != nil {
-		s.OnError(s, s.err)
+		s.OnError(s, err)
+	}
+}
+
+// notifyEOF tells the application, once, that the peer's FIN was read.
+func (s *Socket) notifyEOF() {
+	if s.eof && !s.closed && s.OnEOF != nil {
+		f := s.OnEOF
+		s.OnEOF = nil
+		f(s)
 	}
 }
 
