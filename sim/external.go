@@ -302,7 +302,7 @@ func (o *observer) moveKernel(r *epRec, s State, now time.Duration) {
 		return
 	}
 	from := r.state
-	for _, mid := range path(from, s) {
+	for _, mid := range o.between(from, s) {
 		o.record(r, now, from, mid, true)
 		from = mid
 	}

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -459,4 +460,30 @@ func TestLinuxCounters(t *testing.T) {
 	retrans, _ := c2.CounterValue("TcpRetransSegs")
 	assert.Equal(t, uint64(2), retrans)
 	assert.Equal(t, uint64(len(flagsFrom(w2, "client"))-2), out, "TcpOutSegs leaves the two retransmissions out")
+}
+
+// TestLinuxPassesFinWait2: a FIN that carries the ACK of our FIN takes
+// Linux through FIN-WAIT-2 (tcp_rcv_state_process sets it on the ACK, then
+// tcp_fin moves on to TIME-WAIT); gVisor goes straight to TIME-WAIT, so the
+// linux profile places FIN-WAIT-2 between, inferred.
+func TestLinuxPassesFinWait2(t *testing.T) {
+	segs, _, _ := finACK(t, "", true)
+	require.NotEmpty(t, segs)
+	require.Equal(t, netem.FIN|netem.ACK, segs[0].Flags, "the server's FIN carries the ACK of the client's")
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { require.NoError(t, a.Close()) } }
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	require.NoError(t, cs.Close())
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	var got []string
+	for _, tr := range w.Transitions() {
+		if tr.Host == "client" && tr.From == sim.FinWait1 || tr.Host == "client" && tr.To == sim.TimeWait {
+			got = append(got, fmt.Sprintf("%v>%v inferred=%v", tr.From, tr.To, tr.Inferred))
+		}
+	}
+	assert.Equal(t, []string{"FIN-WAIT-1>FIN-WAIT-2 inferred=true", "FIN-WAIT-2>TIME-WAIT inferred=false"}, got)
 }

@@ -262,7 +262,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 			}
 		}
 	}
-	for _, mid := range path(from, s) {
+	for _, mid := range o.between(from, s) {
 		o.record(r, now, from, mid, true)
 		from = mid
 	}
@@ -279,6 +279,19 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 		o.ended(r)
 		r.ep = nil
 	}
+}
+
+// between is the states an endpoint passed through from one observed
+// state to the next: gVisor's graph (path), except that a linux-profile
+// host passes FIN-WAIT-2 on a FIN that acknowledges its own, where gVisor
+// goes from FIN-WAIT-1 straight to TIME-WAIT (Linux's
+// tcp_rcv_state_process sets FIN-WAIT-2 on the ACK, then tcp_fin calls
+// tcp_time_wait).
+func (o *observer) between(from, to State) []State {
+	if o.h.opts.Profile == Linux && from == FinWait1 && to == TimeWait {
+		return []State{FinWait2}
+	}
+	return path(from, to)
 }
 
 // set records a transition of a record the stack no longer holds (a
