@@ -45,8 +45,9 @@ type Conn struct {
 	// server :80", with "#2" for the second of that name.
 	Name     string
 	Segments []Segment
-	// Loopback is set for a connection over a host's loopback interface.
-	Loopback bool
+	// Loopback names the host when the connection is over its loopback
+	// interface ("" otherwise).
+	Loopback string
 }
 
 // Names gives a run's endpoints the names its notebook gave them
@@ -226,7 +227,7 @@ func conns(w *sim.World, n *namer) []Conn {
 			if name == "" {
 				name = n.addr(r.H.Src) + " ↔ " + n.addr(r.H.Dst)
 			}
-			c = &conn{c: Conn{Name: names.next(link + ": " + name), Loopback: r.From == r.To},
+			c = &conn{c: Conn{Name: names.next(link + ": " + name), Loopback: loopback(r)},
 				isn: map[netip.AddrPort]uint32{}, got: map[netip.AddrPort][]arrival{}}
 			byTuple[tk] = c
 			order = append(order, c)
@@ -358,4 +359,12 @@ func (c *conn) segment(r trace.Row, n *namer) Segment {
 		c.got[h.Dst] = append(c.got[h.Dst], arrival{at: r.Delivered, tsval: h.TS.Val})
 	}
 	return g
+}
+
+// loopback is the host of a packet over its loopback interface, or "".
+func loopback(r trace.Row) string {
+	if r.From == r.To {
+		return r.From
+	}
+	return ""
 }
