@@ -11,8 +11,10 @@ var KernelDiffs = []Known{
 	{Notebook: "linux-fin-wait-2", Aspect: Counters, Where: "k5 TcpOutRsts", Why: lifoTimers},
 
 	// Limits of a real kernel: ISNs it draws at random.
+	{Notebook: "nat-port-reuse", Aspect: States, Why: randomISN},
 	{Notebook: "nat-port-reuse", Aspect: Segments, Why: randomISN},
 	{Notebook: "nat-port-reuse", Aspect: Counters, Why: randomISN},
+	{Notebook: "nat-port-reuse", Aspect: Timings, Why: randomISN},
 	{Notebook: "paws", Aspect: Segments, Where: "nc-ns: nc n1", Why: isnWrap},
 }
 
