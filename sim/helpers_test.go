@@ -92,3 +92,17 @@ func inTimeWait(tb testing.TB, co sim.HostOptions) (w *sim.World, c *sim.Host, c
 	require.NoError(tb, err)
 	return w, c, cs, rst
 }
+
+// clientCloses opens a connection from c to a listener on s's port 80,
+// runs for before, closes the client's socket first and runs for after.
+func clientCloses(tb testing.TB, w *sim.World, c, s *sim.Host, before, after time.Duration) *sim.Socket {
+	tb.Helper()
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	cs, err := c.Connect(server80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	require.NoError(tb, w.RunFor(before))
+	require.NoError(tb, cs.Close())
+	require.NoError(tb, w.RunFor(after))
+	return cs
+}

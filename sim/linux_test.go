@@ -310,13 +310,7 @@ func TestLinuxCloseListener(t *testing.T) {
 // gVisor's echoed the segment before.
 func TestLinuxEchoesTheFIN(t *testing.T) {
 	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
-	_, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	cs, err := c.Connect(server80, sim.SocketOptions{})
-	require.NoError(t, err)
-	require.NoError(t, w.RunFor(100*time.Millisecond))
-	require.NoError(t, cs.Close())
-	require.NoError(t, w.RunFor(100*time.Millisecond))
+	clientCloses(t, w, c, s, 100*time.Millisecond, 100*time.Millisecond)
 	var fin *netem.Header
 	answered := false
 	for _, p := range w.Packets() {
@@ -426,13 +420,7 @@ func TestLinuxCountsSegmentsToNoSocket(t *testing.T) {
 func TestLinuxCounters(t *testing.T) {
 	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux},
 		netem.Options{AtoB: netem.Path{Delay: 10 * time.Millisecond}, BtoA: netem.Path{Delay: 10 * time.Millisecond}})
-	_, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	cs, err := c.Connect(server80, sim.SocketOptions{})
-	require.NoError(t, err)
-	require.NoError(t, w.RunFor(100*time.Millisecond))
-	require.NoError(t, cs.Close()) // the server's application never closes: CLOSE-WAIT
-	require.NoError(t, w.RunFor(100*time.Millisecond))
+	clientCloses(t, w, c, s, 100*time.Millisecond, 100*time.Millisecond) // the server's application never closes: CLOSE-WAIT
 	v, _ := s.CounterValue("TcpCurrEstab")
 	assert.Equal(t, uint64(1), v, "server TcpCurrEstab with its connection in CLOSE-WAIT")
 	v, _ = c.CounterValue("TcpCurrEstab")
@@ -442,13 +430,7 @@ func TestLinuxCounters(t *testing.T) {
 	w2, c2, s2 := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
 	l := w2.Link(c2, s2)
 	require.NoError(t, l.AddRule(netem.Rule{Name: "lose the FIN", Match: netem.Match{Dir: l.Dir(c2), Flags: netem.FIN}, Action: netem.Action{Kind: netem.Drop}, Count: 2}))
-	_, err = s2.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	cs2, err := c2.Connect(server80, sim.SocketOptions{})
-	require.NoError(t, err)
-	require.NoError(t, w2.RunFor(100*time.Millisecond))
-	require.NoError(t, cs2.Close())
-	require.NoError(t, w2.RunFor(5*time.Second))
+	clientCloses(t, w2, c2, s2, 100*time.Millisecond, 5*time.Second)
 	fins := 0
 	for _, f := range flagsFrom(w2, "client") {
 		if strings.Contains(f, "F") {

@@ -248,13 +248,7 @@ func TestLinuxTimeWaitSYNWithNewerTimestamp(t *testing.T) {
 func finWait2(t *testing.T, sysctls ...string) twFixture {
 	t.Helper()
 	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux, Sysctls: sysctls}, sim.HostOptions{}, netem.Options{})
-	_, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	cs, err := c.Connect(server80, sim.SocketOptions{})
-	require.NoError(t, err)
-	require.NoError(t, w.RunFor(10*time.Millisecond))
-	require.NoError(t, cs.Close())
-	require.NoError(t, w.RunFor(10*time.Millisecond))
+	cs := clientCloses(t, w, c, s, 10*time.Millisecond, 10*time.Millisecond)
 	f := twFixture{w: w, c: c, cs: cs}
 	for _, tr := range w.Transitions() {
 		if tr.Host == "client" && tr.To == sim.FinWait2 {
