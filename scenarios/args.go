@@ -43,7 +43,15 @@ func parseDuration(s string) (time.Duration, bool) {
 	return 0, false
 }
 
+// duration reads a duration argument (delay=, msl=, run D, for D ...). It
+// needs a unit: a bare number is refused with the two readings it could
+// have, except 0, which reads the same in every unit.
 func (in *interp) duration(st stmt, t token, what string) (time.Duration, error) {
+	if _, err := time.ParseDuration(t.text); err != nil {
+		if f, err := strconv.ParseFloat(t.text, 64); err == nil && f != 0 {
+			return 0, in.errAt(st, t, "%s %q: a duration needs a unit: %sms or %ss?", what, t.text, t.text, t.text)
+		}
+	}
 	d, ok := parseDuration(t.text)
 	if !ok || d < 0 {
 		return 0, in.errAt(st, t, "%s %q: want a duration such as 10ms, 1.5s or 2m", what, t.text)

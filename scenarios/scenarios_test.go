@@ -137,6 +137,9 @@ func TestMalformed(t *testing.T) {
 		{"netem client>server delay 1ms jitter 5ms\n", "x.md:7:31: netem: unknown netem word \"jitter\""},
 		{"expect server TcpExtNope = 1\n", "x.md:7:15: unknown counter \"TcpExtNope\": want one of"},
 		{"link client server loss=150%\n", "x.md:7:25: probability \"150%\": want 0% to 100%"},
+		{"host third 10.0.0.3\nlink third server delay=10\n", "x.md:8:25: delay \"10\": a duration needs a unit: 10ms or 10s?"},
+		{"run 2\n", "x.md:7:5: run \"2\": a duration needs a unit: 2ms or 2s?"},
+		{"host third 10.0.0.3 msl=30\n", "x.md:7:25: msl \"30\": a duration needs a unit: 30ms or 30s?"},
 		{"listen server 80\nconnect client server:80\nrun 1s\nexpect server 10.0.0.2:80 10.0.0.9:1234 ESTABLISHED\n",
 			"x.md:10:1: expect server 10.0.0.2:80 10.0.0.9:1234 ESTABLISHED: no endpoint of server ever had the tuple 10.0.0.2:80 10.0.0.9:1234"},
 	} {
