@@ -284,7 +284,10 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if rf.update && res.Changed() {
-		if err := os.WriteFile(rf.target, []byte(res.Rendered()), 0o644); err != nil {
+		if err := writeAtomic(rf.target, func(w io.Writer) error {
+			_, err := io.WriteString(w, res.Rendered())
+			return err
+		}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "tcpsim: updated %s\n", rf.target)
@@ -370,6 +373,36 @@ func check(args []string, stdout, stderr io.Writer) error {
 func isNotebook(p string) bool {
 	b, err := os.ReadFile(p)
 	return err == nil && strings.Contains(string(b), "```tcpsim")
+}
+
+// writeAtomic replaces path with what write writes, through a temporary
+// file in the same directory renamed over it: a failed write leaves path
+// as it was, never truncated. The file keeps path's permissions.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // writeFile creates path and fills it with write.

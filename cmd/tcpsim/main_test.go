@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,4 +209,28 @@ func TestPcapNGFlag(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(b), 4)
 	assert.Equal(t, []byte{0x0a, 0x0d, 0x0d, 0x0a}, b[:4], "pcapng section header block type")
+}
+
+// TestUpdateIsAtomic: a write that fails half way leaves the notebook as it
+// was and no temporary file behind; one that succeeds replaces it whole,
+// keeping its permissions (issue 11, item 14).
+func TestUpdateIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nb.md")
+	require.NoError(t, os.WriteFile(path, []byte("the original\n"), 0o640))
+	err := writeAtomic(path, func(w io.Writer) error {
+		io.WriteString(w, "half of the new")
+		return errors.New("disk full")
+	})
+	require.Error(t, err)
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, "the original\n", string(b), "a failed write leaves the notebook whole")
+	ents, _ := os.ReadDir(dir)
+	assert.Len(t, ents, 1, "no temporary file left")
+
+	require.NoError(t, writeAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, "new\n"); return err }))
+	b, _ = os.ReadFile(path)
+	assert.Equal(t, "new\n", string(b))
+	fi, _ := os.Stat(path)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
 }
