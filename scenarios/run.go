@@ -258,6 +258,10 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		}
 		parts[i] = in.parts
 	}
+	if err := in.checkConfigHosts(); err != nil {
+		in.w.Close()
+		return nil, err
+	}
 	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), names: map[sim.EndpointKey]string{}}
 	for name, sk := range in.socks {
 		if ep := sk.s.Endpoint(); ep != 0 {
@@ -299,6 +303,40 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		res.Outputs[i] = b.String()
 	}
 	return res, nil
+}
+
+// ConfigError is a Config that does not fit the notebook: a --profile or
+// --sysctl for a host it does not have. It is bad usage, as a malformed
+// notebook is.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// checkConfigHosts refuses a Profiles or Sysctls entry naming a host the
+// notebook never declared.
+func (in *interp) checkConfigHosts() error {
+	var hosts []string
+	for _, h := range in.w.Hosts() {
+		hosts = append(hosts, h.Name())
+	}
+	check := func(flag, v string) error {
+		host, _, _ := strings.Cut(v, ":")
+		if host == "*" || in.hosts[host] != nil {
+			return nil
+		}
+		return &ConfigError{Msg: fmt.Sprintf("%s %s: %s has no host %q: want one of %s", flag, v, in.file, host, strings.Join(hosts, ", "))}
+	}
+	for _, p := range in.cfg.Profiles {
+		if err := check("--profile", p); err != nil {
+			return err
+		}
+	}
+	for _, s := range in.cfg.Sysctls {
+		if err := check("--sysctl", s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PosError is the error of a malformed notebook: FILE:LINE:COL: message.

@@ -257,6 +257,8 @@ func load(target string, cfg scenarios.Config) (*scenarios.Result, error) {
 		return nil, fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
 	case scenarios.IsPosError(err):
 		return nil, usageError{msg: err.Error(), pos: true}
+	case errors.As(err, new(*scenarios.ConfigError)):
+		return nil, usageError{msg: err.Error(), pos: true}
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, usageError{msg: err.Error()}
 	}

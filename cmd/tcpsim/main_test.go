@@ -234,3 +234,15 @@ func TestUpdateIsAtomic(t *testing.T) {
 	fi, _ := os.Stat(path)
 	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
 }
+
+// TestFlagsForAHostTheNotebookLacks: --sysctl and --profile naming a host
+// the notebook does not have are bad usage, and the error names the hosts
+// it has (issue 11, item 12).
+func TestFlagsForAHostTheNotebookLacks(t *testing.T) {
+	code, _, errOut := tcpsim("run", "normal-close", "--sysctl", "nohost:tcp_tw_reuse=1")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `--sysctl nohost:tcp_tw_reuse=1: normal-close.md has no host "nohost": want one of client, server`)
+	code, _, errOut = tcpsim("run", "normal-close", "--profile", "srv:linux")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `--profile srv:linux: normal-close.md has no host "srv"`)
+}
