@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ const usage = `usage:
   tcpsim check [FILE.md|DIR ...]     rerun notebooks (default: the built-ins); fail if an
                                      expectation fails or an output block differs
   tcpsim cat NAME                    print a built-in notebook (to copy and edit)
+  tcpsim version                     print tcpsim's version and the gVisor netstack it runs
   tcpsim compare NOTEBOOK... [flags] run each notebook under the linux profile and on this
                                      machine's kernel (--kernel), all at once, and print
                                      where they differ: states, segments, counters, timings
@@ -104,6 +106,12 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{msg: "no command: want list, run, check, compare or cat"}
 	}
+	for _, a := range args[1:] {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+	}
 	switch args[0] {
 	case "list":
 		if len(args) > 1 {
@@ -131,6 +139,9 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		fmt.Fprintf(stdout, "tcpsim %s\nnetstack %s\n", version(), sim.StackVersion())
 		return nil
 	}
 	return usageError{msg: fmt.Sprintf("unknown command %q: want list, run, check, compare or cat", args[0])}
@@ -375,6 +386,22 @@ func check(args []string, stdout, stderr io.Writer) error {
 func isNotebook(p string) bool {
 	b, err := os.ReadFile(p)
 	return err == nil && strings.Contains(string(b), "```tcpsim")
+}
+
+// version is tcpsim's module version as the build recorded it ("(devel)"
+// for a build from a checkout), with the VCS revision when there is one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // writeAtomic replaces path with what write writes, through a temporary

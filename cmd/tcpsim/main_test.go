@@ -246,3 +246,19 @@ func TestFlagsForAHostTheNotebookLacks(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `--profile srv:linux: normal-close.md has no host "srv"`)
 }
+
+// TestHelpAndVersion: -h and --help on every command print the usage on
+// stdout and exit 0; version names tcpsim's and gVisor's versions (issue
+// 11, item 11).
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"run", "lost-final-ack", "--help"}, {"check", "-h"}, {"compare", "--help"}, {"list", "-h"}, {"cat", "-h"}} {
+		code, out, errOut := tcpsim(args...)
+		assert.Equal(t, 0, code, "tcpsim %s", strings.Join(args, " "))
+		assert.Contains(t, out, "usage:", "tcpsim %s", strings.Join(args, " "))
+		assert.Empty(t, errOut)
+	}
+	code, out, _ := tcpsim("version")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "tcpsim ")
+	assert.Contains(t, out, "netstack gvisor.dev/gvisor@")
+}
