@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -98,11 +97,9 @@ const KernelQuiet = 250 * time.Millisecond
 // kernelWorld is a World's bookkeeping for its kernel hosts.
 type kernelWorld struct {
 	hosts []*Host
-	// tick is the pending KernelTick event, if any; busy says a socket
-	// had a timer pending at the last listing; last is the time of the
-	// last packet to or from a kernel host.
+	// tick is the pending KernelTick event, if any; last is the time of
+	// the last packet to or from a kernel host.
 	tick *event
-	busy bool
 	last time.Duration
 }
 
@@ -115,8 +112,9 @@ type kernelHost struct {
 	socks map[KernelSocket]*Socket
 	err   error
 	// relist says the listeners may have changed since the last listing
-	// (the application listened or closed a listener).
-	relist bool
+	// (the application listened or closed a listener); timers that a
+	// socket had a timer pending at the last one.
+	relist, timers bool
 }
 
 // AddKernelHost adds a host whose TCP is k. The World must run on a real
@@ -131,16 +129,8 @@ func (w *World) AddKernelHost(o HostOptions, k Kernel) (*Host, error) {
 	h := &Host{w: w, name: o.Name, addr: o.Addr, opts: o, knobs: defaultKnobs(o),
 		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}, socks: map[KernelSocket]*Socket{}, relist: true}}
 	h.obs.init(h)
-	for _, kv := range o.Sysctls {
-		name, value, ok := strings.Cut(kv, "=")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		err := fmt.Errorf("sysctl %q: want NAME=VALUE", kv)
-		if ok {
-			err = h.SetSysctl(name, value)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
-		}
+	if err := h.setSysctls(o.Sysctls); err != nil {
+		return nil, err
 	}
 	w.mu.Lock()
 	w.hosts = append(w.hosts, h)
@@ -198,15 +188,11 @@ func (w *World) kernelSettled() {
 	if len(w.kernel.hosts) == 0 {
 		return
 	}
-	w.kernel.busy = false
+	busy := w.Now()-w.kernel.last < KernelQuiet
 	for _, h := range w.kernel.hosts {
-		for _, e := range h.kern.last {
-			if e.Timer {
-				w.kernel.busy = true
-			}
-		}
+		busy = busy || h.kern.timers
 	}
-	if w.kernel.busy || w.Now()-w.kernel.last < KernelQuiet {
+	if busy {
 		w.armKernelTick()
 	}
 }
@@ -248,9 +234,10 @@ func (h *Host) observeKernel() {
 			}
 		}
 	}
-	kh.relist = false
+	kh.relist, kh.timers = false, false
 	clear(kh.last)
 	for _, e := range list {
+		kh.timers = kh.timers || e.Timer
 		if e.Remote.Port() == 0 {
 			e.Remote = netip.AddrPort{}
 		}
@@ -266,11 +253,9 @@ func (h *Host) observeKernel() {
 			r = nil
 		}
 		if r == nil {
-			o.nrec++
-			r = &epRec{id: o.nrec, state: Closed, local: e.Local, remote: e.Remote}
+			r = o.newRec()
+			r.local, r.remote = e.Local, e.Remote
 			o.twByTuple[t.key()] = r
-			o.active = append(o.active, r)
-			o.current[Closed]++
 			h.attachKernel(r)
 		}
 		o.moveKernel(r, e.State, now)
@@ -301,13 +286,7 @@ func (o *observer) moveKernel(r *epRec, s State, now time.Duration) {
 	if s == r.state {
 		return
 	}
-	from := r.state
-	for _, mid := range o.between(from, s) {
-		o.record(r, now, from, mid, true)
-		from = mid
-	}
-	o.record(r, now, from, s, false)
-	r.state, r.cause = s, ""
+	o.transit(r, now, s)
 	if s == Closed {
 		o.ended(r)
 	}

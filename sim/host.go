@@ -8,7 +8,6 @@ import (
 	randv2 "math/rand/v2"
 	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -218,16 +217,9 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		h.stack.Destroy()
 		return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
 	}
-	for _, kv := range o.Sysctls {
-		name, value, ok := strings.Cut(kv, "=")
-		err := fmt.Errorf("sysctl %q: want NAME=VALUE", kv)
-		if ok {
-			err = h.SetSysctl(strings.TrimSpace(name), strings.TrimSpace(value))
-		}
-		if err != nil {
-			h.stack.Destroy()
-			return nil, fmt.Errorf("sim: host %s: %v", o.Name, err)
-		}
+	if err := h.setSysctls(o.Sysctls); err != nil {
+		h.stack.Destroy()
+		return nil, err
 	}
 	w.mu.Lock()
 	w.hosts = append(w.hosts, h)

@@ -205,6 +205,21 @@ func ParsePortRange(first, last string) (lo, hi uint16, ok bool) {
 	return uint16(a), uint16(b), true
 }
 
+// setSysctls sets HostOptions.Sysctls, each "NAME=VALUE".
+func (h *Host) setSysctls(kvs []string) error {
+	for _, kv := range kvs {
+		name, value, ok := strings.Cut(kv, "=")
+		err := fmt.Errorf("sysctl %q: want NAME=VALUE", kv)
+		if ok {
+			err = h.SetSysctl(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+		if err != nil {
+			return fmt.Errorf("sim: host %s: %v", h.name, err)
+		}
+	}
+	return nil
+}
+
 // Sysctl returns the current value of a knob, as sysctl prints it.
 func (h *Host) Sysctl(name string) (string, error) {
 	b := func(x bool) string {

@@ -146,9 +146,16 @@ func (o *observer) track(ep *tcp.Endpoint) *epRec {
 	if r, ok := o.byEP[ep]; ok {
 		return r
 	}
-	o.nrec++
-	r := &epRec{id: o.nrec, ep: ep, state: Closed}
+	r := o.newRec()
+	r.ep = ep
 	o.byEP[ep] = r
+	return r
+}
+
+// newRec starts the record of an endpoint just found, CLOSED and active.
+func (o *observer) newRec() *epRec {
+	o.nrec++
+	r := &epRec{id: o.nrec, state: Closed}
 	o.active = append(o.active, r)
 	o.current[Closed]++
 	return r
@@ -262,12 +269,7 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 			}
 		}
 	}
-	for _, mid := range o.between(from, s) {
-		o.record(r, now, from, mid, true)
-		from = mid
-	}
-	o.record(r, now, from, s, false)
-	r.state, r.cause = s, ""
+	o.transit(r, now, s)
 	switch s {
 	case TimeWait:
 		o.twByTuple[tuple{r.local, r.remote}.key()] = r
@@ -279,6 +281,18 @@ func (o *observer) poll(r *epRec, now time.Duration) {
 		o.ended(r)
 		r.ep = nil
 	}
+}
+
+// transit records r's transitions from its state to s, through the states
+// an observation skipped (between), and makes s its state.
+func (o *observer) transit(r *epRec, now time.Duration, s State) {
+	from := r.state
+	for _, mid := range o.between(from, s) {
+		o.record(r, now, from, mid, true)
+		from = mid
+	}
+	o.record(r, now, from, s, false)
+	r.state, r.cause = s, ""
 }
 
 // between is the states an endpoint passed through from one observed
