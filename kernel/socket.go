@@ -20,7 +20,7 @@ func (e Errno) Error() string { return e.N.Error() }
 
 func (e Errno) Unwrap() error { return e.N }
 
-// errnoOf wraps a system call's error.
+// errnoOf wraps a system call's error; nil stays nil.
 func errnoOf(err error) error {
 	var en unix.Errno
 	if errors.As(err, &en) {
@@ -160,10 +160,7 @@ func (s *socket) Shutdown(read, write bool) error {
 	case write && !read:
 		how = unix.SHUT_WR
 	}
-	if err := unix.Shutdown(s.fd, how); err != nil {
-		return errnoOf(err)
-	}
-	return nil
+	return errnoOf(unix.Shutdown(s.fd, how))
 }
 
 // Unread implements sim.KernelSocket.
@@ -197,18 +194,10 @@ func (s *socket) Close() error {
 	}
 	err := unix.Close(s.fd)
 	s.fd = -1
-	if err != nil {
-		return errnoOf(err)
-	}
-	return nil
+	return errnoOf(err)
 }
 
-func listen(fd int) error {
-	if err := unix.Listen(fd, 1024); err != nil {
-		return errnoOf(err)
-	}
-	return nil
-}
+func listen(fd int) error { return errnoOf(unix.Listen(fd, 1024)) }
 
 // connect starts the handshake; EINPROGRESS is the non-blocking success.
 func connect(fd int, remote netip.AddrPort) error {

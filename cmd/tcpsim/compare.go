@@ -31,39 +31,14 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var profiles, sysctls, modelSysctls []string
-	fs.Func("profile", "", func(v string) error {
-		if _, _, ok := strings.Cut(v, ":"); !ok {
-			return fmt.Errorf("want HOST:PROFILE, e.g. server:gvisor")
-		}
-		profiles = append(profiles, v)
-		return nil
-	})
-	fs.Func("sysctl", "", func(v string) error {
-		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
-			return fmt.Errorf("want HOST:NAME=VALUE, e.g. server:tcp_tw_reuse=1")
-		}
-		sysctls = append(sysctls, v)
-		return nil
-	})
-	fs.Func("model-sysctl", "", func(v string) error {
-		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
-			return fmt.Errorf("want HOST:NAME=VALUE, e.g. client:tcp_rfc1337=1")
-		}
-		modelSysctls = append(modelSysctls, v)
-		return nil
-	})
+	profileFlag(fs, "profile", "server:gvisor", &profiles)
+	sysctlFlag(fs, "sysctl", "server:tcp_tw_reuse=1", &sysctls)
+	sysctlFlag(fs, "model-sysctl", "client:tcp_rfc1337=1", &modelSysctls)
 	table := fs.String("table", "", "")
 	conf := fs.Bool("conformance", false, "")
-	var targets []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return usageError{msg: "compare: " + err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		targets = append(targets, fs.Arg(0))
-		args = fs.Args()[1:]
+	targets, err := parseAnywhere(fs, args)
+	if err != nil {
+		return usageError{msg: "compare: " + err.Error()}
 	}
 	if *conf {
 		targets = append(targets, scenarios.Conformance()...)

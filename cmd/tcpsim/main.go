@@ -169,32 +169,11 @@ func parseRun(args []string) (runFlags, error) {
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
-	fs.Func("profile", "", func(v string) error {
-		if _, _, ok := strings.Cut(v, ":"); !ok {
-			return fmt.Errorf("want HOST:PROFILE, e.g. server:linux")
-		}
-		rf.cfg.Profiles = append(rf.cfg.Profiles, v)
-		return nil
-	})
-	fs.Func("sysctl", "", func(v string) error {
-		host, kv, ok := strings.Cut(v, ":")
-		if !ok || host == "" || !strings.Contains(kv, "=") {
-			return fmt.Errorf("want HOST:NAME=VALUE, e.g. server:tcp_tw_recycle=1")
-		}
-		rf.cfg.Sysctls = append(rf.cfg.Sysctls, v)
-		return nil
-	})
-	// Accept flags before and after the notebook.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return rf, usageError{msg: err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	profileFlag(fs, "profile", "server:linux", &rf.cfg.Profiles)
+	sysctlFlag(fs, "sysctl", "server:tcp_tw_recycle=1", &rf.cfg.Sysctls)
+	pos, err := parseAnywhere(fs, args)
+	if err != nil {
+		return rf, usageError{msg: err.Error()}
 	}
 	if len(pos) != 1 {
 		return rf, usageError{msg: fmt.Sprintf("run takes one notebook, got %d: want FILE.md or one of %s", len(pos), strings.Join(scenarios.Names(), ", "))}
@@ -218,7 +197,6 @@ func parseRun(args []string) (runFlags, error) {
 		}
 		rf.cfg.Seed = &n
 	}
-	var err error
 	if *msl != "" {
 		if rf.cfg.MSL, err = positiveDuration("--msl", *msl); err != nil {
 			return rf, err
@@ -237,6 +215,44 @@ func parseRun(args []string) (runFlags, error) {
 		rf.cfg.MaxEvents = n
 	}
 	return rf, nil
+}
+
+// profileFlag and sysctlFlag add a repeatable HOST:PROFILE or
+// HOST:NAME=VALUE flag to fs, appending each value to dst.
+func profileFlag(fs *flag.FlagSet, name, example string, dst *[]string) {
+	fs.Func(name, "", func(v string) error {
+		if _, _, ok := strings.Cut(v, ":"); !ok {
+			return fmt.Errorf("want HOST:PROFILE, e.g. %s", example)
+		}
+		*dst = append(*dst, v)
+		return nil
+	})
+}
+
+func sysctlFlag(fs *flag.FlagSet, name, example string, dst *[]string) {
+	fs.Func(name, "", func(v string) error {
+		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
+			return fmt.Errorf("want HOST:NAME=VALUE, e.g. %s", example)
+		}
+		*dst = append(*dst, v)
+		return nil
+	})
+}
+
+// parseAnywhere parses args with fs, accepting flags before and after the
+// positional arguments, which it returns.
+func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 func isFile(target string) bool {
