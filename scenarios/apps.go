@@ -28,18 +28,35 @@ func (in *interp) sock(st stmt, t token) (*sock, error) {
 	return nil, in.errAt(st, t, "unknown socket %q: want one of %s", t.text, in.sockNames())
 }
 
+// name returns the socket name of as=NAME, or def when there is none. An
+// explicit name must be a word no socket, host or hop has; a default name
+// never takes an explicit one over (see freeName).
 func (in *interp) name(st stmt, o options, def string) (string, error) {
 	t, ok := o.kv["as"]
 	if !ok {
 		return def, nil
 	}
-	if t.text == "" || strings.ContainsAny(t.text, ":>#") || in.hosts[t.text] != nil {
-		return "", in.errAt(st, t, "socket name %q: want a word with no : > # that is not a host", t.text)
+	if t.text == "" || strings.ContainsAny(t.text, ":>#/ ") {
+		return "", in.errAt(st, t, "socket name %q: want a word with no : > # / or blank", t.text)
+	}
+	if in.w.Node(t.text) != nil {
+		return "", in.errAt(st, t, "socket name %q: taken by a host or hop (%s)", t.text, in.nodeNames())
 	}
 	if in.socks[t.text] != nil {
-		return "", in.errAt(st, t, "socket name %q is taken", t.text)
+		return "", in.errAt(st, t, "socket name %q is taken (sockets so far: %s)", t.text, in.sockNames())
 	}
 	return t.text, nil
+}
+
+// freeName returns the first of prefix1, prefix2, ... from n on that no
+// socket, host or hop has, and the number it used.
+func (in *interp) freeName(prefix string, n int) (string, int) {
+	for ; ; n++ {
+		name := fmt.Sprintf("%s%d", prefix, n)
+		if in.socks[name] == nil && in.w.Node(name) == nil {
+			return name, n
+		}
+	}
 }
 
 // socketOptions reads the options every socket may take.
@@ -89,6 +106,10 @@ func (in *interp) isHostAddr(a netip.Addr) bool {
 
 func (in *interp) record(name string, h *sim.Host, s *sim.Socket, spec *listenSpec) *sock {
 	sk := &sock{name: name, host: h, s: s, created: in.w.Now(), listener: spec}
+	if ph := in.awaited[name]; ph != nil {
+		*ph, sk = *sk, ph // expectations already hold the stand-in
+		delete(in.awaited, name)
+	}
 	in.socks[name] = sk
 	in.order = append(in.order, name)
 	return sk
@@ -229,10 +250,13 @@ func (in *interp) cmdConnect(st stmt, args []token) error {
 	if err != nil {
 		return err
 	}
-	in.nconn++
-	name, err := in.name(st, o, fmt.Sprintf("c%d", in.nconn))
+	def, n := in.freeName("c", in.nconn+1)
+	name, err := in.name(st, o, def)
 	if err != nil {
 		return err
+	}
+	if name == def {
+		in.nconn = n
 	}
 	so, err := in.socketOptions(st, o)
 	if err != nil {
@@ -240,9 +264,12 @@ func (in *interp) cmdConnect(st stmt, args []token) error {
 	}
 	s, err := h.Connect(target, so)
 	in.callResult("connect", name, err)
-	if err == nil {
-		in.record(name, h, s, nil)
+	if err != nil {
+		// The name stays defined, for expect NAME error ERRNO and for
+		// statements that then fail as they would on a closed socket.
+		s = h.FailedSocket(err)
 	}
+	in.record(name, h, s, nil)
 	return nil
 }
 

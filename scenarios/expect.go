@@ -86,6 +86,25 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 	if err != nil {
 		return nil, err
 	}
+	f, err := in.expectAbout(st, subj, rest)
+	if err != nil || subj.sock == nil || !subj.sock.awaited {
+		return f, err
+	}
+	// A listener's connection that was not accepted when the expectation
+	// was written: the claim is judged against it if it was accepted by the
+	// end of the run, and says so if it never was.
+	sk, lk := subj.sock, in.socks[subj.sock.listenerName]
+	return func() (bool, string) {
+		ok, detail := f()
+		if sk.awaited {
+			return ok, fmt.Sprintf("%s was never accepted (%s accepted %d connections); %s", sk.name, lk.name, lk.naccept, detail)
+		}
+		return ok, detail
+	}, nil
+}
+
+// expectAbout is expectSubject once the subject is read.
+func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool, string), error) {
 	if subj.host != nil && (subj.local.IsValid() || subj.remote.IsValid()) {
 		in.pending = func() string {
 			if len(in.history(subj)) == 0 {
@@ -150,12 +169,16 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 		return nil, in.errAt(st, rest[0], "%v", err)
 	}
 	rest = rest[1:]
+	// A claim about now speaks of the instant before this statement: the
+	// transitions observed so far, not those a later statement at the
+	// same virtual time causes.
+	mark := in.w.TransitionCount()
 	if never {
 		if len(rest) != 0 {
 			return nil, in.errAt(st, rest[0], "expect ... never STATE takes nothing after the state")
 		}
 		return func() (bool, string) {
-			h := in.history(subj)
+			h := in.historyTo(subj, mark)
 			for _, sp := range spans(h, state) {
 				if sp.in <= now {
 					return false, fmt.Sprintf("%s entered %v at %s", subj.desc(), state, trace.Seconds(sp.in))
@@ -179,7 +202,7 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 	}
 	if len(rest) == 0 {
 		return func() (bool, string) {
-			h := in.history(subj)
+			h := in.historyTo(subj, mark)
 			return hasState(stateAt(h, now), state), fmt.Sprintf("%s at %s: %v", subj.desc(), trace.Seconds(now), statesText(stateAt(h, now)))
 		}, nil
 	}
@@ -308,8 +331,12 @@ func (in *interp) expectSubject(st stmt, args []token) (func() (bool, string), e
 			if bad != "" {
 				return false, bad
 			}
+			h := in.history(subj)
+			if len(rest) == 2 { // no time: now, before the next statement
+				h = in.historyTo(subj, mark)
+			}
 			got := 0
-			for _, s := range stateAt(in.history(subj), t) {
+			for _, s := range stateAt(h, t) {
 				if s == state {
 					got++
 				}

@@ -36,7 +36,7 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 		}
 		rest = rest[:k-2]
 	}
-	now := in.w.Now()
+	now, sent := in.w.Now(), in.w.PacketCount() // the packets before this statement
 	for _, t := range rest {
 		switch t.text {
 		case "pure-ack":
@@ -101,7 +101,7 @@ func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), e
 			if (payload == netem.NoPayload && r.H.PayloadLen > 0) || (payload == netem.WithPayload && r.H.PayloadLen == 0) {
 				continue
 			}
-			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.Sent > now || (discarded && r.Discarded == "") {
+			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.ID > sent || (discarded && r.Discarded == "") {
 				continue
 			}
 			ids = append(ids, fmt.Sprintf("#%d", r.ID))

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,6 +30,9 @@ type interp struct {
 	marks     map[string]int // per view: records already shown
 	workloads []*workload
 	order     []string // socket names in creation order
+	// awaited are the stand-ins of connections that expectations named
+	// before their listener accepted them; lookups only.
+	awaited map[string]*sock
 
 	// parts of the current cell's output: text, or an expectation whose
 	// verdict is written once the whole notebook has run.
@@ -63,6 +65,10 @@ type sock struct {
 	created  time.Duration
 	listener *listenSpec
 	naccept  int
+	// awaited marks a stand-in for a connection a listener has not
+	// accepted yet (see awaitedSock); listenerName names that listener.
+	awaited      bool
+	listenerName string
 }
 
 func (in *interp) printf(format string, args ...any) {
@@ -212,18 +218,43 @@ func (in *interp) cmdRun(st stmt, args []token) error {
 	if err != nil {
 		return in.errAt(st, rest[0], "%v", err)
 	}
-	deadline := in.w.Now() + limit
-	err = in.w.RunUntil(func() bool { return in.inStateNow(subj, state) || in.w.Now() > deadline })
-	if err == nil && !in.inStateNow(subj, state) {
-		err = fmt.Errorf("%s did not reach %v within %v", subj.desc(), state, limit)
-	}
-	if errors.Is(err, sim.ErrIdle) {
-		err = fmt.Errorf("%s never reached %v: the run went idle at %s s", subj.desc(), state, trace.Seconds(in.w.Now()))
-	}
-	if err != nil {
+	if err := in.runUntil(subj, state, in.w.Now()+limit); err != nil {
 		return in.errAt(st, rest[0], "%v", err)
 	}
 	return nil
+}
+
+// runUntil runs events until the subject is in state, and then the rest
+// of that instant, so that the next statement never sees half of it. No
+// event after deadline runs: reaching the state later is an error.
+func (in *interp) runUntil(subj subject, state sim.State, deadline time.Duration) error {
+	limit := deadline - in.w.Now()
+	for !in.inStateNow(subj, state) {
+		at, ok := in.w.NextEventAt()
+		if ok && at <= deadline {
+			if _, err := in.w.Step(); err != nil {
+				return err
+			}
+			continue
+		}
+		if !ok && !in.w.RealTime() {
+			return fmt.Errorf("%s never reached %v: the run went idle at %s s", subj.desc(), state, trace.Seconds(in.w.Now()))
+		}
+		// Nothing more is due by the deadline (on a real clock, something
+		// may still be posted until then).
+		if err := in.w.RunFor(deadline - in.w.Now()); err != nil {
+			return err
+		}
+		if in.inStateNow(subj, state) {
+			break
+		}
+		next := "none"
+		if at, ok := in.w.NextEventAt(); ok {
+			next = "at " + trace.Seconds(at) + " s"
+		}
+		return fmt.Errorf("%s did not reach %v within %v (by %s s; the next event is %s)", subj.desc(), state, limit, trace.Seconds(deadline), next)
+	}
+	return in.w.RunFor(0) // the rest of the instant
 }
 
 func (in *interp) cmdNote(st stmt, args []token) error {

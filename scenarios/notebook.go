@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Fence tags of a notebook's cells.
@@ -38,8 +40,12 @@ type cell struct {
 }
 
 // ParseNotebook splits a Markdown text into prose and cells. A fence that is
-// never closed is an error naming its line.
+// never closed, a text that is not UTF-8 text, and a text without cells are
+// malformed (*PosError naming the line).
 func ParseNotebook(path, text string) (*Notebook, error) {
+	if line, col, ok := binaryAt(text); ok {
+		return nil, &posError{file: path, line: line, col: col, msg: "not a text file (a NUL byte or invalid UTF-8 here): want a Markdown notebook"}
+	}
 	nb := &Notebook{Path: path, lines: strings.Split(text, "\n")}
 	lines := nb.lines
 	for i := 0; i < len(lines); i++ {
@@ -54,7 +60,7 @@ func ParseNotebook(path, text string) (*Notebook, error) {
 		}
 		end := closeFence(lines, i+1, fence)
 		if end < 0 {
-			return nil, fmt.Errorf("%s:%d:1: the code block opened here is never closed: want a line %q", path, i+1, fence)
+			return nil, &posError{file: path, line: i + 1, col: 1, msg: fmt.Sprintf("the code block opened here is never closed: want a line %q", fence)}
 		}
 		switch tag {
 		case cellTag:
@@ -69,7 +75,7 @@ func ParseNotebook(path, text string) (*Notebook, error) {
 				if f2, t2, ok := openFence(lines[j]); ok && t2 == outputTag {
 					e2 := closeFence(lines, j+1, f2)
 					if e2 < 0 {
-						return nil, fmt.Errorf("%s:%d:1: the output block opened here is never closed: want a line %q", path, j+1, f2)
+						return nil, &posError{file: path, line: j + 1, col: 1, msg: fmt.Sprintf("the output block opened here is never closed: want a line %q", f2)}
 					}
 					c.outStart, c.outStop = c.end, e2+1
 				}
@@ -77,15 +83,40 @@ func ParseNotebook(path, text string) (*Notebook, error) {
 			nb.cells = append(nb.cells, c)
 			i = c.outStop - 1
 		case outputTag:
-			return nil, fmt.Errorf("%s:%d:1: a %s block must follow a %s cell", path, i+1, outputTag, cellTag)
+			return nil, &posError{file: path, line: i + 1, col: 1, msg: fmt.Sprintf("a %s block must follow a %s cell", outputTag, cellTag)}
 		default:
 			i = end
 		}
 	}
 	if len(nb.cells) == 0 {
-		return nil, fmt.Errorf("%s:1:1: no %s cells: want at least one fenced block tagged %s", path, cellTag, cellTag)
+		what := "no"
+		if strings.TrimSpace(text) == "" {
+			what = "an empty file: no"
+		}
+		return nil, &posError{file: path, line: 1, col: 1, msg: fmt.Sprintf("%s %s cells: want at least one fenced block tagged %s", what, cellTag, cellTag)}
 	}
 	return nb, nil
+}
+
+// binaryAt finds the first NUL byte or invalid UTF-8 sequence in text.
+func binaryAt(text string) (line, col int, found bool) {
+	bad := strings.IndexByte(text, 0)
+	if !utf8.ValidString(text) {
+		for i, r := range text {
+			if _, size := utf8.DecodeRuneInString(text[i:]); r == utf8.RuneError && size == 1 {
+				if bad < 0 || i < bad {
+					bad = i
+				}
+				break
+			}
+		}
+	}
+	if bad < 0 {
+		return 0, 0, false
+	}
+	before := []byte(text[:bad])
+	line = bytes.Count(before, []byte("\n")) + 1
+	return line, bad - (bytes.LastIndexByte(before, '\n') + 1) + 1, true
 }
 
 // paragraph returns the first paragraph of prose in lines, joined.

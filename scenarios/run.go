@@ -129,6 +129,9 @@ type Result struct {
 	Original string
 	// names are the notebook's names of sockets, by host and endpoint.
 	names map[sim.EndpointKey]string
+	// ran is how many cells ran (all of them unless a budget stopped the
+	// run: see Stopped).
+	ran int
 }
 
 // SocketName is the notebook's name of the socket whose endpoint is
@@ -180,7 +183,7 @@ func (r *Result) WriteCells(w io.Writer) error {
 	if r.Release != "" {
 		fmt.Fprintf(w, "# %s\n\n", KernelNote())
 	}
-	for i, c := range r.Notebook.cells {
+	for i, c := range r.Notebook.cells[:r.ran] {
 		fmt.Fprintf(w, "-- %s:%d --\n", r.Notebook.Path, c.first)
 		for _, l := range c.code {
 			fmt.Fprintf(w, "  %s\n", l)
@@ -191,6 +194,9 @@ func (r *Result) WriteCells(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	failed := len(r.Failures())
+	if r.Stopped != "" {
+		fmt.Fprintf(w, "stopped: %s\n", r.Stopped)
+	}
 	fmt.Fprintf(w, "%d expectations, %d failed\n", len(r.Checks), failed)
 	for _, f := range r.Failures() {
 		fmt.Fprintln(w, f)
@@ -217,9 +223,11 @@ func RunFile(p string, cfg Config) (*Result, error) {
 }
 
 // RunText runs a notebook given as text; path names it in messages. A
-// malformed statement or a run that exceeds its budget is an error
-// (*PosError: FILE:LINE:COL: message); failed expectations are not: they
-// are in the result.
+// malformed statement is an error (*PosError: FILE:LINE:COL: message) and
+// no result. A run that exceeds its budget returns the result of what ran
+// (every cell up to the statement that stopped it, with the expectations
+// made so far judged) and the budget error (*sim.BudgetError, positioned).
+// Failed expectations are not errors: they are in the result.
 func RunText(p, text string, cfg Config) (*Result, error) {
 	nb, err := ParseNotebook(p, text)
 	if err != nil {
@@ -248,8 +256,17 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 				err = in.exec(st)
 			}
 			if err != nil {
-				in.w.Close()
-				return nil, err
+				if !errors.As(err, new(*sim.BudgetError)) {
+					in.w.Close()
+					return nil, err
+				}
+				parts[i] = in.parts
+				res, ferr := in.finish(nb, text, parts[:i+1])
+				if ferr != nil {
+					return nil, ferr
+				}
+				res.Stopped = err.Error()
+				return res, err
 			}
 		}
 		if err := in.checkNATs(); err != nil {
@@ -262,7 +279,13 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		in.w.Close()
 		return nil, err
 	}
-	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), names: map[sim.EndpointKey]string{}}
+	return in.finish(nb, text, parts)
+}
+
+// finish judges the expectations and writes each cell's output.
+func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, error) {
+	p := in.file
+	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), ran: len(parts), names: map[sim.EndpointKey]string{}}
 	for name, sk := range in.socks {
 		if ep := sk.s.Endpoint(); ep != 0 {
 			res.names[sim.EndpointKey{Host: sk.host.Name(), Endpoint: ep}] = name
@@ -270,7 +293,7 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 	}
 	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
 	res.Title, res.World = nb.Title, in.w
-	if cfg.Kernel {
+	if in.cfg.Kernel {
 		res.Release = kernel.Release()
 		res.Notes = append(res.Notes, KernelNote())
 	}

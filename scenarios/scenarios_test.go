@@ -152,11 +152,24 @@ func TestMalformed(t *testing.T) {
 	assert.EqualError(t, err, "y.md:3:1: the code block opened here is never closed: want a line \"```\"")
 	_, err = scenarios.RunText("z.md", "# t\nprose only\n", scenarios.Config{})
 	assert.EqualError(t, err, "z.md:1:1: no tcpsim cells: want at least one fenced block tagged tcpsim")
+	for text, want := range map[string]string{
+		"":                           "e.md:1:1: an empty file: no tcpsim cells",
+		"# t\n\x00\x01\x02":          "e.md:2:1: not a text file (a NUL byte or invalid UTF-8 here)",
+		"# t\nab\xff\xfe\n```tcpsim": "e.md:2:3: not a text file",
+		"```tcpsim-output\nx\n```\n": "e.md:1:1: a tcpsim-output block must follow a tcpsim cell",
+	} {
+		_, err = scenarios.RunText("e.md", text, scenarios.Config{})
+		require.Error(t, err, "%q", text)
+		assert.True(t, scenarios.IsPosError(err), "%q: %v is not positioned", text, err)
+		assert.Contains(t, err.Error(), want, "%q", text)
+	}
 }
 
 func TestBudgetStopsNotebook(t *testing.T) {
-	_, err := scenarios.Run("lost-final-ack", scenarios.Config{MaxTime: 30 * time.Second})
+	res, err := scenarios.Run("lost-final-ack", scenarios.Config{MaxTime: 30 * time.Second})
 	require.Error(t, err)
+	require.NotNil(t, res, "what ran before the budget stopped it")
+	res.Close()
 	assert.Contains(t, err.Error(), "lost-final-ack.md:")
 	assert.Contains(t, err.Error(), "virtual-time budget of 30s exhausted")
 }
@@ -246,8 +259,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\nexpect 1 packets a>b #1.seq\n```\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		res, err := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000})
-		if err == nil {
+		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000})
+		if res != nil {
 			res.Close()
 		}
 	})

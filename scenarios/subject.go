@@ -44,6 +44,9 @@ func (in *interp) subject(st stmt, toks []token) (subject, []token, error) {
 	if sk := in.socks[toks[0].text]; sk != nil {
 		return subject{sock: sk}, toks[1:], nil
 	}
+	if sk := in.awaitedSock(toks[0].text); sk != nil {
+		return subject{sock: sk}, toks[1:], nil
+	}
 	h := in.hosts[toks[0].text]
 	if h == nil {
 		return subject{}, nil, in.errAt(st, toks[0], "unknown socket or host %q: want a socket (%s) or a host (%s)", toks[0].text, in.sockNames(), in.hostNames())
@@ -63,6 +66,28 @@ func (in *interp) subject(st stmt, toks []token) (subject, []token, error) {
 		rest = rest[1:]
 	}
 	return s, rest, nil
+}
+
+// awaitedSock returns the socket a listener's Nth accepted connection
+// will be (LISTENER/N) before it is accepted: a stand-in, closed, that
+// becomes the connection when the listener accepts it (see record). It
+// returns nil when name is not LISTENER/N.
+func (in *interp) awaitedSock(name string) *sock {
+	if sk := in.awaited[name]; sk != nil {
+		return sk
+	}
+	l, num, ok := strings.Cut(name, "/")
+	lk := in.socks[l]
+	n, err := strconv.Atoi(num)
+	if !ok || lk == nil || lk.listener == nil || err != nil || n < 1 || n > 1<<30 {
+		return nil
+	}
+	sk := &sock{name: name, host: lk.host, s: lk.host.FailedSocket(nil), awaited: true, listenerName: l}
+	if in.awaited == nil {
+		in.awaited = map[string]*sock{}
+	}
+	in.awaited[name] = sk
+	return sk
 }
 
 // inStateNow reports whether the subject is in state s right now.
@@ -95,17 +120,26 @@ type span struct {
 
 // history returns the subject's transitions.
 func (in *interp) history(subj subject) []sim.Transition {
+	return in.historyTo(subj, in.w.TransitionCount())
+}
+
+// historyTo returns the subject's transitions among the first n the World
+// observed: those before a statement, when n is the count at the
+// statement, and not those that a later statement at the same instant
+// caused.
+func (in *interp) historyTo(subj subject, n int) []sim.Transition {
 	var out []sim.Transition
+	all := in.w.Transitions()[:n]
 	if sk := subj.sock; sk != nil {
 		id := sk.s.Endpoint()
-		for _, t := range in.w.Transitions() {
+		for _, t := range all {
 			if t.Host == sk.host.Name() && t.Endpoint == id {
 				out = append(out, t)
 			}
 		}
 		return out
 	}
-	for _, t := range in.w.Transitions() {
+	for _, t := range all {
 		if t.Host == subj.host.Name() && t.From != sim.Listen && t.To != sim.Listen && subj.matches(t.Local, t.Remote) {
 			out = append(out, t)
 		}

@@ -245,6 +245,13 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 	return s, nil
 }
 
+// FailedSocket returns a socket that never opened because a call failed
+// with err: it is closed, has no endpoint, and Err returns err. A caller
+// that names sockets keeps the name of a failed connect with it.
+func (h *Host) FailedSocket(err error) *Socket {
+	return &Socket{h: h, idx: -1, closed: true, err: err}
+}
+
 // localAddr is the address a socket binds: want if given (the host's
 // address or Loopback), else Loopback toward a loopback address and the
 // host's address otherwise.

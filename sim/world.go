@@ -187,6 +187,10 @@ func (w *World) PacketCount() int {
 // Transitions returns every state transition observed so far, in order.
 func (w *World) Transitions() []Transition { return slices.Clone(w.transitions) }
 
+// TransitionCount returns how many transitions were observed so far: a
+// mark that Transitions()[:n] later cuts at.
+func (w *World) TransitionCount() int { return len(w.transitions) }
+
 // subSeed derives an independent 64-bit seed for one named stream.
 func (w *World) subSeed(kind, name string) uint64 {
 	f := fnv.New64a()

@@ -32,10 +32,16 @@ type Report struct {
 	// Release, when set, says the hosts were the running Linux kernel of
 	// that release (kernel mode), not simulated stacks.
 	Release string
+	// Stopped, when set, is the budget error that stopped the run before
+	// its end: the report holds what ran until then.
+	Stopped string
 }
 
-// Passed reports whether every check holds.
+// Passed reports whether the run went to its end and every check holds.
 func (r Report) Passed() bool {
+	if r.Stopped != "" {
+		return false
+	}
 	for _, c := range r.Checks {
 		if !c.OK {
 			return false
@@ -60,6 +66,7 @@ type jsonDoc struct {
 	Notes       []string         `json:"notes"`
 	EndNs       int64            `json:"end_ns"`
 	Events      int64            `json:"events"`
+	Stopped     string           `json:"stopped,omitempty"`
 }
 
 type jsonHost struct {
@@ -228,7 +235,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
 		Hosts: []jsonHost{}, Hops: hops(w), Links: []jsonLink{}, Packets: []jsonPacket{},
 		Transitions: []jsonTransition{}, Checks: []jsonCheck{}, Notes: r.Notes,
-		EndNs: int64(w.Now()), Events: w.Events(), Backend: "simulator", Release: r.Release,
+		EndNs: int64(w.Now()), Events: w.Events(), Backend: "simulator", Release: r.Release, Stopped: r.Stopped,
 	}
 	if r.Release != "" {
 		doc.Backend, doc.Stack = "kernel", "linux "+r.Release

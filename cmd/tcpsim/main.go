@@ -11,7 +11,7 @@
 //
 // Exit status: 0 when every expectation holds (and, for check, every output
 // is unchanged), 1 when one does not or a run stops on a budget, 2 for bad
-// usage or a malformed notebook.
+// usage or a malformed notebook, 3 when tcpsim itself failed (a bug).
 package main
 
 import (
@@ -82,8 +82,18 @@ func (e usageError) Error() string { return e.msg }
 
 var errFailed = errors.New("failed")
 
-func run(args []string, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdout, stderr)
+// exitInternal is the status of a run that panicked: a bug in tcpsim, not
+// in the notebook.
+const exitInternal = 3
+
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "tcpsim: internal error (a bug in tcpsim, not in the notebook; please report it with the notebook): %v\n%s", r, debug.Stack())
+			code = exitInternal
+		}
+	}()
+	err := dispatchFn(args, stdout, stderr)
 	var ue usageError
 	switch {
 	case err == nil:
@@ -101,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// dispatchFn is dispatch; a test replaces it to see what a panic does.
+var dispatchFn = dispatch
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -268,6 +281,7 @@ func positiveDuration(flag, v string) (time.Duration, error) {
 }
 
 // load runs a built-in or a file; a malformed notebook is a usage error.
+// A run stopped by a budget returns what ran and the budget error.
 func load(target string, cfg scenarios.Config) (*scenarios.Result, error) {
 	var res *scenarios.Result
 	var err error
@@ -281,13 +295,14 @@ func load(target string, cfg scenarios.Config) (*scenarios.Result, error) {
 	case err == nil:
 		return res, nil
 	case errors.As(err, &be):
-		return nil, fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
+		return res, fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
 	case scenarios.IsPosError(err):
 		return nil, usageError{msg: err.Error(), pos: true}
 	case errors.As(err, new(*scenarios.ConfigError)):
 		return nil, usageError{msg: err.Error(), pos: true}
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, usageError{msg: err.Error()}
+	case errors.As(err, new(*fs.PathError)):
+		// A notebook that does not exist, is a directory, or cannot be read.
+		return nil, usageError{msg: err.Error() + ": want a notebook file (FILE.md) or a built-in name", pos: true}
 	}
 	return nil, err
 }
@@ -298,6 +313,16 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res, err := load(rf.target, rf.cfg)
+	if res != nil && err != nil {
+		// Stopped by a budget: print what ran, then the error.
+		defer res.Close()
+		if rf.json {
+			_ = trace.WriteJSON(stdout, res.Report)
+		} else {
+			_ = res.WriteCells(stdout)
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -372,6 +397,12 @@ func check(args []string, stdout, stderr io.Writer) error {
 	failed := 0
 	for _, t := range targets {
 		res, err := load(t, scenarios.Config{})
+		if res != nil && err != nil {
+			res.Close()
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s\n  %v\n", t, err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -450,11 +481,12 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// writeFile creates path and fills it with write.
+// writeFile creates path and fills it with write. A path that cannot be
+// created is bad usage.
 func writeFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return usageError{msg: err.Error() + ": want a file that can be created", pos: true}
 	}
 	if err := write(f); err != nil {
 		f.Close()

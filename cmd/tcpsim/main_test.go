@@ -150,7 +150,7 @@ func TestBudgetStopsTheRun(t *testing.T) {
 
 func TestPcapToBadPath(t *testing.T) {
 	code, _, errOut := tcpsim("run", "normal-close", "--pcap", filepath.Join(t.TempDir(), "no", "such", "dir.pcap"))
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "no such file or directory")
 }
 
