@@ -62,6 +62,16 @@ func (f Flags) String() string {
 	return string(b[:n])
 }
 
+// FlagOfChar returns the flag tcpdump prints as c (S F R P . U E W).
+func FlagOfChar(c byte) (Flags, bool) {
+	for _, n := range flagNames {
+		if n.char == c {
+			return n.f, true
+		}
+	}
+	return 0, false
+}
+
 // ParseFlags reads flags written as names joined by '|' or ',' (e.g.
 // "FIN|ACK"), case-insensitively.
 func ParseFlags(s string) (Flags, error) {

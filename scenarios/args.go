@@ -64,17 +64,18 @@ func (in *interp) duration(st stmt, t token, what string) (time.Duration, error)
 // (a packet's times), each optionally followed by +D or -D.
 type timeExpr struct {
 	rel    bool
-	pkt    int
+	ref    pktRef // #REF.sent or #REF.arrived when ref.src is set
 	arrive bool
 	off    time.Duration
 	src    string
+	upto   int // the packets sent before the statement, for a pick's ref
 }
 
 func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
 	s := t.text
 	te := timeExpr{src: s}
 	bad := func() (timeExpr, error) {
-		return te, in.errAt(st, t, "time %q: want 1.5s (from the start), +1s (from now), or #N.sent / #N.arrived, optionally +D or -D", s)
+		return te, in.errAt(st, t, "time %q: want 1.5s (from the start), +1s (from now), or #N.sent / #N.arrived (or #NAME.sent ...), optionally +D or -D", s)
 	}
 	switch {
 	case strings.HasPrefix(s, "#"):
@@ -82,11 +83,11 @@ func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
 		if dot < 0 {
 			return bad()
 		}
-		n, err := strconv.Atoi(s[1:dot])
-		if err != nil || n < 1 {
-			return bad()
+		ref, err := in.parseRef(st, t, s[:dot])
+		if err != nil {
+			return te, err
 		}
-		te.pkt = n
+		te.ref, te.upto = ref, in.w.PacketCount()
 		rest := s[dot+1:]
 		end := strings.IndexAny(rest, "+-")
 		if end < 0 {
@@ -131,17 +132,16 @@ func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
 // wrote it.
 func (in *interp) evalTime(te timeExpr, now time.Duration) (time.Duration, error) {
 	switch {
-	case te.pkt > 0:
-		pkts := in.w.Packets()
-		if te.pkt > len(pkts) {
-			return 0, fmt.Errorf("%s: packet #%d was never sent (the run sent %d)", te.src, te.pkt, len(pkts))
+	case te.ref.src != "":
+		p, err := in.resolve(te.ref, te.upto)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v", te.src, err)
 		}
-		p := pkts[te.pkt-1]
 		if !te.arrive {
 			return p.Sent + te.off, nil
 		}
 		if p.Delivered < 0 {
-			return 0, fmt.Errorf("%s: packet #%d never arrived (%v)", te.src, te.pkt, p.Fate)
+			return 0, fmt.Errorf("%s: packet #%d never arrived (%v)", te.src, p.ID, p.Fate)
 		}
 		return p.Delivered + te.off, nil
 	case te.rel:

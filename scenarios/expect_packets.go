@@ -3,235 +3,188 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/tcpsim/tcpsim/netem"
-	"github.com/tcpsim/tcpsim/trace"
 )
 
 // This file holds the expectations about packets: counts and fields.
 
-// expectPackets: N packet(s) DIR [FLAG...] [pure-ack|data|no-data]
-// [delivered|dropped|held|duplicated|injected] [retransmitted].
+// expectPackets: N packet(s) MATCH (see pktMatch), among the packets sent
+// before the statement.
 func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), error) {
 	n, _ := strconv.Atoi(args[0].text)
 	if len(args) < 3 || (args[1].text != "packet" && args[1].text != "packets") {
-		return nil, in.errEnd(st, "want expect N packets FROM>TO [FLAG...] [pure-ack|data|no-data] [FATE] [retransmitted]")
+		return nil, in.errEnd(st, "want expect N packets FROM>TO [FLAG...] [exact] [pure-ack|data|no-data] [FATE] [retransmitted] [since T]")
 	}
-	_, fromNode, toNode, err := in.linkDir(st, args[2])
+	m, err := in.parseMatch(st, args[2:])
 	if err != nil {
 		return nil, err
 	}
-	from, to := fromNode.Name(), toNode.Name()
-	var flags netem.Flags
-	exact, payload, fate, retrans, discarded := false, netem.AnyPayload, "", false, false
-	since := timeExpr{}
-	rest := args[3:]
-	if k := len(rest); k >= 2 && rest[k-2].text == "since" {
-		var err error
-		if since, err = in.parseTime(st, rest[k-1]); err != nil {
-			return nil, err
-		}
-		rest = rest[:k-2]
-	}
-	now, sent := in.w.Now(), in.w.PacketCount() // the packets before this statement
-	for _, t := range rest {
-		switch t.text {
-		case "pure-ack":
-			flags, exact, payload = netem.ACK, true, netem.NoPayload
-		case "data":
-			payload = netem.WithPayload
-		case "no-data":
-			payload = netem.NoPayload
-		case "delivered", "dropped", "held", "duplicated", "injected":
-			fate = t.text
-		case "retransmitted":
-			retrans = true
-		case "discarded":
-			discarded = true
-		default:
-			f, err := netem.ParseFlags(t.text)
-			if err != nil {
-				return nil, in.errAt(st, t, "%v, or pure-ack, data, no-data, a fate (delivered, dropped, held, duplicated, injected), discarded or retransmitted", err)
-			}
-			flags |= f
-		}
-	}
+	upto := in.w.PacketCount() // the packets before this statement
 	return func() (bool, string) {
-		from0, err := in.evalTime(since, now)
+		rows, err := in.matchRows(m, upto)
 		if err != nil {
 			return false, err.Error()
 		}
-		// A retransmission repeats a segment of the same incarnation of its
-		// tuple. A new incarnation starts at a SYN that does not follow
-		// another SYN on the tuple (its ISN may even equal the old one).
-		type pair [2]netip.AddrPort
-		type key struct {
-			src, dst netip.AddrPort
-			inc      int
-			seq      uint32
-			f        netem.Flags
-			n        int
+		if len(rows) == 0 {
+			return n == 0, "none"
 		}
-		seen := map[key]bool{}     // membership only
-		inc := map[pair]int{}      // lookups only
-		lastSYN := map[pair]bool{} // lookups only
 		var ids []string
-		for _, r := range trace.Rows(in.w.Packets()) {
-			if !r.TCP || r.Fate == netem.Duplicated {
-				continue
-			}
-			t := pair{r.H.Src, r.H.Dst}
-			if t[1].Compare(t[0]) < 0 {
-				t[0], t[1] = t[1], t[0]
-			}
-			syn := r.H.Flags&netem.SYN != 0 && r.H.Flags&netem.ACK == 0
-			if syn && !lastSYN[t] {
-				inc[t]++
-			}
-			lastSYN[t] = syn
-			k := key{r.H.Src, r.H.Dst, inc[t], r.H.Seq, r.H.Flags & (netem.SYN | netem.FIN | netem.RST), r.H.PayloadLen}
-			again := seen[k] && (k.f != 0 || k.n > 0)
-			seen[k] = true
-			if r.From != from || r.To != to || r.H.Flags&flags != flags || (exact && r.H.Flags != flags) {
-				continue
-			}
-			if (payload == netem.NoPayload && r.H.PayloadLen > 0) || (payload == netem.WithPayload && r.H.PayloadLen == 0) {
-				continue
-			}
-			if (fate != "" && r.Fate.String() != fate) || (retrans && !again) || r.Sent < from0 || r.ID > sent || (discarded && r.Discarded == "") {
-				continue
-			}
+		for _, r := range rows {
 			ids = append(ids, fmt.Sprintf("#%d", r.ID))
 		}
-		if len(ids) == 0 {
-			return len(ids) == n, "none"
-		}
-		return len(ids) == n, fmt.Sprintf("%d: %s", len(ids), strings.Join(ids, " "))
+		return len(rows) == n, fmt.Sprintf("%d: %s", len(rows), strings.Join(ids, " "))
 	}, nil
 }
 
-// packetField reads #N.FIELD.
-func (in *interp) packetField(st stmt, t token) (func() (uint64, error), error) {
-	id, field, ok := strings.Cut(strings.TrimPrefix(t.text, "#"), ".")
-	n, err := strconv.Atoi(id)
-	fields := "seq, ack, len, win, tsval, tsecr, src, dst, sport, dport or ttl"
-	if !ok || err != nil || n < 1 || !strings.Contains(fields, field) || field == "" || strings.ContainsAny(field, ", ") {
-		return nil, in.errAt(st, t, "packet field %q: want #N.FIELD with FIELD one of %s", t.text, fields)
-	}
-	return func() (uint64, error) {
-		rows := trace.Rows(in.w.Packets())
-		if n > len(rows) || !rows[n-1].TCP {
-			return 0, fmt.Errorf("no TCP packet #%d (the run sent %d)", n, len(rows))
-		}
-		h := rows[n-1].H
-		switch field {
-		case "src":
-			return uint64(addrNum(h.Src.Addr())), nil
-		case "dst":
-			return uint64(addrNum(h.Dst.Addr())), nil
-		case "sport":
-			return uint64(h.Src.Port()), nil
-		case "dport":
-			return uint64(h.Dst.Port()), nil
-		case "ttl":
-			return uint64(rows[n-1].Data[8]), nil
-		case "seq":
-			return uint64(h.Seq), nil
-		case "ack":
-			return uint64(h.Ack), nil
-		case "len":
-			return uint64(h.PayloadLen), nil
-		case "win":
-			return uint64(h.Window), nil
-		}
-		if !h.HasTS {
-			return 0, fmt.Errorf("packet #%d has no timestamp option", n)
-		}
-		if field == "tsval" {
-			return uint64(h.TS.Val), nil
-		}
-		return uint64(h.TS.Ecr), nil
-	}, nil
-}
+// compareOps are the comparisons of expect #REF.FIELD OP VALUE.
+var compareOps = map[string]bool{"=": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true} // lookups only
 
-func addrNum(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-// isAddrField reports whether #N.FIELD holds an address.
-func isAddrField(t token) bool {
-	return strings.HasSuffix(t.text, ".src") || strings.HasSuffix(t.text, ".dst")
-}
-
-// fieldText prints a field's value: an address for src and dst.
-func fieldText(t token, v uint64) string {
-	if isAddrField(t) {
-		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
-	}
-	return strconv.FormatUint(v, 10)
-}
-
-// expectField: #N.FIELD = #M.FIELD|NUMBER|IP, or != in place of =; the
-// right side may add or take off a number (#M.seq + 65537), modulo 2^32 for
-// the 32-bit fields (seq, ack, tsval, tsecr).
+// expectField: #REF.FIELD OP RIGHT [+|- N], where OP is = != < <= > >=
+// and RIGHT is #REF.FIELD, a number, an address or a host (src, dst),
+// flags ([R.] or RST|ACK) or a time (sent, arrived). seq, ack, tsval and
+// tsecr are compared in sequence space, with arithmetic modulo 2^32;
+// flags only with = and !=, exactly.
 func (in *interp) expectField(st stmt, args []token) (func() (bool, string), error) {
-	var off int64
-	if len(args) == 5 && (args[3].text == "+" || args[3].text == "-") && strings.HasPrefix(args[2].text, "#") {
-		n, err := strconv.ParseInt(args[4].text, 10, 64)
-		if err != nil || n < 0 || n > 1<<32 {
-			return nil, in.errAt(st, args[4], "%q: want a number from 0 to 4294967296 after %s", args[4].text, args[3].text)
-		}
-		if args[3].text == "-" {
-			n = -n
-		}
-		off, args = n, args[:3]
+	usage := "want expect #N.FIELD OP #M.FIELD [+|- N], or OP a value (OP: = != < <= > >=)"
+	if len(args) != 3 && len(args) != 5 {
+		return nil, in.errEnd(st, "%s", usage)
 	}
-	if len(args) != 3 || (args[1].text != "=" && args[1].text != "!=") {
-		return nil, in.errEnd(st, "want expect #N.FIELD = #M.FIELD [+|- N] (or = NUMBER, or !=)")
-	}
-	a, err := in.packetField(st, args[0])
+	left, err := in.parseField(st, args[0])
 	if err != nil {
 		return nil, err
 	}
+	op := args[1].text
+	if !compareOps[op] {
+		return nil, in.errAt(st, args[1], "operator %q: %s", op, usage)
+	}
+	if left.kind == kindFlags || left.kind == kindAddr {
+		if op != "=" && op != "!=" {
+			return nil, in.errAt(st, args[1], "%s compares only with = or !=", left.field)
+		}
+	}
+	var off int64 // added to the right side: a number, or nanoseconds
+	right := args[2]
+	rightText := right.text
+	if len(args) == 5 {
+		sign := args[3].text
+		if sign != "+" && sign != "-" {
+			return nil, in.errAt(st, args[3], "%q: want + or - and an offset", sign)
+		}
+		if left.kind == kindTime {
+			d, err := in.duration(st, args[4], "offset")
+			if err != nil {
+				return nil, err
+			}
+			off = int64(d)
+		} else {
+			n, err := strconv.ParseInt(args[4].text, 10, 64)
+			if err != nil || n < 0 || n > 1<<32 {
+				return nil, in.errAt(st, args[4], "%q: want a number from 0 to 4294967296 after %s", args[4].text, sign)
+			}
+			off = n
+		}
+		if left.kind == kindFlags || left.kind == kindAddr {
+			return nil, in.errAt(st, args[3], "%s takes no arithmetic", left.field)
+		}
+		if sign == "-" {
+			off = -off
+		}
+		rightText += " " + sign + " " + args[4].text
+	}
+	upto := in.w.PacketCount()
 	var b func() (uint64, error)
-	other := args[2].text
-	v, perr := strconv.ParseUint(other, 10, 64)
-	switch {
-	case strings.HasPrefix(other, "#") || (!isAddrField(args[0]) && perr != nil):
-		if b, err = in.packetField(st, args[2]); err != nil {
+	if strings.HasPrefix(right.text, "#") {
+		rf, err := in.parseField(st, right)
+		if err != nil {
 			return nil, err
 		}
-	case isAddrField(args[0]):
-		ip, ok := in.addrOf(other)
-		if !ok {
-			return nil, in.errAt(st, args[2], "%q: want #M.src, #M.dst, an IPv4 address, or a host or NAT of this notebook (%s)", other, in.nodeNames())
+		if rf.kind != left.kind {
+			return nil, in.errAt(st, right, "%s and %s are different kinds of field", left.src, rf.src)
 		}
-		b = func() (uint64, error) { return uint64(addrNum(ip)), nil }
-	default:
+		b = func() (uint64, error) { return in.fieldValue(rf, upto) }
+	} else {
+		v, err := in.fieldConst(st, left, right)
+		if err != nil {
+			return nil, err
+		}
 		b = func() (uint64, error) { return v, nil }
 	}
-	neq := args[1].text == "!="
-	right := args[2].text
-	if off != 0 {
-		right = fmt.Sprintf("%s %+d", right, off)
-		right = strings.Replace(right, " +", " + ", 1)
-		right = strings.Replace(right, " -", " - ", 1)
-	}
-	wraps := strings.HasSuffix(args[2].text, ".seq") || strings.HasSuffix(args[2].text, ".ack") || strings.HasSuffix(args[2].text, ".tsval") || strings.HasSuffix(args[2].text, ".tsecr")
 	return func() (bool, string) {
-		x, err1 := a()
+		x, err1 := in.fieldValue(left, upto)
 		y, err2 := b()
 		if err1 != nil || err2 != nil {
 			return false, fmt.Sprint(errors.Join(err1, err2))
 		}
 		y = uint64(int64(y) + off)
-		if wraps {
+		if left.kind == kindSeq {
 			y = uint64(uint32(y))
 		}
-		return (x == y) != neq, fmt.Sprintf("%s is %s, %s is %s", args[0].text, fieldText(args[0], x), right, fieldText(args[0], y))
+		ok := compareField(left.kind, op, x, y)
+		return ok, fmt.Sprintf("%s is %s, %s is %s", left.src, valueText(left.kind, x), rightText, valueText(left.kind, y))
 	}, nil
+}
+
+// fieldConst reads the constant a field is compared with.
+func (in *interp) fieldConst(st stmt, left fieldRef, t token) (uint64, error) {
+	switch left.kind {
+	case kindAddr:
+		ip, ok := in.addrOf(t.text)
+		if !ok {
+			return 0, in.errAt(st, t, "%q: want #M.src, #M.dst, an IPv4 address, or a host or NAT of this notebook (%s)", t.text, in.nodeNames())
+		}
+		return uint64(addrNum(ip)), nil
+	case kindFlags:
+		f, err := parseFlagsValue(t.text)
+		if err != nil {
+			return 0, in.errAt(st, t, "%v: want flags as tcpdump prints them ([S.], [R], [F.]) or names (RST|ACK)", err)
+		}
+		return uint64(f), nil
+	case kindTime:
+		te, err := in.parseTime(st, t)
+		if err != nil {
+			return 0, err
+		}
+		if te.rel || te.ref.src != "" {
+			return 0, in.errAt(st, t, "%q: want a time from the start (1.5s) or #M.sent / #M.arrived", t.text)
+		}
+		return uint64(te.off), nil
+	}
+	v, err := strconv.ParseUint(t.text, 10, 64)
+	if err != nil || (left.kind == kindSeq && v > 1<<32-1) {
+		return 0, in.errAt(st, t, "%q: want #M.FIELD or a whole number", t.text)
+	}
+	return v, nil
+}
+
+// compareField applies op; seq-space values compare as RFC 9293's
+// modular arithmetic has it (a < b when b is less than 2^31 ahead of a).
+func compareField(kind int, op string, x, y uint64) bool {
+	c := 0
+	switch {
+	case kind == kindSeq:
+		d := int32(uint32(x) - uint32(y))
+		if d < 0 {
+			c = -1
+		} else if d > 0 {
+			c = 1
+		}
+	case x < y:
+		c = -1
+	case x > y:
+		c = 1
+	}
+	switch op {
+	case "=":
+		return c == 0
+	case "!=":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	}
+	return c >= 0
 }

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -10,12 +11,12 @@ import (
 )
 
 func (in *interp) cmdInject(st stmt, args []token) error {
-	o, err := in.options(st, args, "seq", "ack", "win", "ts", "payload")
+	o, err := in.options(st, args, "seq", "ack", "win", "ts", "payload", "as")
 	if err != nil {
 		return err
 	}
 	if len(o.words) != 2 {
-		return in.errEnd(st, "inject takes a socket and flags: inject SOCK RST [seq=next|+N] [ack=next|+N] [win=N] [ts=VAL/ECR] [payload=\"...\"]")
+		return in.errEnd(st, "inject takes a socket and flags: inject SOCK RST [seq=next|+N] [ack=next|+N] [win=N] [ts=VAL/ECR] [payload=\"...\"] [as NAME]")
 	}
 	sk, err := in.sock(st, o.words[0])
 	if err != nil {
@@ -126,6 +127,11 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	id, err := in.w.Inject(sk.host, in.w.Now(), data)
 	if err != nil {
 		return in.errAt(st, o.words[1], "%v", err)
+	}
+	if t, ok := o.kv["as"]; ok {
+		if err := in.definePacket(st, t, &pktName{id: id, what: fmt.Sprintf("packet #%d, injected", id)}); err != nil {
+			return err
+		}
 	}
 	in.printf("injected #%d %s > %s [%v] seq %d ack %d\n", id, remote, local, flags, seg.Seq, seg.Ack)
 	return nil

@@ -30,6 +30,11 @@ type interp struct {
 	marks     map[string]int // per view: records already shown
 	workloads []*workload
 	order     []string // socket names in creation order
+	// pktNames are the named packets (#NAME); lookups only. rowCache is
+	// the decoded trace as of rowKey (packets sent, events run).
+	pktNames map[string]*pktName
+	rowCache []trace.Row
+	rowKey   [2]int64
 	// awaited are the stand-ins of connections that expectations named
 	// before their listener accepted them; lookups only.
 	awaited map[string]*sock
@@ -125,6 +130,7 @@ func init() {
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
+		"packet": (*interp).cmdPacket,
 	}
 }
 

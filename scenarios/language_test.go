@@ -161,3 +161,77 @@ func TestBudgetKeepsWhatRan(t *testing.T) {
 	assert.NotContains(t, b.String(), "third", "the cell after the one that stopped")
 	assert.Contains(t, b.String(), "stopped: x.md:16:5: sim: virtual-time budget")
 }
+
+// TestPacketReferences: packets by name (inject as, a rule's name=, a
+// packet statement's pick) wherever #N stands, with field arithmetic,
+// exact flags, times and sequence-space comparisons; a pick that matches
+// nothing fails and says so.
+func TestPacketReferences(t *testing.T) {
+	res := runBody(t, "listen server 80\nconnect client server:80 as c from=40000\nconnect client server:80 as d from=40001\n"+
+		"drop client>server pure-ack after server>client FIN name=finalack\n+0.1 close c\nrun 1s\n"+
+		"packet fin1 = first client>server FIN\npacket fin2 = last server>client FIN\npacket syn3 = 3rd client>server SYN\n"+
+		"inject c RST as probe\n"+
+		"expect #fin2.ack = #fin1.seq + 1\nexpect #fin2.ack > #fin1.seq\nexpect #fin1.seq < #fin2.ack\nexpect #fin1.seq >= #fin2.ack\n"+
+		"expect #fin1.flags = [F.]\nexpect #fin1.flags = FIN|ACK\nexpect #fin1.flags != [F]\nexpect #probe.flags = [R]\nexpect #probe.flags = [R.]\n"+
+		"expect #fin1.arrived = #fin1.sent + 10ms\nexpect #fin1.sent = 0.1s\nexpect #finalack.flags = [.]\nexpect #finalack.arrived = 0s\n"+
+		"expect #syn3.seq = #fin1.seq\nexpect c TIME-WAIT by #fin2.arrived\n"+
+		"expect 1 packets client:40000>server:80 FIN\nexpect 0 packets client:40001>server FIN\nexpect 1 packets client>server FIN exact\nexpect 1 packets client>server FIN ACK exact\n"+
+		"")
+	for src, want := range map[string]struct {
+		ok     bool
+		detail string
+	}{
+		"expect #fin2.ack = #fin1.seq + 1":             {true, ""},
+		"expect #fin2.ack > #fin1.seq":                 {true, ""},
+		"expect #fin1.seq < #fin2.ack":                 {true, ""},
+		"expect #fin1.seq >= #fin2.ack":                {false, ""},
+		"expect #fin1.flags = [F.]":                    {true, "#fin1.flags is [F.], [F.] is [F.]"},
+		"expect #fin1.flags = FIN|ACK":                 {true, ""},
+		"expect #fin1.flags != [F]":                    {true, ""},
+		"expect #probe.flags = [R]":                    {true, ""},
+		"expect #probe.flags = [R.]":                   {false, "#probe.flags is [R], [R.] is [R.]"},
+		"expect #fin1.arrived = #fin1.sent + 10ms":     {true, "#fin1.arrived is 0.110000, #fin1.sent + 10ms is 0.110000"},
+		"expect #fin1.sent = 0.1s":                     {true, ""},
+		"expect #finalack.flags = [.]":                 {true, ""},
+		"expect #finalack.arrived = 0s":                {false, "#finalack (#"},
+		"expect #syn3.seq = #fin1.seq":                 {false, "#syn3: 2 packets match client>server SYN, so there is no 3rd"},
+		"expect c TIME-WAIT by #fin2.arrived":          {true, ""},
+		"expect 1 packets client:40000>server:80 FIN":  {true, ""},
+		"expect 0 packets client:40001>server FIN":     {true, ""},
+		"expect 1 packets client>server FIN exact":     {false, "none"},
+		"expect 1 packets client>server FIN ACK exact": {true, ""},
+	} {
+		c := check(t, res, src)
+		assert.Equal(t, want.ok, c.OK, "%s: got %s", src, c.Detail)
+		assert.Contains(t, c.Detail, want.detail, src)
+	}
+	assert.Contains(t, check(t, res, "expect #finalack.arrived = 0s").Detail, "never arrived (dropped)")
+}
+
+// TestReleaseByName: release takes a held packet's name.
+func TestReleaseByName(t *testing.T) {
+	res := runBody(t, "listen server 80\nconnect client server:80 as c\nhold client>server FIN name=late\n+0.1 close c\nrun 1s\nrelease #late\nrun 1s\n"+
+		"expect #late.arrived = 1.1s\nexpect c TIME-WAIT\n")
+	assertChecks(t, res)
+}
+
+// TestPacketReferenceErrors: names are words defined once, and a
+// reference to a name nobody defined is malformed.
+func TestPacketReferenceErrors(t *testing.T) {
+	for body, want := range map[string]string{
+		"run 1s\nexpect #nope.seq = 1\n":                                          `x.md:8:8: packet "#nope": want #N (a packet number) or #NAME of a named packet (none named yet`,
+		"packet a = first client>server SYN\npacket a = last client>server SYN\n": `x.md:8:8: packet name "a" is taken: it is the first packet matching client>server SYN`,
+		"packet a = fifth client>server SYN\n":                                    `x.md:7:12: "fifth": want first, last or Nth (2nd, 3rd, 10th)`,
+		"packet a = 2th client>server SYN\n":                                      `x.md:7:12: "2th": want first, last or Nth`,
+		"packet a = first client:x>server SYN\n":                                  `x.md:7:18: direction "client:x>server": port "x": want a number from 1 to 65535`,
+		"run 1s\nexpect #1.flags < [S]\n":                                         `x.md:8:17: flags compares only with = or !=`,
+		"run 1s\nexpect #1.flags = [Q]\n":                                         `x.md:8:19: flags "[Q]": 'Q' is none of S F R P . U E W`,
+		"run 1s\nexpect #1.sent = #1.seq\n":                                       `x.md:8:18: #1.sent and #1.seq are different kinds of field`,
+		"run 1s\nexpect #1.sent = #1.sent + 10\n":                                 `x.md:8:28: offset "10": a duration needs a unit: 10ms or 10s?`,
+		"run 1s\nexpect #1.color = 1\n":                                           `x.md:8:8: packet field "#1.color": want #N.FIELD or #NAME.FIELD with FIELD one of seq, ack`,
+	} {
+		err := bodyErr(t, body)
+		require.Error(t, err, "%q", body)
+		assert.Contains(t, err.Error(), want, "%q", body)
+	}
+}

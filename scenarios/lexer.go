@@ -35,7 +35,8 @@ func (e *posError) Unwrap() error { return e.cause }
 
 // lexLine splits a cell line into tokens: words separated by blanks, "..."
 // strings (with \n, \t, \\ and \" escapes) which may stand after key=, and
-// a # comment to the end of the line.
+// a # comment to the end of the line (# followed by a blank or a symbol:
+// #7 and #name are packet references).
 func lexLine(file string, lineNo int, l string) (stmt, error) {
 	s := stmt{line: lineNo}
 	i := 0
@@ -45,8 +46,8 @@ func lexLine(file string, lineNo int, l string) (stmt, error) {
 			i++
 			continue
 		}
-		if c == '#' && (i+1 >= len(l) || l[i+1] < '0' || l[i+1] > '9') {
-			break // a comment; #7 is a packet reference
+		if c == '#' && (i+1 >= len(l) || !isAlnum(l[i+1])) {
+			break // a comment; #7 and #name are packet references
 		}
 		start := i
 		var b strings.Builder
@@ -94,4 +95,8 @@ func lexLine(file string, lineNo int, l string) (stmt, error) {
 		s.toks = append(s.toks, token{text: b.String(), col: start + 1, quoted: quoted})
 	}
 	return s, nil
+}
+
+func isAlnum(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }

@@ -2,7 +2,7 @@ package scenarios
 
 import (
 	"errors"
-	"strconv"
+	"fmt"
 	"strings"
 
 	"github.com/tcpsim/tcpsim/netem"
@@ -109,6 +109,13 @@ func (in *interp) cmdRule(st stmt, args []token) error {
 	}
 	if t, ok := o.kv["name"]; ok {
 		r.Name = t.text
+		// A name that is a word also names the first packet the rule
+		// acts on: #NAME.
+		if pktNameRE.MatchString(t.text) {
+			if err := in.definePacket(st, t, &pktName{rule: t.text, what: fmt.Sprintf("the first packet rule %q acts on", t.text)}); err != nil {
+				return err
+			}
+		}
 	}
 	if t, ok := o.kv["nth"]; ok {
 		n, err := in.count(st, t, "nth")
@@ -195,11 +202,18 @@ func (in *interp) cmdRelease(st stmt, args []token) error {
 	t := o.words[0]
 	id := 0
 	if t.text != "all" {
-		n, err := strconv.Atoi(strings.TrimPrefix(t.text, "#"))
-		if err != nil || !strings.HasPrefix(t.text, "#") || n < 1 {
-			return in.errAt(st, t, "release %q: want all or #N (a held packet's number)", t.text)
+		if !strings.HasPrefix(t.text, "#") {
+			return in.errAt(st, t, "release %q: want all, #N (a held packet's number) or #NAME", t.text)
 		}
-		id = n
+		ref, err := in.parseRef(st, t, t.text)
+		if err != nil {
+			return err
+		}
+		r, err := in.resolve(ref, in.w.PacketCount())
+		if err != nil {
+			return in.errAt(st, t, "release %s: %v", t.text, err)
+		}
+		id = r.ID
 	}
 	if err := in.w.Release(id, at); err != nil {
 		return in.errAt(st, t, "%v (held: %v)", err, in.w.Held())
