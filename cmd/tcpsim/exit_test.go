@@ -51,7 +51,9 @@ var exitCases = []exitCase{
 		return []string{"run", notebookFile(dir, "c.md", goodCell+"conect c s:80\n```\n")}
 	}},
 	{"an empty file", 2, func(dir string) []string { return []string{"run", notebookFile(dir, "d.md", "")} }},
-	{"a binary file", 2, func(dir string) []string { return []string{"run", notebookFile(dir, "e.md", "\x7fELF\x02\x01\x01\x00")} }},
+	{"a binary file", 2, func(dir string) []string {
+		return []string{"run", notebookFile(dir, "e.md", "\x7fELF\x02\x01\x01\x00")}
+	}},
 	{"a file without tcpsim cells", 2, func(dir string) []string { return []string{"run", notebookFile(dir, "f.md", "# prose\n")} }},
 	{"a fence that is never closed", 2, func(dir string) []string {
 		return []string{"run", notebookFile(dir, "g.md", "# t\n```tcpsim\nhost c 10.0.0.1\n")}
