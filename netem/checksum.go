@@ -15,7 +15,10 @@ func tsOption(pkt []byte) int {
 // (and of length, unless length is 0) starts, and its length; -1 if there
 // is none before the end of the options or a malformed one.
 func findOption(pkt []byte, kind byte, length int) (int, int) {
-	ihl := int(pkt[0]&0x0f) * 4
+	ihl, ok := tcpHeaderAt(pkt)
+	if !ok {
+		return -1, 0
+	}
 	t := pkt[ihl:]
 	off := int(t[12]>>4) * 4
 	for i := 20; i < off && i < len(t); {
@@ -70,7 +73,10 @@ func SetTimestamps(pkt []byte, val, ecr uint32) {
 // SetSeqAck sets a TCP/IPv4 packet's sequence and acknowledgment numbers
 // and updates the checksum incrementally.
 func SetSeqAck(pkt []byte, seq, ack uint32) {
-	ihl := int(pkt[0]&0x0f) * 4
+	ihl, ok := tcpHeaderAt(pkt)
+	if !ok {
+		return
+	}
 	editHeaders(pkt, func() {
 		binary.BigEndian.PutUint32(pkt[ihl+4:], seq)
 		binary.BigEndian.PutUint32(pkt[ihl+8:], ack)
@@ -105,19 +111,74 @@ func DecrementTTL(pkt []byte) {
 // (RFC 1624, eqn. 3), as routers and NATs do. A checksum that was wrong stays
 // wrong by the same amount: a bit the link flipped earlier is still caught by
 // the receiver. (FixChecksums would recompute it and launder the error.)
+//
+// A link may have flipped any bit, the IHL, the protocol or the TCP data
+// offset included, so the sums cover ranges that hold every byte an edit
+// may touch whatever those fields say, and never reach past pkt: the
+// first 20 bytes at least for the IPv4 header; for TCP, only when the
+// packet says TCP and has room for its header, at least the 20-byte base
+// header.
 func editHeaders(pkt []byte, edit func()) {
-	ihl := int(pkt[0]&0x0f) * 4
+	if len(pkt) < 20 {
+		return
+	}
+	ih := min(max(int(pkt[0]&0x0f)*4, 20), len(pkt))
+	ihl, isTCP := tcpHeaderAt(pkt)
 	thl := 0
-	if pkt[9] == 6 && len(pkt) >= ihl+20 {
-		thl = min(int(pkt[ihl+12]>>4)*4, len(pkt)-ihl)
+	if isTCP {
+		thl = min(max(int(pkt[ihl+12]>>4)*4, 20), len(pkt)-ihl)
 	}
 	tcpSum := func() uint32 { return sum(pkt[12:20], 0) + sumWithout(pkt[ihl:ihl+thl], 16) }
-	ipOld, tcpOld := sumWithout(pkt[:ihl], 10), tcpSum()
+	ipOld := sumWithout(pkt[:ih], 10)
+	var tcpOld uint32
+	if isTCP {
+		tcpOld = tcpSum()
+	}
 	edit()
-	adjust(pkt[10:12], ipOld, sumWithout(pkt[:ihl], 10))
-	if thl > 0 {
+	adjust(pkt[10:12], ipOld, sumWithout(pkt[:ih], 10))
+	if isTCP {
 		adjust(pkt[ihl+16:ihl+18], tcpOld, tcpSum())
 	}
+}
+
+// tcpHeaderAt returns where a TCP/IPv4 packet's TCP header starts, and
+// whether the packet says TCP and has room for an IPv4 header of its IHL
+// (at least 20 bytes) followed by a 20-byte TCP header.
+func tcpHeaderAt(pkt []byte) (int, bool) {
+	if len(pkt) < 20 {
+		return 0, false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	return ihl, pkt[9] == 6 && ihl >= 20 && len(pkt) >= ihl+20
+}
+
+// IPv4HeaderError says why a router drops pkt on arrival, as Linux's
+// ip_rcv_core does (RFC 1122 3.2.1.2: a datagram that fails the checksum
+// is silently discarded), or "" when its IPv4 header is acceptable:
+// "bad IPv4 header" for a version other than 4, an IHL below 5 or beyond
+// the bytes, or a total length below the IHL (IpInHdrErrors); "bad IPv4
+// header checksum" (IpExtInCsumErrors, also counted in IpInHdrErrors);
+// "truncated IPv4 packet" for a total length beyond the bytes
+// (IpExtInTruncatedPkts).
+func IPv4HeaderError(pkt []byte) string {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 || pkt[0]&0x0f < 5 {
+		return "bad IPv4 header"
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	if ihl > len(pkt) {
+		return "bad IPv4 header"
+	}
+	if fold(sum(pkt[:ihl], 0)) != 0xffff {
+		return "bad IPv4 header checksum"
+	}
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	if total > len(pkt) {
+		return "truncated IPv4 packet"
+	}
+	if total < ihl {
+		return "bad IPv4 header"
+	}
+	return ""
 }
 
 // sumWithout is sum over b with the 16-bit field at off counted as zero.

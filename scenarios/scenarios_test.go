@@ -176,7 +176,7 @@ func TestBudgetStopsNotebook(t *testing.T) {
 
 func TestUnknownScenario(t *testing.T) {
 	_, err := scenarios.Run("no-such", scenarios.Config{})
-	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of bursty-link, fin-timeout, linger-zero, linux-fin-wait-2, linux-kernels,`)
+	assert.ErrorContains(t, err, `unknown scenario "no-such": want one of bursty-link, corruption-collision, fin-timeout, linger-zero, linux-fin-wait-2, linux-kernels,`)
 }
 
 // TestLostFinalACKJSON reads the facts of the claim back from the JSON.

@@ -24,8 +24,22 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 	}
 	hop, _ := at.(*Hop)
 	if hop != nil {
-		if len(data) < 20 || data[8] <= 1 {
+		// A router checks the IPv4 header before it looks further, as
+		// Linux's ip_rcv_core does: a link may have flipped a bit of it.
+		if why := netem.IPv4HeaderError(data); why != "" {
+			w.dropLocked(at, data, why, prev, sender)
+			return
+		}
+		if data[8] <= 1 {
 			w.dropLocked(at, data, "ttl exceeded", prev, sender)
+			return
+		}
+		// A NAT's connection tracking verifies the TCP checksum of what
+		// arrives (nf_conntrack_checksum=1, tcp_error in
+		// nf_conntrack_proto_tcp.c): a corrupted packet is INVALID and
+		// gets neither a mapping nor a translation.
+		if hop.nat != nil && !netem.ChecksumsOK(data) {
+			w.dropLocked(at, data, "nat: bad TCP checksum (conntrack: invalid)", prev, sender)
 			return
 		}
 		if !w.opts.DiscardTrace {

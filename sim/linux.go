@@ -206,6 +206,12 @@ func (h *Host) inbound(data []byte) verdict {
 	if h.opts.Profile != Linux {
 		return verdict{}
 	}
+	if !netem.ChecksumsOK(data) {
+		// tcp_v4_rcv verifies the checksum (skb_checksum_init) before it
+		// looks a socket up: a corrupted segment reaches no policy, no
+		// timewait socket; gVisor's own check drops it.
+		return verdict{}
+	}
 	t := tuple{local: hd.Dst, remote: hd.Src}
 	var v verdict
 	if r := h.obs.twByTuple[t.key()]; r != nil && r.tw != nil {

@@ -106,7 +106,8 @@ func (r Row) FateText() string {
 
 func ruleLabel(rule string) string {
 	switch {
-	case rule == "loss" || rule == "no route" || rule == "ttl exceeded" || strings.HasPrefix(rule, "nat:"):
+	case rule == "loss" || rule == "no route" || rule == "ttl exceeded" || strings.HasPrefix(rule, "nat:"),
+		strings.HasPrefix(rule, "bad IPv4 header") || rule == "truncated IPv4 packet":
 		return rule
 	}
 	return fmt.Sprintf("rule %q", rule)

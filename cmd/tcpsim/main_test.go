@@ -112,8 +112,8 @@ func TestBadUsage(t *testing.T) {
 	}{
 		{nil, "no command: want list, run, check, compare or cat"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate": want list, run, check, compare or cat`},
-		{[]string{"run"}, "run takes one notebook, got 0: want FILE.md or one of bursty-link, fin-timeout, linger-zero"},
-		{[]string{"run", "nope"}, `unknown scenario "nope": want one of bursty-link, fin-timeout, linger-zero, linux-fin-wait-2`},
+		{[]string{"run"}, "run takes one notebook, got 0: want FILE.md or one of bursty-link, corruption-collision, fin-timeout, linger-zero"},
+		{[]string{"run", "nope"}, `unknown scenario "nope": want one of bursty-link, corruption-collision, fin-timeout, linger-zero, linux-fin-wait-2`},
 		{[]string{"run", "normal-close", "--msl", "-3s"}, `--msl "-3s": want a positive duration such as 30s, 500ms or 2m`},
 		{[]string{"run", "normal-close", "--seed", "-1"}, `--seed "-1": want a whole number from 0 to 18446744073709551615`},
 		{[]string{"run", "normal-close", "--max-events", "0"}, `--max-events "0": want a whole number above 0`},
