@@ -343,23 +343,25 @@ func (n *NAT) track(b *natBinding, flags Flags, out bool, now time.Duration) {
 }
 
 // Outbound translates a packet from an inside host toward the outside. It
-// returns false when the packet cannot be translated (not TCP/IPv4, or no
-// port left).
-func (n *NAT) Outbound(now time.Duration, pkt []byte) bool {
+// returns "" when it did, or why it cannot: not TCP/IPv4, no mapping for a
+// segment that is not a SYN (mappings start at a SYN and expire after
+// their timeout of silence), or no free port in the range.
+func (n *NAT) Outbound(now time.Duration, pkt []byte) string {
 	h, ok := Decode(pkt)
 	if !ok {
-		return false
+		return "not TCP/IPv4"
 	}
 	n.expire(now)
 	k := n.key(h.Src, h.Dst)
 	b := n.byInside[k]
 	if b == nil {
 		if h.Flags&SYN == 0 || h.Flags&ACK != 0 {
-			return false // no mapping, and not a connection opening
+			return fmt.Sprintf("no mapping for %v>%v and [%v] is not a SYN (a mapping starts at a SYN, and ends after %v of silence established, %v otherwise)",
+				h.Src, h.Dst, h.Flags, n.o.Established, n.o.Transitory)
 		}
 		port, ok := n.pick(h.Src, h.Dst)
 		if !ok {
-			return false
+			return fmt.Sprintf("no free port in %d-%d for %v>%v (%d mappings live)", n.o.FirstPort, n.o.LastPort, h.Src, h.Dst, len(n.order))
 		}
 		b = &natBinding{Binding: Binding{Inside: h.Src, Outside: netip.AddrPortFrom(n.o.Addr, port), Remote: h.Dst},
 			peers: map[netip.AddrPort]bool{}}
@@ -377,20 +379,20 @@ func (n *NAT) Outbound(now time.Duration, pkt []byte) bool {
 	n.track(b, h.Flags, true, now)
 	rewrite(pkt, &h, b.Outside, true)
 	n.timestamps(pkt, &h, b, true)
-	return true
+	return ""
 }
 
 // Inbound translates a packet from the outside to the NAT's address. It
-// returns the inside destination, or false when no binding lets it in.
-func (n *NAT) Inbound(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
+// returns the inside destination, or why no binding lets it in.
+func (n *NAT) Inbound(now time.Duration, pkt []byte) (netip.AddrPort, string) {
 	h, ok := Decode(pkt)
 	if !ok || h.Dst.Addr() != n.o.Addr {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, "not TCP/IPv4 to the NAT's address"
 	}
 	n.expire(now)
 	b := n.byOutside[n.outKey(h.Dst.Port(), h.Src)]
 	if b == nil {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, fmt.Sprintf("no mapping for port %d from %v", h.Dst.Port(), h.Src)
 	}
 	switch n.o.Filtering {
 	case FilterAddressDependent:
@@ -399,30 +401,30 @@ func (n *NAT) Inbound(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
 			seen = seen || p.Addr() == h.Src.Addr()
 		}
 		if !seen {
-			return netip.AddrPort{}, false
+			return netip.AddrPort{}, fmt.Sprintf("filtered: port %d maps %v, which never sent to %v (address-dependent filtering)", h.Dst.Port(), b.Inside, h.Src.Addr())
 		}
 	case FilterAddressPortDependent:
 		if !b.peers[h.Src] {
-			return netip.AddrPort{}, false
+			return netip.AddrPort{}, fmt.Sprintf("filtered: port %d maps %v, which never sent to %v (address- and port-dependent filtering)", h.Dst.Port(), b.Inside, h.Src)
 		}
 	}
 	n.track(b, h.Flags, false, now)
 	rewrite(pkt, &h, b.Inside, false)
 	n.timestamps(pkt, &h, b, false)
-	return b.Inside, true
+	return b.Inside, ""
 }
 
 // Hairpin translates a packet an inside host sent to one of the NAT's own
 // outside addresses: its source becomes the sender's mapping and its
-// destination the target's inside address. It reports false when hairpinning
-// is off or no binding matches.
-func (n *NAT) Hairpin(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
+// destination the target's inside address. It returns why it cannot when
+// hairpinning is off or no binding matches.
+func (n *NAT) Hairpin(now time.Duration, pkt []byte) (netip.AddrPort, string) {
 	if n.o.NoHairpin {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, "hairpinning is off"
 	}
 	h, ok := Decode(pkt)
 	if !ok || h.Dst.Addr() != n.o.Addr {
-		return netip.AddrPort{}, false
+		return netip.AddrPort{}, "not TCP/IPv4 to the NAT's address"
 	}
 	target := n.byOutside[n.outKey(h.Dst.Port(), netip.AddrPort{})]
 	if n.o.Mapping == PerConnection {
@@ -433,12 +435,15 @@ func (n *NAT) Hairpin(now time.Duration, pkt []byte) (netip.AddrPort, bool) {
 			}
 		}
 	}
-	if target == nil || !n.Outbound(now, pkt) {
-		return netip.AddrPort{}, false
+	if target == nil {
+		return netip.AddrPort{}, fmt.Sprintf("hairpin: no mapping for port %d", h.Dst.Port())
+	}
+	if why := n.Outbound(now, pkt); why != "" {
+		return netip.AddrPort{}, "hairpin: " + why
 	}
 	h, _ = Decode(pkt)
 	rewrite(pkt, &h, target.Inside, false)
-	return target.Inside, true
+	return target.Inside, ""
 }
 
 // Table lists the live bindings at now, in the order they were made.

@@ -30,7 +30,7 @@ func tcp(tb testing.TB, src, dst netip.AddrPort, f netem.Flags) []byte {
 func out(tb testing.TB, n *netem.NAT, now time.Duration, src netip.AddrPort, f netem.Flags) netip.AddrPort {
 	tb.Helper()
 	pkt := tcp(tb, src, srv, f)
-	require.True(tb, n.Outbound(now, pkt), "outbound %v [%v]", src, f)
+	require.Empty(tb, n.Outbound(now, pkt), "outbound %v [%v]", src, f)
 	h, ok := netem.Decode(pkt)
 	require.True(tb, ok, "the rewritten packet still decodes (checksums fixed)")
 	return h.Src
@@ -54,8 +54,8 @@ func TestNATDistinctPorts(t *testing.T) {
 				}
 				for _, c := range []struct{ outside, inside netip.AddrPort }{{o1, in1}, {o2, in2}} {
 					back := tcp(t, srv, c.outside, netem.SYN|netem.ACK)
-					got, ok := n.Inbound(0, back)
-					require.True(t, ok)
+					got, why := n.Inbound(0, back)
+					require.Empty(t, why)
 					assert.Equal(t, c.inside, got)
 					h, _ := netem.Decode(back)
 					assert.Equal(t, c.inside, h.Dst)
@@ -76,8 +76,8 @@ func TestNATConntrackAndTimeouts(t *testing.T) {
 	n, err := netem.NewNAT(netem.NATOptions{Addr: natAddr})
 	require.NoError(t, err)
 	o := out(t, n, 0, in1, netem.SYN)
-	_, ok := n.Inbound(time.Millisecond, tcp(t, srv, o, netem.SYN|netem.ACK))
-	require.True(t, ok)
+	_, why := n.Inbound(time.Millisecond, tcp(t, srv, o, netem.SYN|netem.ACK))
+	require.Empty(t, why)
 	out(t, n, 2*time.Millisecond, in1, netem.ACK)
 	assert.Equal(t, netem.CTEstablished, n.Table(2 * time.Millisecond)[0].State)
 	assert.Equal(t, 2*time.Millisecond+netem.DefaultEstablishedTimeout, n.Table(0)[0].Expires)
@@ -92,8 +92,8 @@ func TestNATConntrackAndTimeouts(t *testing.T) {
 	assert.Equal(t, netem.CTTimeWait, n.Table(last)[0].State)
 	assert.Len(t, n.Table(last+netem.DefaultTransitoryTimeout-1), 1)
 	assert.Empty(t, n.Table(last+netem.DefaultTransitoryTimeout), "gone after the 4 min transitory timeout")
-	_, ok = n.Inbound(last+netem.DefaultTransitoryTimeout, tcp(t, srv, o, netem.ACK))
-	assert.False(t, ok, "no mapping, no way in")
+	_, why = n.Inbound(last+netem.DefaultTransitoryTimeout, tcp(t, srv, o, netem.ACK))
+	assert.NotEmpty(t, why, "no mapping, no way in")
 }
 
 func TestNATFiltering(t *testing.T) {
@@ -109,10 +109,10 @@ func TestNATFiltering(t *testing.T) {
 		n, err := netem.NewNAT(netem.NATOptions{Addr: natAddr, Filtering: c.f})
 		require.NoError(t, err)
 		o := out(t, n, 0, in1, netem.SYN)
-		_, ok := n.Inbound(0, tcp(t, netip.AddrPortFrom(srv.Addr(), 8080), o, netem.SYN))
-		assert.Equal(t, c.sameAddrOtherPort, ok, "filtering %d: the server's address from another port", c.f)
-		_, ok = n.Inbound(0, tcp(t, other, o, netem.SYN))
-		assert.Equal(t, c.new, ok, "filtering %d: a new address", c.f)
+		_, why := n.Inbound(0, tcp(t, netip.AddrPortFrom(srv.Addr(), 8080), o, netem.SYN))
+		assert.Equal(t, c.sameAddrOtherPort, why == "", "filtering %d: the server's address from another port", c.f)
+		_, why = n.Inbound(0, tcp(t, other, o, netem.SYN))
+		assert.Equal(t, c.new, why == "", "filtering %d: a new address", c.f)
 	}
 }
 
@@ -120,22 +120,22 @@ func TestNATTimestamps(t *testing.T) {
 	n, err := netem.NewNAT(netem.NATOptions{Addr: natAddr, Timestamps: netem.TSOffset, Seed: 9})
 	require.NoError(t, err)
 	pkt := tcp(t, in1, srv, netem.SYN)
-	require.True(t, n.Outbound(0, pkt))
+	require.Empty(t, n.Outbound(0, pkt))
 	h, _ := netem.Decode(pkt)
 	off := n.Table(0)[0].TSOffset
 	assert.NotZero(t, off)
 	assert.Equal(t, 1000+off, h.TS.Val, "TSval shifted by the mapping's offset")
 	back := tcp(t, srv, h.Src, netem.SYN|netem.ACK)
-	_, ok := n.Inbound(0, back)
-	require.True(t, ok)
+	_, why := n.Inbound(0, back)
+	require.Empty(t, why)
 	hb, _ := netem.Decode(back)
 	assert.Equal(t, uint32(2000)-off, hb.TS.Ecr, "TSecr shifted back")
 
 	s, err := netem.NewNAT(netem.NATOptions{Addr: natAddr, Timestamps: netem.TSStrip})
 	require.NoError(t, err)
 	pkt = tcp(t, in1, srv, netem.SYN)
-	require.True(t, s.Outbound(0, pkt))
-	h, ok = netem.Decode(pkt)
+	require.Empty(t, s.Outbound(0, pkt))
+	h, ok := netem.Decode(pkt)
 	require.True(t, ok)
 	assert.False(t, h.HasTS, "the option is gone")
 }
@@ -145,8 +145,8 @@ func TestNATHairpin(t *testing.T) {
 	require.NoError(t, err)
 	o1 := out(t, n, 0, in1, netem.SYN) // in1 has a mapping
 	pkt := tcp(t, in2, o1, netem.SYN)  // in2 sends to it
-	dst, ok := n.Hairpin(0, pkt)
-	require.True(t, ok)
+	dst, why := n.Hairpin(0, pkt)
+	require.Empty(t, why)
 	assert.Equal(t, in1, dst)
 	h, _ := netem.Decode(pkt)
 	assert.Equal(t, natAddr, h.Src.Addr(), "the sender appears as the NAT")
@@ -154,8 +154,8 @@ func TestNATHairpin(t *testing.T) {
 
 	off, err := netem.NewNAT(netem.NATOptions{Addr: natAddr, NoHairpin: true})
 	require.NoError(t, err)
-	_, ok = off.Hairpin(0, tcp(t, in2, o1, netem.SYN))
-	assert.False(t, ok)
+	_, why = off.Hairpin(0, tcp(t, in2, o1, netem.SYN))
+	assert.NotEmpty(t, why)
 }
 
 func TestNATBadOptions(t *testing.T) {
@@ -163,4 +163,20 @@ func TestNATBadOptions(t *testing.T) {
 	assert.ErrorContains(t, err, "want an IPv4 address")
 	_, err = netem.NewNAT(netem.NATOptions{Addr: natAddr, FirstPort: 9000, LastPort: 8000})
 	assert.ErrorContains(t, err, "port range 9000-8000")
+}
+
+// TestNATSaysWhyItDrops: each refusal names what happened, not only "no
+// mapping".
+func TestNATSaysWhyItDrops(t *testing.T) {
+	n, err := netem.NewNAT(netem.NATOptions{Addr: natAddr, FirstPort: 40000, LastPort: 40000, Filtering: netem.FilterAddressDependent})
+	require.NoError(t, err)
+	o1 := out(t, n, 0, in1, netem.SYN)
+	assert.Equal(t, "no free port in 40000-40000 for 192.168.0.2:40000>10.0.0.2:80 (1 mappings live)",
+		n.Outbound(0, tcp(t, in2, srv, netem.SYN)))
+	assert.Equal(t, "no mapping for 192.168.0.2:40000>10.0.0.2:80 and [.] is not a SYN (a mapping starts at a SYN, and ends after 2h4m0s of silence established, 4m0s otherwise)",
+		n.Outbound(0, tcp(t, in2, srv, netem.ACK)))
+	_, why := n.Inbound(0, tcp(t, srv, netip.AddrPortFrom(natAddr, 40001), netem.ACK))
+	assert.Equal(t, "no mapping for port 40001 from 10.0.0.2:80", why)
+	_, why = n.Inbound(0, tcp(t, netip.MustParseAddrPort("10.0.0.7:80"), o1, netem.SYN))
+	assert.Equal(t, "filtered: port 40000 maps 192.168.0.1:40000, which never sent to 10.0.0.7 (address-dependent filtering)", why)
 }

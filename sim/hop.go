@@ -185,15 +185,12 @@ func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 			return "nat: from outside, not addressed to the NAT"
 		}
 	case via == out:
-		if _, ok := h.nat.Inbound(now, data); !ok {
-			return "nat: filtered (no mapping lets it in)"
+		if _, why := h.nat.Inbound(now, data); why != "" {
+			return "nat: " + why
 		}
 	default:
-		if _, ok := h.nat.Hairpin(now, data); !ok {
-			if h.nat.Options().NoHairpin {
-				return "nat: hairpinning is off"
-			}
-			return "nat: hairpin: no mapping for that port"
+		if _, why := h.nat.Hairpin(now, data); why != "" {
+			return "nat: " + why
 		}
 	}
 	return ""
@@ -210,8 +207,8 @@ func (h *Hop) translateOut(now time.Duration, via, next *Link, data []byte) stri
 	if next != out || via == out {
 		return ""
 	}
-	if !h.nat.Outbound(now, data) {
-		return "nat: no mapping"
+	if why := h.nat.Outbound(now, data); why != "" {
+		return "nat: " + why
 	}
 	return ""
 }

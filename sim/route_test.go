@@ -195,7 +195,7 @@ func TestNoRouteInside(t *testing.T) {
 		}
 	}
 	require.Len(t, filtered, 1)
-	assert.Equal(t, "nat: filtered (no mapping lets it in)", filtered[0].Rule)
+	assert.Equal(t, "nat: no mapping for port 80 from 203.0.113.10:54042", filtered[0].Rule)
 }
 
 // TestSharedSegment: three hosts on one switch (a router hop). Any two talk
