@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
 )
 
 // listenSpec is how a listener's accepted connections behave.
@@ -36,8 +38,8 @@ func (in *interp) name(st stmt, o options, def string) (string, error) {
 	if !ok {
 		return def, nil
 	}
-	if t.text == "" || strings.ContainsAny(t.text, ":>#/ ") {
-		return "", in.errAt(st, t, "socket name %q: want a word with no : > # / or blank", t.text)
+	if t.text == "" || strings.ContainsAny(t.text, ":>#/") || !printableWord(t.text) {
+		return "", in.errAt(st, t, "socket name %q: want a word of printable characters with no : > # / or blank", t.text)
 	}
 	if in.w.Node(t.text) != nil {
 		return "", in.errAt(st, t, "socket name %q: taken by a host or hop (%s)", t.text, in.nodeNames())
@@ -46,6 +48,12 @@ func (in *interp) name(st stmt, o options, def string) (string, error) {
 		return "", in.errAt(st, t, "socket name %q is taken (sockets so far: %s)", t.text, in.sockNames())
 	}
 	return t.text, nil
+}
+
+// printableWord reports whether s is a word a terminal shows as it is: no
+// blank, no control character, no bidirectional override.
+func printableWord(s string) bool {
+	return s != "" && trace.Printable(s) == s && !strings.ContainsFunc(s, unicode.IsSpace)
 }
 
 // freeName returns the first of prefix1, prefix2, ... from n on that no

@@ -79,7 +79,7 @@ func TestHostAndSocketNamesDoNotCollide(t *testing.T) {
 		"listen server 80\nconnect client server:80 as x\nrouter x\n":              `x.md:9:8: router name "x": taken by a socket`,
 		"router r\nlisten server 80\nconnect client server:80 as r\n":              `x.md:9:29: socket name "r": taken by a host or hop (client, server, r)`,
 		"listen server 80\nconnect client server:80 as server\n":                   `x.md:8:29: socket name "server": taken by a host or hop`,
-		"listen server 80\nconnect client server:80 as a/1\n":                      `x.md:8:29: socket name "a/1": want a word with no : > # / or blank`,
+		"listen server 80\nconnect client server:80 as a/1\n":                      `x.md:8:29: socket name "a/1": want a word of printable characters with no : > # / or blank`,
 		"listen server 80\nconnect client server:80 as a\nlisten server 81 as a\n": `x.md:9:21: socket name "a" is taken (sockets so far: a, server:80)`,
 	} {
 		err := bodyErr(t, body)
@@ -233,5 +233,42 @@ func TestPacketReferenceErrors(t *testing.T) {
 		err := bodyErr(t, body)
 		require.Error(t, err, "%q", body)
 		assert.Contains(t, err.Error(), want, "%q", body)
+	}
+}
+
+// noControlBytes fails when s holds a byte a terminal would act on.
+func noControlBytes(tb testing.TB, what, s string) {
+	tb.Helper()
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
+			tb.Errorf("%s: control byte %#x at %d in %q", what, c, i, s)
+			return
+		}
+	}
+}
+
+// TestControlBytesAreEscaped: names, notes and payloads with ESC and BEL
+// print escaped in the cells, the rendered notebook, the failures and the
+// error messages.
+func TestControlBytesAreEscaped(t *testing.T) {
+	res := runBody(t, "listen server 80\nconnect client server:80 as c\nrun 1s\nsend c \"\x1b[31mred\a\"\nrun 1s\nnote \"\x1b]0;title\a\"\n"+
+		"expect server:80/1 received \"\x1b[31mred\a\"\nexpect server:80/1 received \"\x1b[32mgreen\"\n")
+	var b strings.Builder
+	require.NoError(t, res.WriteCells(&b))
+	noControlBytes(t, "cells", b.String())
+	noControlBytes(t, "failures", strings.Join(res.Failures(), "\n"))
+	noControlBytes(t, "rendered outputs", strings.Join(res.Outputs, ""))
+	assert.Contains(t, b.String(), `\x1b]0;title\x07`)
+	assert.Contains(t, b.String(), `server:80/1 received "\x1b[31mred\a"`)
+
+	for _, body := range []string{
+		"listen server 80\nconnect client server:80 as c\x1bx\n",
+		"host h\x07 10.0.0.9\n",
+		"fro\x1bb\n",
+		"listen server 80\nconnect client server:80 as c\nrun 1s\nexpect c\x1b ESTABLISHED\n",
+	} {
+		err := bodyErr(t, body)
+		require.Error(t, err, "%q", body)
+		noControlBytes(t, "error", err.Error())
 	}
 }

@@ -3,6 +3,8 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tcpsim/tcpsim/trace"
 )
 
 // token is one word of a statement, with its column (1-based, in bytes).
@@ -29,7 +31,9 @@ type posError struct {
 	cause error
 }
 
-func (e *posError) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.file, e.line, e.col, e.msg) }
+func (e *posError) Error() string {
+	return trace.Printable(fmt.Sprintf("%s:%d:%d: %s", e.file, e.line, e.col, e.msg))
+}
 
 func (e *posError) Unwrap() error { return e.cause }
 

@@ -152,7 +152,7 @@ func (r *Result) Changed() bool { return r.Rendered() != r.Original }
 
 // Diff is a unified diff from the file to the rendered notebook, or "".
 func (r *Result) Diff() string {
-	return unifiedDiff(r.Notebook.Path, r.Notebook.Path+" (rerun)", r.Original, r.Rendered())
+	return trace.Printable(unifiedDiff(r.Notebook.Path, r.Notebook.Path+" (rerun)", r.Original, r.Rendered()))
 }
 
 // Failures lists each failed expectation as FILE:LINE:COL: message.
@@ -160,7 +160,7 @@ func (r *Result) Failures() []string {
 	var out []string
 	for _, c := range r.Checks {
 		if !c.OK {
-			out = append(out, fmt.Sprintf("%s: %s: got %s", c.Pos, c.Text, c.Detail))
+			out = append(out, trace.Printable(fmt.Sprintf("%s: %s: got %s", c.Pos, c.Text, c.Detail)))
 		}
 	}
 	return out
@@ -186,7 +186,7 @@ func (r *Result) WriteCells(w io.Writer) error {
 	for i, c := range r.Notebook.cells[:r.ran] {
 		fmt.Fprintf(w, "-- %s:%d --\n", r.Notebook.Path, c.first)
 		for _, l := range c.code {
-			fmt.Fprintf(w, "  %s\n", l)
+			fmt.Fprintf(w, "  %s\n", trace.Printable(l))
 		}
 		if out := strings.TrimRight(r.Outputs[i], "\n"); out != "" {
 			fmt.Fprintf(w, "%s\n", out)
@@ -311,7 +311,7 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 		var b strings.Builder
 		for _, pt := range ps {
 			if pt.exp == nil {
-				b.WriteString(pt.text)
+				b.WriteString(trace.Printable(pt.text))
 				if pt.note {
 					res.Notes = append(res.Notes, strings.TrimSpace(pt.text))
 				}
@@ -321,7 +321,7 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 			if !pt.exp.ok {
 				verdict = "FAIL"
 			}
-			fmt.Fprintf(&b, "%s %s\n     %s\n", verdict, pt.exp.src, pt.exp.detail)
+			fmt.Fprintf(&b, "%s %s\n     %s\n", verdict, trace.Printable(pt.exp.src), trace.Printable(pt.exp.detail))
 		}
 		res.Outputs[i] = b.String()
 	}

@@ -157,8 +157,8 @@ func sysctlName(n string) string {
 
 // nodeName checks the name of a new host or hop.
 func (in *interp) nodeName(st stmt, name token, what string) error {
-	if _, ok := commands[name.text]; ok || strings.ContainsAny(name.text, ":>/#.") {
-		return in.errAt(st, name, "%s name %q: want a word that is not a command and has no : > / # .", what, name.text)
+	if _, ok := commands[name.text]; ok || strings.ContainsAny(name.text, ":>/#.") || !printableWord(name.text) {
+		return in.errAt(st, name, "%s name %q: want a word of printable characters that is not a command and has no : > / # .", what, name.text)
 	}
 	if in.w.Node(name.text) != nil {
 		return in.errAt(st, name, "%s name %q: taken (hosts and hops so far: %s)", what, name.text, in.nodeNames())

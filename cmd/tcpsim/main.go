@@ -99,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "tcpsim: %v\n", err)
+		fmt.Fprintf(stderr, "tcpsim: %s\n", trace.Printable(err.Error()))
 		if !ue.pos {
 			fmt.Fprintf(stderr, "\n%s", usage)
 		}
@@ -107,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case errors.Is(err, errFailed):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "tcpsim: %v\n", err)
+		fmt.Fprintf(stderr, "tcpsim: %s\n", trace.Printable(err.Error()))
 		return 1
 	}
 }
@@ -400,7 +400,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 		if res != nil && err != nil {
 			res.Close()
 			failed++
-			fmt.Fprintf(stdout, "FAIL %s\n  %v\n", t, err)
+			fmt.Fprintf(stdout, "FAIL %s\n  %s\n", trace.Printable(t), trace.Printable(err.Error()))
 			continue
 		}
 		if err != nil {
