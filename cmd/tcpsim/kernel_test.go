@@ -132,12 +132,15 @@ func TestSIGINTTearsDown(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // heldNamespaces lists the network namespaces process pid holds by file
-// descriptor ("net:[4026532...]").
+// descriptor ("net:[4026532...]"), but the one it started in: it opens that
+// one for a moment to come back to it while it makes a host's namespace,
+// and every process of the machine lives in it.
 func heldNamespaces(pid int) ([]string, error) {
 	var out []string
+	own, _ := os.Readlink("/proc/self/ns/net")
 	ents, err := os.ReadDir("/proc/" + itoa(pid) + "/fd")
 	for _, e := range ents {
-		if l, err := os.Readlink("/proc/" + itoa(pid) + "/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "net:[") {
+		if l, err := os.Readlink("/proc/" + itoa(pid) + "/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "net:[") && l != own {
 			out = append(out, l)
 		}
 	}
