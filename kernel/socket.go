@@ -142,9 +142,13 @@ func (s *socket) Read() ([]byte, bool, error) {
 	}
 }
 
-// Send implements sim.KernelSocket.
+// Send implements sim.KernelSocket: it writes what the socket's buffer
+// takes now, 0 bytes when it is full.
 func (s *socket) Send(b []byte) (int, error) {
 	n, err := unix.Write(s.fd, b)
+	if errors.Is(err, unix.EAGAIN) {
+		return 0, nil
+	}
 	if err != nil {
 		return max(n, 0), errnoOf(err)
 	}

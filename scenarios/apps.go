@@ -177,7 +177,7 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 		spec.reply = t.text
 	}
 	if t, ok := o.kv["body"]; ok {
-		if spec.body, err = in.count(st, t, "body"); err != nil {
+		if spec.body, err = in.size(st, t, "body"); err != nil {
 			return err
 		}
 	}
@@ -287,8 +287,8 @@ func (in *interp) payload(st stmt, t token) ([]byte, error) {
 		return []byte(t.text), nil
 	}
 	n, err := strconv.Atoi(t.text)
-	if err != nil || n < 0 || n > 1<<24 {
-		return nil, in.errAt(st, t, "payload %q: want a quoted string or a byte count up to 16 MiB", t.text)
+	if err != nil || n < 0 || n > maxBytes {
+		return nil, in.errAt(st, t, "payload %q: want a quoted string or a byte count from 0 to %d (16 MiB)", t.text, maxBytes)
 	}
 	return bytes.Repeat([]byte("x"), n), nil
 }

@@ -232,6 +232,19 @@ func (in *interp) count(st stmt, t token, what string) (int, error) {
 	return n, nil
 }
 
+// maxBytes bounds every size a notebook gives in bytes (a send, an HTTP
+// body): 16 MiB.
+const maxBytes = 16 << 20
+
+// size reads a byte count from 0 to maxBytes.
+func (in *interp) size(st stmt, t token, what string) (int, error) {
+	n, err := strconv.Atoi(t.text)
+	if err != nil || n < 0 || n > maxBytes {
+		return 0, in.errAt(st, t, "%s %q: want a byte count from 0 to %d (16 MiB)", what, t.text, maxBytes)
+	}
+	return n, nil
+}
+
 // probability reads 5% or 0.05.
 func (in *interp) probability(st stmt, t token) (float64, error) {
 	s := t.text

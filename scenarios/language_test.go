@@ -272,3 +272,23 @@ func TestControlBytesAreEscaped(t *testing.T) {
 		noControlBytes(t, "error", err.Error())
 	}
 }
+
+// TestSizesAreBoundedAndSendsComplete: sizes beyond 16 MiB are malformed,
+// and a send or an HTTP body larger than the send buffer (gVisor's 1 MiB)
+// arrives whole, as a blocking write delivers it; a close after it waits
+// for it.
+func TestSizesAreBoundedAndSendsComplete(t *testing.T) {
+	for body, want := range map[string]string{
+		"listen server 80 http body=1000000000000000\n":                      `x.md:7:28: body "1000000000000000": want a byte count from 0 to 16777216 (16 MiB)`,
+		"listen server 80 http body=4000000000\n":                            `x.md:7:28: body "4000000000": want a byte count from 0 to 16777216`,
+		"listen server 80\nconnect client server:80 as c\nsend c 16777217\n": `x.md:9:8: payload "16777217": want a quoted string or a byte count from 0 to 16777216`,
+	} {
+		err := bodyErr(t, body)
+		require.Error(t, err, "%q", body)
+		assert.Contains(t, err.Error(), want, "%q", body)
+	}
+	res := runBody(t, "listen server 80 http body=3000000\nworkload client server:80 n=2 rate=10/s mode=close\n"+
+		"listen server 81\nconnect client server:81 as c\n+0.1 send c 5000000\nclose c\nrun 60s\n"+
+		"expect workload done = 2\nexpect server:81/1 received 5000000 bytes\nexpect c TIME-WAIT\n")
+	assertChecks(t, res)
+}

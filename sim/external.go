@@ -55,6 +55,8 @@ type KernelSocket interface {
 	// Read takes what is in the receive queue; eof is set once the
 	// peer's FIN has been read.
 	Read() (b []byte, eof bool, err error)
+	// Send writes what the socket's buffer takes now (0 bytes, and no
+	// error, when it is full).
 	Send(b []byte) (int, error)
 	Shutdown(read, write bool) error
 	// Unread is how many bytes wait in the receive queue.

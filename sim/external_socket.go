@@ -98,17 +98,14 @@ func (s *Socket) serveKernel() {
 		case r.Out:
 			s.connecting = false
 			s.connected = true
-			if len(s.kpending) > 0 {
-				b := s.kpending
-				s.kpending = nil
-				if _, err := s.kern.Send(b); err != nil {
-					s.failKernel("send")
-				}
-			}
+			s.flush()
 			if s.OnConnect != nil {
 				s.OnConnect(s)
 			}
 		}
+	}
+	if !s.connecting && r.Out {
+		s.flush()
 	}
 	if !s.opts.NoAutoRead && !s.closed && !s.connecting && r.In {
 		if b := s.readKernel(); len(b) > 0 && s.OnData != nil {

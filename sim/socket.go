@@ -49,10 +49,14 @@ type Socket struct {
 	// klocal and kremote its tuple as the application knows it.
 	kern            KernelSocket
 	klocal, kremote netip.AddrPort
-	// kpending is what the application sent while the kernel socket was
-	// still connecting: a blocking send() would wait for the connection,
-	// and so the bytes leave when it is established.
-	kpending []byte
+	// unsent is what the application wrote that the socket has not taken
+	// yet: a blocking write() still in progress, while a kernel socket is
+	// connecting or while the send buffer is full. The bytes go in as the
+	// buffer drains (flush); a close or shutdown the application made
+	// after that write waits for it (closeAfter, shutAfter).
+	unsent     []byte
+	closeAfter bool
+	shutAfter  [2]bool // read, write
 
 	listener   bool
 	connecting bool
@@ -318,17 +322,35 @@ func (s *Socket) release() {
 	s.idx = -1
 }
 
-// Send queues b for sending and returns how many bytes were taken.
+// Send writes b as a blocking write(2) would: the socket takes what its
+// send buffer holds now and the rest as the buffer drains, while the
+// simulation runs. It returns len(b), or an error the stack returned.
 func (s *Socket) Send(b []byte) (int, error) {
 	if err := s.released("send"); err != nil {
 		return 0, err
 	}
+	if s.closeAfter || s.shutAfter[1] {
+		return 0, &OpError{Op: "send", Host: s.h.name, Addr: s.remoteString(), Errno: "EPIPE", Err: stackError{&tcpip.ErrClosedForSend{}}}
+	}
+	if len(s.unsent) > 0 || (s.kern != nil && s.connecting) {
+		s.unsent = append(s.unsent, b...)
+		return len(b), nil
+	}
 	defer s.h.call()()
+	n, err := s.write(b)
+	if err != nil {
+		return n, err
+	}
+	if n < len(b) {
+		s.unsent = append([]byte(nil), b[n:]...)
+	}
+	return len(b), nil
+}
+
+// write hands b to the stack or the kernel and returns what it took (0
+// when the buffer is full).
+func (s *Socket) write(b []byte) (int, error) {
 	if s.kern != nil {
-		if s.connecting {
-			s.kpending = append(s.kpending, b...)
-			return len(b), nil
-		}
 		n, err := s.kern.Send(b)
 		if err != nil {
 			return n, s.h.kernelErr("send", s.remoteString(), err)
@@ -338,10 +360,46 @@ func (s *Socket) Send(b []byte) (int, error) {
 	var r bytes.Reader
 	r.Reset(b)
 	n, terr := s.ep.Write(&r, tcpip.WriteOptions{})
+	if _, full := terr.(*tcpip.ErrWouldBlock); full {
+		return int(n), nil
+	}
 	if terr != nil {
 		return int(n), s.h.opErr("send", s.remoteString(), terr)
 	}
 	return int(n), nil
+}
+
+// flush writes what a blocking write still holds, as far as the buffer
+// takes it; once it is all in, the close or shutdown that waited for it
+// happens. An error ends the write: the socket keeps it.
+func (s *Socket) flush() {
+	if len(s.unsent) == 0 || s.ep == nil && s.kern == nil {
+		return
+	}
+	done := s.h.call()
+	n, err := s.write(s.unsent)
+	done()
+	switch {
+	case err != nil:
+		s.unsent = nil
+		if s.err == nil {
+			s.setErr(err)
+		}
+	case n == len(s.unsent):
+		s.unsent = nil
+	default:
+		s.unsent = s.unsent[n:]
+		return
+	}
+	if s.shutAfter != [2]bool{} {
+		read, write := s.shutAfter[0], s.shutAfter[1]
+		s.shutAfter = [2]bool{}
+		_ = s.Shutdown(read, write)
+	}
+	if s.closeAfter {
+		s.closeAfter = false
+		_ = s.Close()
+	}
 }
 
 // Shutdown closes the write side (like shutdown(SHUT_WR)), the read side,
@@ -349,6 +407,11 @@ func (s *Socket) Send(b []byte) (int, error) {
 func (s *Socket) Shutdown(read, write bool) error {
 	if err := s.released("shutdown"); err != nil {
 		return err
+	}
+	if len(s.unsent) > 0 && write {
+		// The write before it has not returned yet.
+		s.shutAfter = [2]bool{s.shutAfter[0] || read, true}
+		return nil
 	}
 	defer s.h.call()()
 	if s.kern != nil {
@@ -373,8 +436,13 @@ func (s *Socket) Shutdown(read, write bool) error {
 // Close closes the socket. The connection goes on closing in the stack (and
 // is still observed) after the application let go of it.
 func (s *Socket) Close() error {
-	if s.closed {
+	if s.closed || s.closeAfter {
 		return &OpError{Op: "close", Host: s.h.name, Errno: "EBADF", Err: stackError{&tcpip.ErrClosedForSend{}}}
+	}
+	if len(s.unsent) > 0 && s.err == nil {
+		// The write before it has not returned yet: close follows it.
+		s.closeAfter = true
+		return nil
 	}
 	done := s.h.call()
 	s.closed = true
@@ -548,6 +616,7 @@ func (s *Socket) serve() {
 		s.acceptAll()
 		return
 	}
+	defer s.flush()
 	if s.connecting {
 		ev := s.ep.Readiness(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
 		switch {
