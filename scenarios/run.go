@@ -28,9 +28,11 @@ type Config struct {
 	// MSL is the MSL of hosts whose host statement gives none; zero means
 	// sim.DefaultMSL (30 s, Linux's 60 s TIME-WAIT).
 	MSL time.Duration
-	// MaxTime and MaxEvents bound the run; zero means the World's defaults.
+	// MaxTime, MaxEvents and MaxMemory (the process's live heap, in
+	// bytes) bound the run; zero means the World's defaults.
 	MaxTime   time.Duration
 	MaxEvents int64
+	MaxMemory int64
 	// Profiles ("HOST:linux", or "*:linux" for every host) and Sysctls
 	// ("HOST:tcp_tw_reuse=1") apply to the named host when the notebook
 	// declares it, after its own options.
@@ -53,7 +55,7 @@ const DefaultKernelMaxTime = 15 * time.Minute
 func Seed(n uint64) *uint64 { return &n }
 
 func newWorld(cfg Config, seed uint64) *sim.World {
-	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents}
+	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory}
 	if cfg.Kernel {
 		if o.MaxTime == 0 {
 			o.MaxTime = DefaultKernelMaxTime

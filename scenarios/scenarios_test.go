@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
 
@@ -251,19 +252,42 @@ func TestLostFinalACKJSON(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds arbitrary cells to the parser and interpreter: a
-// malformed notebook must give an error, never a panic or a hang.
-func FuzzParse(f *testing.F) {
+// FuzzRun runs arbitrary notebooks, not only parses them, under small
+// budgets of time, events and memory: a malformed notebook must give an
+// error, a run that outgrows a budget must stop with one, and nothing may
+// panic, hang or run the machine out of memory.
+func FuzzRun(f *testing.F) {
 	for _, b := range scenarios.List() {
 		f.Add(b.Text())
 	}
 	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\nexpect 1 packets a>b #1.seq\n```\n")
+	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b delay=1ms\nlisten b 80 http body=1100000\nworkload a b:80 n=2\n" +
+		"packet f = last a>b FIN\nrun 5s\nexpect #f.seq > #1.seq\nexpect #f.flags = [F.]\nexpect b:80/9 ESTABLISHED\n```\n")
+	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nrouter r\nlink a r\nlink r b\nnetem a>r duplicate 100%\nnetem r>b duplicate 100% corrupt 50%\n" +
+		"listen b 80\nconnect a b:80 as c\nrun until c ESTABLISHED within=2s\nsend c 2000000\nclose c\nrun\n```\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000})
+		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000, MaxMemory: 1 << 30})
 		if res != nil {
 			res.Close()
 		}
 	})
+}
+
+// TestMemoryBudget: a duplicate storm through routers stops on the memory
+// budget with what ran, instead of running the machine out of memory.
+func TestMemoryBudget(t *testing.T) {
+	storm := "```tcpsim\nhost c 10.0.0.1\nhost s 10.0.0.2\nrouter r1\nrouter r2\nrouter r3\nlink c r1\nlink r1 r2\nlink r2 r3\nlink r3 s\n"
+	for _, d := range []string{"c>r1", "r1>r2", "r2>r3", "r3>s", "s>r3", "r3>r2", "r2>r1", "r1>c"} {
+		storm += "netem " + d + " duplicate 100%\n"
+	}
+	storm += "listen s 80\nconnect c s:80 as k\nrun 1s\nsend k 100000\nrun 10s\n```\n"
+	res, err := scenarios.RunText("storm.md", storm, scenarios.Config{MaxMemory: 256 << 20})
+	var be *sim.BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "memory", be.Budget)
+	assert.Contains(t, err.Error(), "memory budget of 256 MiB exhausted")
+	require.NotNil(t, res)
+	res.Close()
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }

@@ -15,6 +15,8 @@ import (
 const (
 	DefaultMaxTime   = 24 * time.Hour
 	DefaultMaxEvents = 50_000_000
+	// DefaultMaxMemory bounds the process's Go heap (see Options.MaxMemory).
+	DefaultMaxMemory = 4 << 30
 )
 
 // Options configures a World. The zero value is a good default: seed 0, the
@@ -27,6 +29,13 @@ type Options struct {
 	MaxTime time.Duration
 	// MaxEvents bounds the number of events run; zero means DefaultMaxEvents.
 	MaxEvents int64
+	// MaxMemory bounds the live Go heap of the process, in bytes, checked
+	// every memoryCheckEvents events: a run past it stops with a budget
+	// error instead of running the machine out of memory. Zero means
+	// DefaultMaxMemory. Where a run stops on this budget depends on the
+	// garbage collector, so it is the one budget that is not exact; a run
+	// that stays within it is unaffected.
+	MaxMemory int64
 	// DiscardTrace keeps no packet trace and no transitions (counts only),
 	// for long workloads and benchmarks. Packet buffers are then recycled.
 	DiscardTrace bool
@@ -47,9 +56,9 @@ type Clock interface {
 }
 
 // BudgetError reports that a run stopped because it reached its
-// virtual-time or event budget.
+// virtual-time, event or memory budget.
 type BudgetError struct {
-	// Budget is "virtual-time" or "event".
+	// Budget is "virtual-time", "event" or "memory".
 	Budget string
 	Limit  string
 	At     time.Duration
@@ -109,6 +118,9 @@ func New(opts Options) *World {
 	}
 	if opts.MaxEvents <= 0 {
 		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
 	}
 	return &World{opts: opts, wake: make(chan struct{}, 1)}
 }
@@ -278,6 +290,10 @@ func (w *World) Step() (bool, error) {
 	if w.events >= w.opts.MaxEvents {
 		w.mu.Unlock()
 		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: ev.at, Events: w.events}
+	}
+	if w.events%memoryCheckEvents == 0 && overMemory(w.opts.MaxMemory) {
+		w.mu.Unlock()
+		return true, &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: ev.at, Events: w.events}
 	}
 	w.heap.pop()
 	w.now.Store(int64(ev.at))

@@ -70,6 +70,8 @@ flags of run:
                     namespace of its own, on real time (needs CAP_NET_ADMIN; docs/kernel.md)
   --max-time D      virtual-time budget (default 24h; wall time with --kernel, default 15m)
   --max-events N    event budget (default 50000000)
+  --max-memory SIZE memory budget: the live heap (default half the machine's memory;
+                    e.g. 512MiB, 2GiB)
 `
 
 // usageError is bad usage or a malformed notebook (pos): exit status 2.
@@ -177,6 +179,7 @@ func parseRun(args []string) (runFlags, error) {
 	msl := fs.String("msl", "", "")
 	maxTime := fs.String("max-time", "", "")
 	maxEvents := fs.String("max-events", "", "")
+	maxMemory := fs.String("max-memory", "", "")
 	fs.StringVar(&rf.pcap, "pcap", "", "")
 	fs.StringVar(&rf.pcapng, "pcapng", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
@@ -227,7 +230,54 @@ func parseRun(args []string) (runFlags, error) {
 		}
 		rf.cfg.MaxEvents = n
 	}
+	rf.cfg.MaxMemory = defaultMaxMemory()
+	if *maxMemory != "" {
+		n, ok := parseSize(*maxMemory)
+		if !ok || n < 64<<20 {
+			return rf, usageError{msg: fmt.Sprintf("--max-memory %q: want a size of at least 64MiB, such as 512MiB, 2GiB or 2G", *maxMemory)}
+		}
+		rf.cfg.MaxMemory = n
+	}
+	// The collector works harder as the heap nears the budget, so that
+	// garbage never makes the budget stop a run.
+	debug.SetMemoryLimit(rf.cfg.MaxMemory)
 	return rf, nil
+}
+
+// defaultMaxMemory is the memory budget when --max-memory is not given:
+// half of the machine's memory (MemTotal in /proc/meminfo), or the
+// World's default where that cannot be read.
+func defaultMaxMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+					return kb << 10 / 2
+				}
+			}
+		}
+	}
+	return sim.DefaultMaxMemory
+}
+
+// parseSize reads a byte count: 1073741824, 512MiB, 2GiB, 2G, 500M, 64KiB.
+func parseSize(s string) (int64, bool) {
+	units := []struct {
+		suffix string
+		size   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n < 0 || n > (1<<62)/u.size {
+				return 0, false
+			}
+			return n * u.size, true
+		}
+	}
+	return 0, false
 }
 
 // profileFlag and sysctlFlag add a repeatable HOST:PROFILE or
@@ -295,7 +345,7 @@ func load(target string, cfg scenarios.Config) (*scenarios.Result, error) {
 	case err == nil:
 		return res, nil
 	case errors.As(err, &be):
-		return res, fmt.Errorf("%v (raise it with --max-time or --max-events)", err)
+		return res, fmt.Errorf("%v (raise it with --max-time, --max-events or --max-memory)", err)
 	case scenarios.IsPosError(err):
 		return nil, usageError{msg: err.Error(), pos: true}
 	case errors.As(err, new(*scenarios.ConfigError)):
@@ -396,7 +446,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	slices.Sort(targets)
 	failed := 0
 	for _, t := range targets {
-		res, err := load(t, scenarios.Config{})
+		res, err := load(t, scenarios.Config{MaxMemory: defaultMaxMemory()})
 		if res != nil && err != nil {
 			res.Close()
 			failed++

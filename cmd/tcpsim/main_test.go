@@ -117,6 +117,8 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"run", "normal-close", "--msl", "-3s"}, `--msl "-3s": want a positive duration such as 30s, 500ms or 2m`},
 		{[]string{"run", "normal-close", "--seed", "-1"}, `--seed "-1": want a whole number from 0 to 18446744073709551615`},
 		{[]string{"run", "normal-close", "--max-events", "0"}, `--max-events "0": want a whole number above 0`},
+		{[]string{"run", "normal-close", "--max-memory", "10"}, `--max-memory "10": want a size of at least 64MiB, such as 512MiB, 2GiB or 2G`},
+		{[]string{"run", "normal-close", "--max-memory", "lots"}, `--max-memory "lots": want a size`},
 		{[]string{"run", "normal-close", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"run", "normal-close", "--update"}, "--update rewrites a file; normal-close is built in"},
 		{[]string{"run", "missing.md"}, "missing.md: no such file or directory"},
