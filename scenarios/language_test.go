@@ -292,3 +292,15 @@ func TestSizesAreBoundedAndSendsComplete(t *testing.T) {
 		"expect workload done = 2\nexpect server:81/1 received 5000000 bytes\nexpect c TIME-WAIT\n")
 	assertChecks(t, res)
 }
+
+// TestInjectTimestamps: ts=last+N is N above the peer's last TSval,
+// ts=fresh the peer's timestamp clock now (1 ms ticks: 990 ms after its
+// SYN-ACK left at 10 ms), and the echo defaults to the host's last TSval.
+func TestInjectTimestamps(t *testing.T) {
+	res := runBody(t, "listen server 80\nconnect client server:80 as c\nrun 1s\npacket synack = last server>client\npacket ack = last client>server\n"+
+		"inject c ACK ts=last+5 as up5\ninject c ACK ts=last-7 as down7\ninject c ACK ts=fresh as fresh\ninject c ACK ts=fresh/42 as echo42\n"+
+		"expect #synack.flags = [S.]\nexpect #synack.sent = 0.01s\n"+
+		"expect #up5.tsval = #synack.tsval + 5\nexpect #down7.tsval = #synack.tsval - 7\nexpect #fresh.tsval = #synack.tsval + 990\n"+
+		"expect #fresh.tsecr = #ack.tsval\nexpect #echo42.tsecr = 42\n")
+	assertChecks(t, res)
+}
