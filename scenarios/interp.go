@@ -42,12 +42,19 @@ type interp struct {
 	// parts of the current cell's output: text, or an expectation whose
 	// verdict is written once the whole notebook has run.
 	parts []part
+	// cell is the index of the running cell; figures are the pictures
+	// the notebook asked for (ladder ... svg).
+	cell    int
+	figures []Figure
 }
 
 type part struct {
 	text string
 	note bool
 	exp  *expectation
+	// mermaid is a Mermaid diagram the cell writes after its output
+	// block, as a block of its own that a code host draws.
+	mermaid string
 }
 
 type natStmt struct {

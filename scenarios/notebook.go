@@ -5,13 +5,25 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tcpsim/tcpsim/diagram"
 )
 
-// Fence tags of a notebook's cells.
+// Fence tags of a notebook's cells, their output, and the Mermaid
+// diagrams the runner writes after it.
 const (
-	cellTag   = "tcpsim"
-	outputTag = "tcpsim-output"
+	cellTag    = "tcpsim"
+	outputTag  = "tcpsim-output"
+	mermaidTag = "mermaid"
 )
+
+// safeLine returns lines[i], or "" past the end.
+func safeLine(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return ""
+}
 
 // Notebook is a scenario file: Markdown prose, input cells (fenced blocks
 // tagged tcpsim) and each cell's captured output (the tcpsim-output block
@@ -79,6 +91,23 @@ func ParseNotebook(path, text string) (*Notebook, error) {
 					}
 					c.outStart, c.outStop = c.end, e2+1
 				}
+			}
+			// The Mermaid blocks the runner wrote after it are output
+			// too: they start with the runner's mark.
+			for {
+				j := c.outStop
+				for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+					j++
+				}
+				f2, t2, ok := openFence(safeLine(lines, j))
+				if !ok || t2 != mermaidTag || !strings.HasPrefix(safeLine(lines, j+1), diagram.MermaidMark) {
+					break
+				}
+				e2 := closeFence(lines, j+1, f2)
+				if e2 < 0 {
+					return nil, &posError{file: path, line: j + 1, col: 1, msg: fmt.Sprintf("the mermaid block opened here is never closed: want a line %q", f2)}
+				}
+				c.outStop = e2 + 1
 			}
 			nb.cells = append(nb.cells, c)
 			i = c.outStop - 1
@@ -163,9 +192,10 @@ func closeFence(lines []string, from int, fence string) int {
 }
 
 // Render returns the notebook's text with each cell's output block replaced
-// by outputs[i] (a cell with an empty output gets no block). Nothing else
-// changes.
-func (nb *Notebook) Render(outputs []string) string {
+// by outputs[i] (a cell with an empty output gets no block), followed by
+// the cell's Mermaid diagrams, mermaid[i], each a ```mermaid block. Nothing
+// else changes.
+func (nb *Notebook) Render(outputs []string, mermaid [][]string) string {
 	var b strings.Builder
 	prev := 0
 	for i, c := range nb.cells {
@@ -180,6 +210,11 @@ func (nb *Notebook) Render(outputs []string) string {
 			}
 			fmt.Fprintf(&b, "\n%s%s\n%s\n%s\n", fence, outputTag, out, fence)
 		}
+		if i < len(mermaid) {
+			for _, m := range mermaid[i] {
+				fmt.Fprintf(&b, "\n```%s\n%s\n```\n", mermaidTag, strings.TrimRight(m, "\n"))
+			}
+		}
 		prev = c.outStop
 	}
 	rest := nb.lines[prev:]
@@ -190,4 +225,35 @@ func (nb *Notebook) Render(outputs []string) string {
 		}
 	}
 	return b.String()
+}
+
+// Segment is a part of a notebook in reading order: Markdown prose, or a
+// cell (its code; its output is the run's).
+type Segment struct {
+	// Prose is the Markdown between two cells, their output blocks left
+	// out; empty for a cell.
+	Prose string
+	// Cell is the cell's index in Result.Outputs, and Code its lines,
+	// when IsCell.
+	Cell   int
+	IsCell bool
+	Code   []string
+}
+
+// Segments splits the notebook into prose and cells, in order.
+func (nb *Notebook) Segments() []Segment {
+	var out []Segment
+	prev := 0
+	for i, c := range nb.cells {
+		// The cell's opening fence is the line before its code.
+		if prose := strings.Join(nb.lines[prev:c.first-2], "\n"); strings.TrimSpace(prose) != "" {
+			out = append(out, Segment{Prose: prose})
+		}
+		out = append(out, Segment{Cell: i, IsCell: true, Code: c.code})
+		prev = c.outStop
+	}
+	if prose := strings.Join(nb.lines[prev:], "\n"); strings.TrimSpace(prose) != "" {
+		out = append(out, Segment{Prose: prose})
+	}
+	return out
 }

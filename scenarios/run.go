@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpsim/tcpsim/diagram"
 	"github.com/tcpsim/tcpsim/kernel"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
@@ -131,9 +132,37 @@ type Result struct {
 	Original string
 	// names are the notebook's names of sockets, by host and endpoint.
 	names map[sim.EndpointKey]string
+	// Mermaid holds each cell's Mermaid diagrams (ladder ... mermaid),
+	// written after its output block as blocks of their own.
+	Mermaid [][]string
+	// Figures are the notebook's ladders as pictures, in order.
+	Figures []Figure
 	// ran is how many cells ran (all of them unless a budget stopped the
 	// run: see Stopped).
 	ran int
+}
+
+// Figure is a picture of a ladder statement: every ladder of a notebook is
+// one, whatever form the notebook printed it in.
+type Figure struct {
+	// Name is NOTEBOOK-N, N counting the notebook's ladders from 1: the
+	// file name (with .svg) that --svg-dir writes.
+	Name string
+	// Cell is the index of the cell that drew it.
+	Cell int
+	// Caption says what it shows ("ladder client server").
+	Caption string
+	// Form is how the notebook printed it: text, svg or mermaid.
+	Form string
+	// Ladder is what it shows.
+	Ladder diagram.Ladder
+}
+
+// SVG draws the figure.
+func (f Figure) SVG() (string, error) {
+	var b strings.Builder
+	err := diagram.WriteLadderSVG(&b, f.Ladder)
+	return b.String(), err
 }
 
 // SocketName is the notebook's name of the socket whose endpoint is
@@ -147,7 +176,7 @@ func (r *Result) SocketName(host string, endpoint int) string {
 func (r *Result) Close() { r.World.Close() }
 
 // Rendered returns the notebook with every output block rewritten.
-func (r *Result) Rendered() string { return r.Notebook.Render(r.Outputs) }
+func (r *Result) Rendered() string { return r.Notebook.Render(r.Outputs, r.Mermaid) }
 
 // Changed reports whether the outputs differ from those in the file.
 func (r *Result) Changed() bool { return r.Rendered() != r.Original }
@@ -251,7 +280,7 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 	}
 	parts := make([][]part, len(nb.cells))
 	for i, c := range nb.cells {
-		in.parts = nil
+		in.parts, in.cell = nil, i
 		for j, l := range c.code {
 			st, err := lexLine(p, c.first+j, l)
 			if err == nil {
@@ -287,7 +316,8 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 // finish judges the expectations and writes each cell's output.
 func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, error) {
 	p := in.file
-	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), ran: len(parts), names: map[sim.EndpointKey]string{}}
+	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), Mermaid: make([][]string, len(nb.cells)),
+		Figures: in.figures, ran: len(parts), names: map[sim.EndpointKey]string{}}
 	for name, sk := range in.socks {
 		if ep := sk.s.Endpoint(); ep != 0 {
 			res.names[sim.EndpointKey{Host: sk.host.Name(), Endpoint: ep}] = name
@@ -312,6 +342,10 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 	for i, ps := range parts {
 		var b strings.Builder
 		for _, pt := range ps {
+			if pt.mermaid != "" {
+				res.Mermaid[i] = append(res.Mermaid[i], pt.mermaid)
+				continue
+			}
 			if pt.exp == nil {
 				b.WriteString(trace.Printable(pt.text))
 				if pt.note {

@@ -3,10 +3,12 @@ package scenarios
 import (
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tcpsim/tcpsim/diagram"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
@@ -61,9 +63,23 @@ func (in *interp) cmdTrace(st stmt, args []token) error {
 // (the first two hosts when none is named). Between two named nodes that
 // are not linked, the hops a packet crosses get columns of their own.
 func (in *interp) cmdLadder(st stmt, args []token) error {
-	all := false
-	if k := len(args); k > 0 && args[k-1].text == "all" {
-		all, args = true, args[:k-1]
+	// Trailing words: all, and the form (text by default).
+	all, format := false, "text"
+words:
+	for len(args) > 0 {
+		t := args[len(args)-1]
+		switch t.text {
+		case "all":
+			all = true
+		case "svg", "mermaid":
+			if format != "text" {
+				return in.errAt(st, t, "ladder takes one of svg or mermaid")
+			}
+			format = t.text
+		default:
+			break words
+		}
+		args = args[:len(args)-1]
 	}
 	var named []sim.Node
 	for _, a := range args {
@@ -105,10 +121,40 @@ func (in *interp) cmdLadder(st stmt, args []token) error {
 		}
 		seen[c] = true
 	}
+	rows, ts := in.newRows("ladder-packets", all), in.newTransitions("ladder-states", all)
+	// Every ladder is a figure (for --svg-dir and the HTML report); the
+	// form says what the cell's output shows.
+	n := len(in.figures) + 1
+	name := fmt.Sprintf("%s-%d", strings.TrimSuffix(path.Base(in.file), ".md"), n)
+	caption := "ladder " + strings.Join(cols, " ")
+	l := diagram.Ladder{ID: name, Title: caption, Columns: cols, Rows: rows, Transitions: ts, Name: in.endpointNames()}
+	in.figures = append(in.figures, Figure{Name: name, Cell: in.cell, Caption: caption, Form: format, Ladder: l})
 	var b strings.Builder
-	_ = trace.WriteLadder(&b, cols, in.newRows("ladder-packets", all), in.newTransitions("ladder-states", all))
-	in.printf("%s", b.String())
+	switch format {
+	case "svg":
+		in.printf("figure %d: %s, %d packets (SVG %s.svg: tcpsim run --svg-dir DIR, or --html FILE)\n", n, caption, len(rows), name)
+	case "mermaid":
+		if err := diagram.WriteLadderMermaid(&b, l); err != nil {
+			return in.errAt(st, st.toks[0], "%v", err)
+		}
+		in.parts = append(in.parts, part{mermaid: b.String()})
+	default:
+		_ = trace.WriteLadder(&b, cols, rows, ts)
+		in.printf("%s", b.String())
+	}
 	return nil
+}
+
+// endpointNames returns the notebook's names of the sockets opened so
+// far, by host and endpoint.
+func (in *interp) endpointNames() func(host string, endpoint int) string {
+	names := map[sim.EndpointKey]string{} // lookups only
+	for name, sk := range in.socks {
+		if ep := sk.s.Endpoint(); ep != 0 {
+			names[sim.EndpointKey{Host: sk.host.Name(), Endpoint: ep}] = name
+		}
+	}
+	return func(host string, endpoint int) string { return names[sim.EndpointKey{Host: host, Endpoint: endpoint}] }
 }
 
 func (in *interp) cmdStates(st stmt, args []token) error {

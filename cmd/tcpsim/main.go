@@ -38,8 +38,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `usage:
   tcpsim list                        list the built-in notebooks
   tcpsim run NAME|FILE.md [flags]    run a notebook and print it cell by cell
-  tcpsim check [FILE.md|DIR ...]     rerun notebooks (default: the built-ins); fail if an
-                                     expectation fails or an output block differs
+  tcpsim check [FILE.md|DIR ...] [--html DIR]
+                                     rerun notebooks (default: the built-ins); fail if an
+                                     expectation fails or an output block differs; --html
+                                     writes a report per notebook and index.html to DIR
   tcpsim cat NAME                    print a built-in notebook (to copy and edit)
   tcpsim version                     print tcpsim's version and the gVisor netstack it runs
   tcpsim compare NOTEBOOK... [flags] run each notebook under the linux profile and on this
@@ -62,6 +64,11 @@ flags of run:
                     a packet that crosses middle hops is in it once per link
   --pcapng FILE     write them to FILE as pcapng, one interface per link (A-B)
                     and a comment per packet with its trace ID and fate
+  --svg FILE        draw the whole run's ladder (its first connection's hosts and
+                    the hops between them) to FILE as SVG
+  --svg-dir DIR     write each ladder of the notebook to DIR as NOTEBOOK-N.svg
+  --html FILE       write the run as one self-contained HTML page: prose, cells,
+                    ladders, expectations, each socket's states, plots per host
   --seed N          replace the notebook's seed
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
@@ -167,6 +174,9 @@ type runFlags struct {
 	cfg    scenarios.Config
 	pcap   string
 	pcapng string
+	svg    string
+	svgDir string
+	html   string
 	json   bool
 	update bool
 }
@@ -182,6 +192,9 @@ func parseRun(args []string) (runFlags, error) {
 	maxMemory := fs.String("max-memory", "", "")
 	fs.StringVar(&rf.pcap, "pcap", "", "")
 	fs.StringVar(&rf.pcapng, "pcapng", "", "")
+	fs.StringVar(&rf.svg, "svg", "", "")
+	fs.StringVar(&rf.svgDir, "svg-dir", "", "")
+	fs.StringVar(&rf.html, "html", "", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
@@ -387,6 +400,9 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if err := writePictures(rf, res); err != nil {
+		return err
+	}
 	if rf.update && res.Changed() {
 		if err := writeAtomic(rf.target, func(w io.Writer) error {
 			_, err := io.WriteString(w, res.Rendered())
@@ -414,9 +430,32 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 // default the built-ins.
 func check(args []string, stdout, stderr io.Writer) error {
 	var targets []string
+	var reports *checkReports
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--html" || a == "-html":
+			if i+1 == len(args) {
+				return usageError{msg: "--html needs a directory: tcpsim check [FILE.md|DIR ...] --html DIR"}
+			}
+			reports = &checkReports{dir: args[i+1]}
+			i++
+		case strings.HasPrefix(a, "--html="):
+			reports = &checkReports{dir: strings.TrimPrefix(a, "--html=")}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if reports != nil {
+		if err := os.MkdirAll(reports.dir, 0o755); err != nil {
+			return usageError{msg: err.Error() + ": want a directory that can be created", pos: true}
+		}
+	}
+	args = rest
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
-			return usageError{msg: fmt.Sprintf("check takes files and directories, not %q", a)}
+			return usageError{msg: fmt.Sprintf("check takes files and directories, and --html DIR, not %q", a)}
 		}
 		fi, err := os.Stat(a)
 		if err != nil {
@@ -448,6 +487,9 @@ func check(args []string, stdout, stderr io.Writer) error {
 	for _, t := range targets {
 		res, err := load(t, scenarios.Config{MaxMemory: defaultMaxMemory()})
 		if res != nil && err != nil {
+			if rerr := reports.add(t, res, ""); rerr != nil {
+				return rerr
+			}
 			res.Close()
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s\n  %s\n", trace.Printable(t), trace.Printable(err.Error()))
@@ -455,6 +497,9 @@ func check(args []string, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			return err
+		}
+		if rerr := reports.add(t, res, ""); rerr != nil {
+			return rerr
 		}
 		problems := res.Failures()
 		diff := res.Diff()
@@ -471,6 +516,9 @@ func check(args []string, stdout, stderr io.Writer) error {
 		if diff != "" {
 			fmt.Fprintf(stdout, "  output differs (rerun with: tcpsim run %s --update):\n%s", t, diff)
 		}
+	}
+	if err := reports.finish(); err != nil {
+		return err
 	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "tcpsim: %d of %d notebooks failed\n", failed, len(targets))

@@ -124,7 +124,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"run", "missing.md"}, "missing.md: no such file or directory"},
 		{[]string{"list", "extra"}, `list takes no arguments, got "extra"`},
 		{[]string{"cat", "nope"}, `unknown scenario "nope"`},
-		{[]string{"check", "--update"}, `check takes files and directories, not "--update"`},
+		{[]string{"check", "--update"}, `check takes files and directories, and --html DIR, not "--update"`},
 		{[]string{"run", "normal-close", "--sysctl", "tcp_tw_reuse=1"}, "want HOST:NAME=VALUE"},
 		{[]string{"run", "normal-close", "--profile", "linux"}, "want HOST:PROFILE"},
 		{[]string{"run", "x.md", "--kernel", "--update"}, "--update with --kernel: a kernel run is wall time and not deterministic"},

@@ -1,0 +1,124 @@
+package diagram
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
+)
+
+// MermaidMark starts every Mermaid diagram tcpsim writes (a Mermaid
+// comment), so that the notebook runner knows which blocks are its own
+// output.
+const MermaidMark = "%% tcpsim"
+
+// WriteLadderMermaid writes the ladder as a Mermaid sequence diagram, the
+// form a code host renders as a picture from a ```mermaid block: a
+// participant per column, a message per packet (-x when it was lost, --)
+// when held, injected ones noted), the hosts' state changes as notes, and
+// a note where a long idle gap passes. Mermaid draws no time axis: the
+// order is the trace's.
+func WriteLadderMermaid(out io.Writer, l Ladder) error {
+	if len(l.Columns) < 2 {
+		return fmt.Errorf("diagram: a ladder needs two columns, got %d", len(l.Columns))
+	}
+	items, col := l.items()
+	type entry struct {
+		at    time.Duration
+		order int64
+		it    *item
+		tr    *sim.Transition
+	}
+	var es []entry
+	for i := range items {
+		es = append(es, entry{at: items[i].row.Sent, order: items[i].row.Order, it: &items[i]})
+	}
+	for i := range l.Transitions {
+		t := &l.Transitions[i]
+		if _, ok := col[t.Host]; ok && t.From != sim.Listen && t.To != sim.Listen {
+			es = append(es, entry{at: t.At, order: t.Order, tr: t})
+		}
+	}
+	slices.SortStableFunc(es, func(a, b entry) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return int(a.order - b.order)
+	})
+	ids := make([]string, len(l.Columns))
+	w := bufio.NewWriter(out)
+	fmt.Fprintf(w, "%s ladder %s\nsequenceDiagram\n", MermaidMark, mermaidText(strings.Join(l.Columns, " ")))
+	for i, c := range l.Columns {
+		ids[i] = fmt.Sprintf("n%d", i)
+		fmt.Fprintf(w, "    participant %s as %s\n", ids[i], mermaidText(c))
+	}
+	hosts := map[string]int{} // endpoints per host; lookups only
+	seen := map[[2]int]bool{} // membership only
+	for _, t := range l.Transitions {
+		if c, ok := col[t.Host]; ok && t.To != sim.Listen && t.From != sim.Listen && !seen[[2]int{c, t.Endpoint}] {
+			seen[[2]int{c, t.Endpoint}] = true
+			hosts[t.Host]++
+		}
+	}
+	var prev time.Duration
+	for i, e := range es {
+		if i > 0 && e.at-prev >= time.Second {
+			fmt.Fprintf(w, "    Note over %s,%s: %s pass\n", ids[0], ids[len(ids)-1], mermaidText(durationText(e.at-prev)))
+		}
+		prev = e.at
+		if t := e.tr; t != nil {
+			text := fmt.Sprintf("%s %v → %v", trace.Seconds(t.At), t.From, t.To)
+			if hosts[t.Host] > 1 && l.Name != nil {
+				if n := l.Name(t.Host, t.Endpoint); n != "" {
+					text = n + ": " + text
+				}
+			}
+			if t.From == t.To {
+				text += " (timer restarted)"
+			}
+			if t.Cause != "" {
+				text += " (" + t.Cause + ")"
+			}
+			fmt.Fprintf(w, "    Note over %s: %s\n", ids[col[t.Host]], mermaidText(text))
+			continue
+		}
+		it := e.it
+		r := it.row
+		label := trace.Seconds(r.Sent) + " " + r.Summary()
+		if it.to < 0 {
+			fmt.Fprintf(w, "    Note over %s: %s dropped: %s\n", ids[it.from], mermaidText(label), mermaidText(r.Rule))
+			continue
+		}
+		arrow := "->>"
+		switch {
+		case r.Fate == netem.Dropped || (r.Fate == netem.Held && r.Delivered < 0):
+			arrow = "-x"
+			label += " ✗ " + lossText(r)
+		case r.Fate == netem.Held:
+			arrow = "--)"
+			label += " (held, arrives " + trace.Seconds(r.Delivered) + ")"
+		case r.Fate == netem.Injected:
+			label += " (injected)"
+		case r.Fate == netem.Duplicated:
+			label += fmt.Sprintf(" (copy of #%d)", r.Orig)
+		}
+		fmt.Fprintf(w, "    %s%s%s: %s\n", ids[it.from], arrow, ids[it.to], mermaidText(label))
+	}
+	return w.Flush()
+}
+
+// mermaidText makes text safe in a Mermaid message or note: Mermaid reads
+// # and ; as entity syntax and a newline as the end of the statement, and
+// a code host's renderer must not meet markup, nor a backtick that could
+// close the block.
+func mermaidText(s string) string {
+	s = trace.Printable(s)
+	r := strings.NewReplacer("#", "#35;", ";", "#59;", "\n", " ", "<", "#lt;", ">", "#gt;", "&", "#amp;", "%", "#37;", "`", "#96;")
+	return r.Replace(s)
+}

@@ -1,0 +1,105 @@
+package diagram
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"io"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// StatePlot is what a plot of one host's sockets by state shows: how many
+// of its endpoints are in each state over time (TIME-WAIT building up and
+// draining is the picture the articles describe).
+type StatePlot struct {
+	Host        string
+	Transitions []sim.Transition // the World's, in order; other hosts' are left out
+	End         time.Duration    // the run's end, where the lines stop
+}
+
+// plottedStates are the states a plot may show, in legend order.
+var plottedStates = []sim.State{sim.SynSent, sim.SynReceived, sim.Established, sim.FinWait1, sim.FinWait2,
+	sim.CloseWait, sim.Closing, sim.LastAck, sim.TimeWait}
+
+// WriteStatePlotSVG draws the plot with gonum's plotting library, as SVG:
+// a step line per state the host's endpoints were ever in (listeners left
+// out), seconds along x, endpoints up y.
+func WriteStatePlotSVG(out io.Writer, sp StatePlot) error {
+	count := map[sim.State]int{}          // lookups only
+	series := map[sim.State]plotter.XYs{} // lookups only
+	state := map[int]sim.State{}          // endpoint -> state; lookups only
+	point := func(s sim.State, t time.Duration) {
+		series[s] = append(series[s], plotter.XY{X: t.Seconds(), Y: float64(count[s])})
+	}
+	for _, t := range sp.Transitions {
+		if t.Host != sp.Host || t.From == sim.Listen || t.To == sim.Listen || t.From == t.To {
+			continue
+		}
+		if prev, ok := state[t.Endpoint]; ok && prev != sim.Closed {
+			count[prev]--
+			point(prev, t.At)
+		}
+		state[t.Endpoint] = t.To
+		if t.To != sim.Closed {
+			count[t.To]++
+			point(t.To, t.At)
+		}
+	}
+	p := plot.New()
+	p.Title.Text = sp.Host + ": sockets by state"
+	p.X.Label.Text = "time (s)"
+	p.Y.Label.Text = "endpoints"
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	for _, s := range plottedStates {
+		xys, ok := series[s]
+		if !ok {
+			continue
+		}
+		// Each line starts at 0 and runs to the end of the run.
+		xys = append(plotter.XYs{{X: xys[0].X, Y: 0}}, xys...)
+		xys = append(xys, plotter.XY{X: max(sp.End.Seconds(), xys[len(xys)-1].X), Y: float64(count[s])})
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return fmt.Errorf("diagram: plot %s: %w", s, err)
+		}
+		l.StepStyle = plotter.PostStep
+		l.LineStyle.Width = vg.Points(2)
+		l.LineStyle.Color = hexColour(stateColours[s])
+		if s == sim.TimeWait {
+			l.LineStyle.Width = vg.Points(3)
+		}
+		p.Add(l)
+		p.Legend.Add(s.String(), l)
+	}
+	if len(series) == 0 {
+		p.Title.Text += " (no connections)"
+	}
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.X.Min, p.Y.Min = 0, 0
+	wt, err := p.WriterTo(8*vg.Inch, 3.5*vg.Inch, "svg")
+	if err != nil {
+		return fmt.Errorf("diagram: plot: %w", err)
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return fmt.Errorf("diagram: plot: %w", err)
+	}
+	_, err = out.Write(b.Bytes())
+	return err
+}
+
+// hexColour reads #rrggbb.
+func hexColour(s string) color.Color {
+	var r, g, b uint8
+	if _, err := fmt.Sscanf(s, "#%02x%02x%02x", &r, &g, &b); err != nil {
+		return color.Black
+	}
+	return color.RGBA{R: r, G: g, B: b, A: 255}
+}
