@@ -140,8 +140,15 @@ func Render(ctx context.Context, file string, o Options) (*Page, error) {
 		_, _ = chromedp.Call(tabCtx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonBlockedByClient})
 	}
 	// The tab starts on about:blank; what follows is the page's.
+	// fail says what went wrong, and that it was the time limit when it was.
+	fail := func(what string, err error) error {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (Options.Timeout %v)", err, o.Timeout)
+		}
+		return fmt.Errorf("browser: %s: %w", what, err)
+	}
 	if err := chromedp.Do(tabCtx); err != nil {
-		return nil, fmt.Errorf("browser: start %s: %w", o.Browser, err)
+		return nil, fail("start "+o.Browser, err)
 	}
 	err = chromedp.Listen(tabCtx, func(ev any) {
 		// The tab's read loop: record, and leave commands to a goroutine.
@@ -158,14 +165,11 @@ func Render(ctx context.Context, file string, o Options) (*Page, error) {
 		r.event(ev)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("browser: listen: %w", err)
+		return nil, fail("listen", err)
 	}
 	p, err := load(tabCtx, pageURL, o)
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (Options.Timeout %v)", err, o.Timeout)
-		}
-		return nil, fmt.Errorf("browser: render %s: %w", abs, err)
+		return nil, fail("render "+abs, err)
 	}
 	// Every event the browser sent before the last reply has been seen.
 	r.mu.Lock()

