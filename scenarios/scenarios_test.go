@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcpsim/tcpsim/diagram"
+	"github.com/tcpsim/tcpsim/report"
 	"github.com/tcpsim/tcpsim/scenarios"
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
@@ -30,8 +32,21 @@ func outputs(tb testing.TB, res *scenarios.Result) (text, js, pcap, pcapng []byt
 	return t.Bytes(), j.Bytes(), p.Bytes(), ng.Bytes()
 }
 
+// pictures renders the run's pictures: the whole run's SVG ladder, its
+// Mermaid form, and the HTML report (with every figure, the timeline and
+// the plots).
+func pictures(tb testing.TB, res *scenarios.Result) (svg, mermaid, page []byte) {
+	tb.Helper()
+	var s, m, h bytes.Buffer
+	require.NoError(tb, diagram.WriteLadderSVG(&s, res.Ladder(nil)))
+	require.NoError(tb, diagram.WriteLadderMermaid(&m, res.Ladder(nil)))
+	require.NoError(tb, report.WriteHTML(&h, res, report.Options{}))
+	return s.Bytes(), m.Bytes(), h.Bytes()
+}
+
 // TestDeterminism runs every shipped notebook 20 times under GOMAXPROCS 1,
-// 2 and 8: the cells, the JSON, the pcap and the pcapng each have one hash.
+// 2 and 8: the cells, the JSON, the pcap, the pcapng, the SVG ladder, the
+// Mermaid ladder and the HTML report each have one hash.
 func TestDeterminism(t *testing.T) {
 	runs := 20
 	if testing.Short() {
@@ -40,19 +55,21 @@ func TestDeterminism(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
 	for _, name := range scenarios.Names() {
-		var want [4][32]byte
+		var want [7][32]byte
 		for _, procs := range []int{1, 2, 8} {
 			runtime.GOMAXPROCS(procs)
 			for i := 0; i < runs; i++ {
 				res, err := scenarios.Run(name, scenarios.Config{Seed: scenarios.Seed(3)})
 				require.NoError(t, err)
 				text, js, pcap, pcapng := outputs(t, res)
+				svg, mermaid, page := pictures(t, res)
 				res.Close()
-				got := [4][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap), sha256.Sum256(pcapng)}
-				if want == [4][32]byte{} {
+				got := [7][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap), sha256.Sum256(pcapng),
+					sha256.Sum256(svg), sha256.Sum256(mermaid), sha256.Sum256(page)}
+				if want == [7][32]byte{} {
 					want = got
 				}
-				for k, what := range []string{"cells", "JSON", "pcap", "pcapng"} {
+				for k, what := range []string{"cells", "JSON", "pcap", "pcapng", "SVG", "Mermaid", "HTML"} {
 					require.Equal(t, want[k], got[k], "%s: GOMAXPROCS %d run %d: %s hash differs", name, procs, i, what)
 				}
 			}

@@ -1,0 +1,95 @@
+package diagram_test
+
+import (
+	"encoding/xml"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/diagram"
+	"github.com/tcpsim/tcpsim/scenarios"
+)
+
+// svgNode is any element of an SVG document, with its attributes and
+// children.
+type svgNode struct {
+	XMLName xml.Name
+	Attrs   []xml.Attr `xml:",any,attr"`
+	Nodes   []svgNode  `xml:",any"`
+}
+
+func (n svgNode) attr(name string) string {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (n svgNode) num(tb testing.TB, name string) float64 {
+	tb.Helper()
+	v, err := strconv.ParseFloat(n.attr(name), 64)
+	require.NoError(tb, err, "attribute %s=%q of <%s>", name, n.attr(name), n.XMLName.Local)
+	return v
+}
+
+// walk calls fn on n and every element under it.
+func (n svgNode) walk(fn func(svgNode)) {
+	fn(n)
+	for _, c := range n.Nodes {
+		c.walk(fn)
+	}
+}
+
+func hasClass(n svgNode, c string) bool { return strings.Contains(" "+n.attr("class")+" ", " "+c+" ") }
+
+// TestLadderSVGGeometry parses the ladder of lost-final-ack: nine packet
+// arrows, each starting on a column's line and, but for the lost final
+// ACK, ending on the other's; the lost one ends in an X between the lines.
+func TestLadderSVGGeometry(t *testing.T) {
+	res, err := scenarios.Run("lost-final-ack", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var b strings.Builder
+	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"client", "server"})))
+	var doc svgNode
+	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc), "the SVG is not well-formed XML")
+
+	var columns []float64
+	var packets, lost, drops int
+	doc.walk(func(n svgNode) {
+		if n.XMLName.Local == "line" && hasClass(n, "lifeline") {
+			columns = append(columns, n.num(t, "x1"))
+		}
+	})
+	require.Len(t, columns, 2)
+	onColumn := func(x float64) bool { return x == columns[0] || x == columns[1] }
+	doc.walk(func(g svgNode) {
+		if g.XMLName.Local != "g" || !hasClass(g, "packet") {
+			return
+		}
+		packets++
+		for _, c := range g.Nodes {
+			switch {
+			case c.XMLName.Local == "line" && hasClass(g, "lost"):
+				lost++
+				assert.True(t, onColumn(c.num(t, "x1")), "a lost packet starts on a column")
+				x2 := c.num(t, "x2")
+				assert.True(t, x2 > columns[0] && x2 < columns[1], "and dies between them (x2 %v)", x2)
+			case c.XMLName.Local == "line":
+				assert.True(t, onColumn(c.num(t, "x1")) && onColumn(c.num(t, "x2")), "packet %s joins the columns: x1 %s x2 %s", g.attr("data-id"), c.attr("x1"), c.attr("x2"))
+				assert.NotEqual(t, c.attr("x1"), c.attr("x2"))
+				assert.GreaterOrEqual(t, c.num(t, "y2"), c.num(t, "y1"), "time flows down")
+			case c.XMLName.Local == "path" && hasClass(c, "drop"):
+				drops++
+			}
+		}
+	})
+	assert.Equal(t, 9, packets, "packets: #1-#9")
+	assert.Equal(t, 1, lost, "the final ACK")
+	assert.Equal(t, 1, drops, "its X")
+}
