@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"reflect"
+	"runtime"
+	"sync"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -155,7 +158,7 @@ func (c hostClock) NowMonotonic() tcpip.MonotonicTime {
 // goroutine when the run loop reaches it, never on a goroutine of its own; a
 // zero or negative duration queues it at the current instant.
 func (c hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
-	t := &timer{w: c.w, ev: event{kind: evTimer, host: c.h, fn: f, index: -1}}
+	t := &timer{w: c.w, ev: event{kind: evTimer, host: c.h, fn: f, index: -1}, timeWait: isTimeWaitExpiry(f)}
 	c.w.mu.Lock()
 	c.w.noteAsync()
 	c.w.scheduleLocked(&t.ev, d)
@@ -167,6 +170,33 @@ func (c hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
 type timer struct {
 	w  *World
 	ev event
+	// timeWait marks gVisor's TIME-WAIT timer: its Reset is a restart of
+	// TIME-WAIT, which the observer records (observe.go).
+	timeWait bool
+}
+
+// timeWaitExpiry is the name of gVisor's TIME-WAIT timer callback, the
+// method value ep.timeWaitTimerExpired that startTimeWait
+// (transport/tcp/dispatcher.go) passes to AfterFunc; handleTimeWait resets
+// that timer when a retransmitted FIN arrives (rcv.go,
+// handleTimeWaitSegment).
+const timeWaitExpiry = "gvisor.dev/gvisor/pkg/tcpip/transport/tcp.(*Endpoint).timeWaitTimerExpired-fm"
+
+// expiryFuncs caches isTimeWaitExpiry by code pointer.
+var expiryFuncs sync.Map // uintptr -> bool
+
+// isTimeWaitExpiry reports whether f is gVisor's TIME-WAIT timer callback,
+// by the name of its code. (TestTimeWaitRestartRecorded fails if gVisor
+// renames it.)
+func isTimeWaitExpiry(f func()) bool {
+	pc := reflect.ValueOf(f).Pointer()
+	if v, ok := expiryFuncs.Load(pc); ok {
+		return v.(bool)
+	}
+	fn := runtime.FuncForPC(pc)
+	is := fn != nil && fn.Name() == timeWaitExpiry
+	expiryFuncs.Store(pc, is)
+	return is
 }
 
 var _ tcpip.Timer = (*timer)(nil)
@@ -189,4 +219,8 @@ func (t *timer) Reset(d time.Duration) {
 	defer t.w.mu.Unlock()
 	t.w.noteAsync()
 	t.w.scheduleLocked(&t.ev, d)
+	if t.timeWait {
+		h := t.ev.host
+		h.twRestarts = append(h.twRestarts, t.ev.at)
+	}
 }

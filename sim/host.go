@@ -135,6 +135,9 @@ type Host struct {
 	twEv  *event
 	twSeq uint64
 	ntw   int
+	// twRestarts holds the new expiry of each gVisor TIME-WAIT timer the
+	// stack reset since the last observation (guarded by World.mu).
+	twRestarts []time.Duration
 	// The segments the linux profile's own code (timewait sockets, the
 	// policy layer) received or sent in gVisor's place, for nstat.
 	ownIn, ownOut, ownRST uint64

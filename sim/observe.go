@@ -174,6 +174,8 @@ func (h *Host) observe() {
 
 	w.mu.Lock()
 	o.pending, o.tuples = o.tuples, o.pending[:0]
+	restarts := h.twRestarts
+	h.twRestarts = h.twRestarts[:0]
 	w.mu.Unlock()
 
 	o.hits = o.hits[:0]
@@ -223,6 +225,21 @@ func (h *Host) observe() {
 	}
 	clear(o.active[len(kept):])
 	o.active = kept
+
+	// gVisor restarted a TIME-WAIT timer: only a segment does that (a
+	// retransmitted FIN, handleTimeWaitSegment), and an event delivers one,
+	// so it is the TIME-WAIT endpoint of a tuple that passed.
+	if len(restarts) > 0 {
+		var done []*epRec
+		for _, t := range o.pending {
+			r := o.twByTuple[t.key()]
+			if r == nil || r.state != TimeWait || r.ep == nil || slices.Contains(done, r) {
+				continue
+			}
+			done = append(done, r)
+			o.restarted(r, restarts[len(restarts)-1], "retransmitted FIN: ACK, timer restarted")
+		}
+	}
 
 	// The linux profile's turn on endpoints that just entered TIME-WAIT
 	// or FIN-WAIT-2.
@@ -320,6 +337,21 @@ func (o *observer) set(r *epRec, s State, cause string) {
 	if s == Closed {
 		o.ended(r)
 	}
+}
+
+// restarted records that r's TIME-WAIT timer restarted, to fire at until.
+func (o *observer) restarted(r *epRec, until time.Duration, cause string) {
+	w := o.h.w
+	if w.opts.DiscardTrace {
+		return
+	}
+	order := o.order
+	if order == 0 {
+		order = w.order.Add(1)
+	}
+	w.restarts = append(w.restarts, TimeWaitRestart{
+		At: w.Now(), Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, Until: until, Cause: cause, Order: order,
+	})
 }
 
 // ended lets go of what a record that reached CLOSED held.

@@ -167,6 +167,28 @@ type Transition struct {
 	Order int64
 }
 
+// TimeWaitRestart is a TIME-WAIT whose timer restarted without the state
+// changing: the host re-ACKed a retransmitted FIN (RFC 9293 3.10.7.4: the
+// peer's FIN came again because the final ACK was lost) or, on a
+// linux-profile host, any segment tcp_timewait_state_process restarts the
+// timer for. It is not a Transition: the endpoint stays in TIME-WAIT.
+type TimeWaitRestart struct {
+	At       time.Duration
+	Host     string
+	Endpoint int // as Transition.Endpoint
+	// Local and Remote are the endpoint's addresses.
+	Local, Remote netip.AddrPort
+	// Until is when the restarted timer fires: TIME-WAIT ends then unless
+	// something ends or restarts it again.
+	Until time.Duration
+	// Cause says what restarted it, as the trace of the segment does
+	// ("retransmitted FIN: ACK, timer restarted").
+	Cause string
+	// Order places the restart among packets and transitions (as
+	// Transition.Order).
+	Order int64
+}
+
 func (t Transition) String() string {
 	inf := ""
 	if t.Inferred {

@@ -219,6 +219,9 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 		h.sendReply(t, s.ACK(h.mono()))
 		why += "; no listener: ACK"
 	}
+	if v.Restart && !v.Entered && r.tw == s && r.state == TimeWait {
+		h.obs.restarted(r, s.due, v.Why) // after the ACK, as gVisor's
+	}
 	return verdict{handled: why, consumed: true}
 }
 

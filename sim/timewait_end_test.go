@@ -145,3 +145,67 @@ func TestTimeWaitEndProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeWaitRestartRecorded: a FIN retransmitted into TIME-WAIT is
+// re-ACKed and restarts the 2MSL timer, on both profiles (gVisor's own
+// timer, reset by handleTimeWait; the linux profile's timewait socket).
+// The World records the restart with its new expiry, which is when
+// TIME-WAIT really ends, and records nothing for an RST gVisor ignores
+// (the linux profile's default, tcp_rfc1337=0, would end TIME-WAIT: there
+// the client keeps it with tcp_rfc1337=1, as the server's RST to the
+// client's ACK would end it too).
+func TestTimeWaitRestartRecorded(t *testing.T) {
+	for _, p := range []sim.Profile{sim.GVisor, sim.Linux} {
+		t.Run(p.String(), func(t *testing.T) {
+			w, c, cs, rst := inTimeWait(t, sim.HostOptions{MSL: 10 * time.Second, Profile: p})
+			var fin netem.Header
+			for _, pk := range w.Packets() {
+				if h, _ := netem.Decode(pk.Data); pk.From == "server" && h.Flags&netem.FIN != 0 {
+					fin = h
+				}
+			}
+			again, err := netem.Segment{Src: server80, Dst: cs.Local(), Seq: fin.Seq, Ack: fin.Ack, Flags: netem.FIN | netem.ACK, Window: fin.Window}.Marshal()
+			require.NoError(t, err)
+			at := w.Now() + time.Second
+			if p == sim.Linux {
+				require.NoError(t, c.SetSysctl("tcp_rfc1337", "1"))
+			} else {
+				_, err = w.Inject(c, at, rst)
+				require.NoError(t, err)
+			}
+			_, err = w.Inject(c, at+time.Second, again)
+			require.NoError(t, err)
+			require.NoError(t, w.Run())
+
+			var ends []time.Duration
+			ep := 0
+			for _, tr := range w.Transitions() {
+				if tr.Host == "client" && tr.From == sim.TimeWait {
+					ends, ep = append(ends, tr.At), tr.Endpoint
+				}
+			}
+			require.Len(t, ends, 1, "client's TIME-WAIT ends")
+			got := w.TimeWaitRestarts()
+			require.Len(t, got, 1, "restarts: got %+v, want one, at the FIN (none at the RST)", got)
+			r := got[0]
+			assert.Equal(t, "client", r.Host)
+			assert.Equal(t, ep, r.Endpoint, "restart's endpoint")
+			assert.Equal(t, cs.Local(), r.Local)
+			assert.Equal(t, server80, r.Remote)
+			assert.Equal(t, at+time.Second, r.At, "restart's time: the FIN's arrival")
+			assert.Equal(t, r.At+20*time.Second, r.Until, "restart's new expiry: 2×MSL after it")
+			assert.Equal(t, r.Until, ends[0], "TIME-WAIT ends at the restarted timer's expiry")
+			assert.Equal(t, "retransmitted FIN: ACK, timer restarted", r.Cause)
+			var ack *sim.Packet
+			for _, pk := range w.Packets() {
+				if pk.From == "client" && pk.Sent == r.At {
+					ack = &pk
+				}
+			}
+			require.NotNil(t, ack, "the client answers the FIN")
+			h, _ := netem.Decode(ack.Data)
+			assert.Equal(t, ".", h.Flags.String(), "the answer's flags")
+			assert.Less(t, ack.Order, r.Order, "the restart is recorded after the ACK of its event")
+		})
+	}
+}

@@ -100,6 +100,7 @@ type World struct {
 
 	packets     []Packet
 	transitions []Transition
+	restarts    []TimeWaitRestart
 	held        []*event
 	free        []*event
 	bufs        [][]byte
@@ -198,6 +199,11 @@ func (w *World) PacketCount() int {
 
 // Transitions returns every state transition observed so far, in order.
 func (w *World) Transitions() []Transition { return slices.Clone(w.transitions) }
+
+// TimeWaitRestarts returns every restart of a TIME-WAIT timer observed so
+// far, in order. gVisor hosts and linux-profile hosts record them; a kernel
+// host's are not seen (sock_diag shows the state, not the timer's restarts).
+func (w *World) TimeWaitRestarts() []TimeWaitRestart { return slices.Clone(w.restarts) }
 
 // TransitionCount returns how many transitions were observed so far: a
 // mark that Transitions()[:n] later cuts at.
