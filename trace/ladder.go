@@ -2,10 +2,13 @@ package trace
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
@@ -21,15 +24,35 @@ const (
 	ladderGap   = 36
 )
 
+// LadderOptions are what a ladder may add to its packets and transitions.
+type LadderOptions struct {
+	// Name names a host's endpoint (Transition.Endpoint), such as a
+	// notebook's socket name, or returns "". When a host has more than one
+	// connection among the ladder's transitions (listeners aside), each of
+	// its state changes starts with its endpoint's name ("c2: ESTABLISHED
+	// -> FIN-WAIT-1"; "ep 3" for an endpoint without one). Nil names none.
+	Name func(host string, endpoint int) string
+	// Restarts are TIME-WAIT timer restarts, each marked in its host's
+	// column ("TIME-WAIT timer restarted, ends 60.360000").
+	Restarts []sim.TimeWaitRestart
+}
+
 // WriteLadder draws a ladder diagram with one column per node in cols
 // (hosts or middle hops, left to right): each packet that crosses a link
 // between two columns is an arrow at the time it was sent (with its fate or
 // arrival time at the end of the row); a packet a column's node dropped
 // before it reached a link (a NAT refusing it, no route) is an X in that
 // column; and each host's state changes stand in its column, interleaved in
-// the order the World recorded them. Packets and transitions of other nodes
-// are left out. rows come from Rows (all of them, or a tail).
+// the order the World recorded them, wrapped within the column when long.
+// Packets and transitions of other nodes are left out. rows come from Rows
+// (all of them, or a tail).
 func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) error {
+	return WriteLadderOptions(out, cols, rows, ts, LadderOptions{})
+}
+
+// WriteLadderOptions is WriteLadder with socket names and TIME-WAIT
+// restarts (o).
+func WriteLadderOptions(out io.Writer, cols []string, rows []Row, ts []sim.Transition, o LadderOptions) error {
 	if len(cols) < 2 {
 		return fmt.Errorf("trace: a ladder needs two columns, got %d", len(cols))
 	}
@@ -47,6 +70,7 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 		order int64
 		row   *Row
 		tr    *sim.Transition
+		rs    *sim.TimeWaitRestart
 	}
 	var items []item
 	for i := range rows {
@@ -62,32 +86,69 @@ func WriteLadder(out io.Writer, cols []string, rows []Row, ts []sim.Transition) 
 			items = append(items, item{order: ts[i].Order, tr: &ts[i]})
 		}
 	}
-	slices.SortStableFunc(items, func(a, b item) int {
-		ta, tb := itemTime(a.row, a.tr), itemTime(b.row, b.tr)
-		if ta != tb {
-			return int(ta - tb)
+	for i := range o.Restarts {
+		if _, ok := col[o.Restarts[i].Host]; ok {
+			items = append(items, item{order: o.Restarts[i].Order, rs: &o.Restarts[i]})
 		}
-		return int(a.order - b.order)
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		ta, tb := itemTime(a.row, a.tr, a.rs), itemTime(b.row, b.tr, b.rs)
+		if ta != tb {
+			return cmp.Compare(ta, tb)
+		}
+		return cmp.Compare(a.order, b.order)
 	})
-
+	named := namedHosts(ts, col, o.Name)
+	label := func(host string, endpoint int) string {
+		if !named[host] {
+			return ""
+		}
+		if n := o.Name(host, endpoint); n != "" {
+			return n + ": "
+		}
+		return fmt.Sprintf("ep %d: ", endpoint)
+	}
+	// state writes a state change's text in host's column, wrapped within
+	// the column: the first and middle columns start at their line, the
+	// last ends at its line; continuation lines are indented under the
+	// first.
+	state := func(w *bufio.Writer, at time.Duration, host, text string) {
+		i := col[host]
+		lines := wrap(text, gap)
+		start := i * gap
+		if i == len(cols)-1 {
+			block := 0
+			for k, l := range lines {
+				block = max(block, utf8.RuneCountInString(l)+min(k, 1)*wrapIndent)
+			}
+			start = max(0, width-block)
+		}
+		for k, l := range lines {
+			t := ""
+			if k == 0 {
+				t = Seconds(at)
+			}
+			fmt.Fprintf(w, "%*s  %*s%s\n", ladderTime, t, start+min(k, 1)*wrapIndent, "", strings.ReplaceAll(l, nbsp, " "))
+		}
+	}
 	w := bufio.NewWriter(out)
 	w.WriteString(ladderHeader(cols, gap, width))
 	for _, it := range items {
+		if rs := it.rs; rs != nil {
+			state(w, rs.At, rs.Host, label(rs.Host, rs.Endpoint)+"TIME-WAIT timer restarted, ends "+Seconds(rs.Until))
+			continue
+		}
 		if it.tr != nil {
 			t := it.tr
-			text := fmt.Sprintf("%v -> %v", t.From, t.To)
+			// The change itself is never broken across lines.
+			text := label(t.Host, t.Endpoint) + strings.ReplaceAll(fmt.Sprintf("%v -> %v", t.From, t.To), " ", nbsp)
 			if t.Inferred {
 				text += "*"
 			}
 			if t.Cause != "" {
 				text += " [" + t.Cause + "]"
 			}
-			switch i := col[t.Host]; i {
-			case len(cols) - 1:
-				fmt.Fprintf(w, "%*s  %*s\n", ladderTime, Seconds(t.At), width, text)
-			default:
-				fmt.Fprintf(w, "%*s  %*s%s\n", ladderTime, Seconds(t.At), i*gap, "", text)
-			}
+			state(w, t.At, t.Host, text)
 			continue
 		}
 		r := it.row
@@ -134,11 +195,41 @@ func ladderHeader(cols []string, gap, width int) string {
 	return fmt.Sprintf("%*s  %s\n", ladderTime, "t (s)", strings.TrimRight(string(line), " "))
 }
 
-func itemTime(r *Row, t *sim.Transition) int64 {
-	if r != nil {
-		return int64(r.Sent)
+func itemTime(r *Row, t *sim.Transition, rs *sim.TimeWaitRestart) time.Duration {
+	switch {
+	case r != nil:
+		return r.Sent
+	case t != nil:
+		return t.At
 	}
-	return int64(t.At)
+	return rs.At
+}
+
+// namedHosts are the hosts of the columns with more than one connection
+// (an endpoint that was never a listener) among ts, when name is set.
+func namedHosts(ts []sim.Transition, col map[string]int, name func(string, int) string) map[string]bool {
+	named := map[string]bool{} // lookups only
+	if name == nil {
+		return named
+	}
+	listener := map[sim.EndpointKey]bool{} // lookups only
+	for _, t := range ts {
+		if t.From == sim.Listen || t.To == sim.Listen {
+			listener[sim.EndpointKey{Host: t.Host, Endpoint: t.Endpoint}] = true
+		}
+	}
+	first := map[string]int{} // lookups only
+	for _, t := range ts {
+		if _, ok := col[t.Host]; !ok || listener[sim.EndpointKey{Host: t.Host, Endpoint: t.Endpoint}] {
+			continue
+		}
+		if f, ok := first[t.Host]; !ok {
+			first[t.Host] = t.Endpoint
+		} else if f != t.Endpoint {
+			named[t.Host] = true
+		}
+	}
+	return named
 }
 
 // arrow draws a packet across span columns of text, right to left when
@@ -190,4 +281,48 @@ func arrow(r *Row, leftward bool, span int) string {
 		return "|<" + string(line) + "-|"
 	}
 	return "|-" + string(line) + ">|"
+}
+
+// nbsp joins words that wrap keeps on one line.
+const nbsp = "\u00a0"
+
+// wrapIndent is how much further a wrapped line of a state change starts.
+const wrapIndent = 2
+
+// wrap breaks text into lines of at most width characters at spaces
+// (inside a word longer than a line), each line after the first wrapIndent
+// narrower.
+func wrap(text string, width int) []string {
+	var lines []string
+	rs := []rune(text)
+	for len(rs) > 0 {
+		w := width
+		if len(lines) > 0 {
+			w -= wrapIndent
+		}
+		w = max(w, 1)
+		if len(rs) <= w {
+			lines = append(lines, string(rs))
+			break
+		}
+		cut := lastSpace(rs[:w+1])
+		if cut <= 0 {
+			cut = w
+		}
+		lines = append(lines, strings.TrimRight(string(rs[:cut]), " "))
+		rs = rs[cut:]
+		for len(rs) > 0 && rs[0] == ' ' {
+			rs = rs[1:]
+		}
+	}
+	return lines
+}
+
+func lastSpace(rs []rune) int {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] == ' ' {
+			return i
+		}
+	}
+	return -1
 }

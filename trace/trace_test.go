@@ -160,6 +160,84 @@ func TestLadderThroughHops(t *testing.T) {
 	assert.ErrorContains(t, err, "a ladder needs two columns")
 }
 
+// TestLadderWrapsWithinColumns: in tw-recycle-nat, rserver's TIME-WAIT
+// ends with a long cause; on a ladder c2 gw1 rserver every state change,
+// wrapped, stays between the column lines around it (before the fix it
+// started under c2), and the whole cause is there, continuation lines
+// indented under the first.
+func TestLadderWrapsWithinColumns(t *testing.T) {
+	res, err := scenarios.Run("tw-recycle-nat", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	cols := []string{"c2", "gw1", "rserver"}
+	var buf bytes.Buffer
+	require.NoError(t, trace.WriteLadderOptions(&buf, cols, trace.Rows(res.World.Packets()), res.World.Transitions(), trace.LadderOptions{}))
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	const margin, gap = 13, 36
+	for _, l := range lines[1:] {
+		if strings.Contains(l, "|") || strings.HasPrefix(strings.TrimSpace(l), "*") {
+			continue
+		}
+		text := []rune(l)
+		first := len(text) - len([]rune(strings.TrimLeft(string(text[margin:]), " "))) // first character
+		last := len(text) - 1
+		for j := range cols {
+			line := margin + j*gap
+			assert.False(t, first < line && line < last, "state text crosses column %s's line: %q", cols[j], l)
+		}
+	}
+	var end int
+	for i, l := range lines {
+		if strings.Contains(l, "TIME-WAIT -> CLOSED [linux") {
+			end = i
+		}
+	}
+	require.NotZero(t, end, "no rserver TIME-WAIT end in\n%s", buf.String())
+	cause := strings.TrimSpace(lines[end][margin:])
+	indent := strings.Index(lines[end][margin:], "T")
+	for _, l := range lines[end+1:] {
+		if strings.TrimSpace(l[:margin]) != "" {
+			break
+		}
+		assert.Equal(t, indent+2, len(l[margin:])-len(strings.TrimLeft(l[margin:], " ")), "continuation not indented under the first line: %q", l)
+		cause += " " + strings.TrimSpace(l)
+	}
+	assert.Equal(t, "TIME-WAIT -> CLOSED [linux tcp_tw_recycle: TIME-WAIT lasts 3.5×RTO = 744ms]", cause)
+}
+
+// TestLadderMarksTimeWaitRestart: in lost-final-ack the client's TIME-WAIT
+// re-ACKs the retransmitted FIN and restarts its timer; the ladder marks it
+// in the client's column after the ACK, with the new end, which is when
+// TIME-WAIT ends.
+func TestLadderMarksTimeWaitRestart(t *testing.T) {
+	res := lostFinalACK(t)
+	rs := res.World.TimeWaitRestarts()
+	require.Len(t, rs, 1, "restarts")
+	var buf bytes.Buffer
+	require.NoError(t, trace.WriteLadderOptions(&buf, []string{"client", "server"}, trace.Rows(res.World.Packets()), res.World.Transitions(),
+		trace.LadderOptions{Restarts: rs}))
+	lines := strings.Split(buf.String(), "\n")
+	mark, ack := -1, -1
+	for i, l := range lines {
+		switch {
+		case strings.Contains(l, "timer restarted"):
+			mark = i
+		case strings.Contains(l, "#9 [.]"):
+			ack = i
+		}
+	}
+	require.GreaterOrEqual(t, mark, 0, "no restart mark in\n%s", buf.String())
+	assert.Equal(t, "   0.360000  TIME-WAIT timer restarted, ends 60.360000", lines[mark])
+	assert.Equal(t, ack+1, mark, "the mark follows the ACK of the retransmitted FIN")
+	var end time.Duration
+	for _, tr := range res.World.Transitions() {
+		if tr.Host == "client" && tr.From == sim.TimeWait {
+			end = tr.At
+		}
+	}
+	assert.Equal(t, rs[0].Until, end, "TIME-WAIT ends when the restarted timer said")
+}
+
 // TestPcapNGLinks: the pcapng of nat-chain has an interface per link, named
 // after its ends, and each packet sits on the interface of the link it
 // crossed, with its bytes, time and a comment naming it; tshark, when
