@@ -29,6 +29,9 @@ type Ladder struct {
 	// Transitions are the hosts' state changes; those of other nodes are
 	// left out.
 	Transitions []sim.Transition
+	// Restarts are the TIME-WAIT timers that restarted (World.
+	// TimeWaitRestarts), marked on their endpoint's band.
+	Restarts []sim.TimeWaitRestart
 	// Name, when set, gives the notebook's name of a host's endpoint
 	// ("c", "server:80/1"), or "".
 	Name func(host string, endpoint int) string
@@ -95,16 +98,20 @@ func (l *Ladder) stays(col map[string]int) ([]stay, map[string]int) {
 			perHost[t.Host]++
 		}
 		if i, ok := open[key]; ok {
-			if t.From == t.To {
-				out[i].restarts = append(out[i].restarts, t.At)
-				continue
-			}
 			out[i].out = t.At
 			delete(open, key)
 		}
 		if t.To != sim.Closed {
 			open[key] = len(out)
 			out = append(out, stay{host: t.Host, endpoint: t.Endpoint, state: t.To, in: t.At, out: -1, lane: lanes[key]})
+		}
+	}
+	for _, r := range l.Restarts {
+		for i := range out {
+			s := &out[i]
+			if s.host == r.Host && s.endpoint == r.Endpoint && s.state == sim.TimeWait && r.At >= s.in && (s.out < 0 || r.At <= s.out) {
+				s.restarts = append(s.restarts, r.At)
+			}
 		}
 	}
 	return out, perHost
@@ -160,6 +167,11 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 	for _, t := range l.Transitions {
 		if _, ok := col[t.Host]; ok && t.From != sim.Listen && t.To != sim.Listen {
 			starts = append(starts, t.At)
+		}
+	}
+	for _, r := range l.Restarts {
+		if _, ok := col[r.Host]; ok {
+			ends = append(ends, r.At)
 		}
 	}
 	if len(starts) == 0 {

@@ -34,6 +34,7 @@ func WriteLadderMermaid(out io.Writer, l Ladder) error {
 		order int64
 		it    *item
 		tr    *sim.Transition
+		rs    *sim.TimeWaitRestart
 	}
 	var es []entry
 	for i := range items {
@@ -43,6 +44,12 @@ func WriteLadderMermaid(out io.Writer, l Ladder) error {
 		t := &l.Transitions[i]
 		if _, ok := col[t.Host]; ok && t.From != sim.Listen && t.To != sim.Listen {
 			es = append(es, entry{at: t.At, order: t.Order, tr: t})
+		}
+	}
+	for i := range l.Restarts {
+		r := &l.Restarts[i]
+		if _, ok := col[r.Host]; ok {
+			es = append(es, entry{at: r.At, order: r.Order, rs: r})
 		}
 	}
 	slices.SortStableFunc(es, func(a, b entry) int {
@@ -72,15 +79,16 @@ func WriteLadderMermaid(out io.Writer, l Ladder) error {
 			fmt.Fprintf(w, "    Note over %s,%s: %s pass\n", ids[0], ids[len(ids)-1], mermaidText(durationText(e.at-prev)))
 		}
 		prev = e.at
+		if r := e.rs; r != nil {
+			fmt.Fprintf(w, "    Note over %s: %s TIME-WAIT timer restarted, ends %s\n", ids[col[r.Host]], trace.Seconds(r.At), trace.Seconds(r.Until))
+			continue
+		}
 		if t := e.tr; t != nil {
 			text := fmt.Sprintf("%s %v → %v", trace.Seconds(t.At), t.From, t.To)
 			if hosts[t.Host] > 1 && l.Name != nil {
 				if n := l.Name(t.Host, t.Endpoint); n != "" {
 					text = n + ": " + text
 				}
-			}
-			if t.From == t.To {
-				text += " (timer restarted)"
 			}
 			if t.Cause != "" {
 				text += " (" + t.Cause + ")"

@@ -15,6 +15,9 @@ import (
 type Timeline struct {
 	// Transitions are the World's, in order; listeners are left out.
 	Transitions []sim.Transition
+	// Restarts are the TIME-WAIT timers that restarted, marked on their
+	// bars.
+	Restarts []sim.TimeWaitRestart
 	// Name, when set, gives the notebook's name of an endpoint.
 	Name func(host string, endpoint int) string
 	// End is where bars still open at the end stop (the run's end).
@@ -106,23 +109,25 @@ func WriteTimelineSVG(out io.Writer, tl Timeline) error {
 			fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="11" dominant-baseline="central">%s</text>`, x0+3, y+timelineRowH/2, from.To)
 		}
 		for _, rs := range restarts {
+			if rs < from.At || rs > to {
+				continue
+			}
 			fmt.Fprintf(w, `<line class="restart" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-width="3"/>`, axis.at(rs), y+1, axis.at(rs), y+timelineRowH-1)
 		}
 		fmt.Fprintf(w, "</g>\n")
 	}
 	restarts := map[key][]time.Duration{} // lookups only
+	for _, r := range tl.Restarts {
+		k := key{r.Host, r.Endpoint}
+		restarts[k] = append(restarts[k], r.At)
+	}
 	for _, t := range tl.Transitions {
 		if t.From == sim.Listen || t.To == sim.Listen {
 			continue
 		}
 		k := key{t.Host, t.Endpoint}
-		if t.From == t.To {
-			restarts[k] = append(restarts[k], t.At)
-			continue
-		}
 		if prev, ok := open[k]; ok {
 			bar(k, prev, t.At, restarts[k])
-			delete(restarts, k)
 		}
 		open[k] = t
 	}

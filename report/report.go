@@ -149,7 +149,7 @@ func writeStates(w *bufio.Writer, res *scenarios.Result) error {
 	ts := res.World.Transitions()
 	end := res.World.Now()
 	var b strings.Builder
-	if err := diagram.WriteTimelineSVG(&b, diagram.Timeline{Transitions: ts, Name: res.SocketName, End: end}); err != nil {
+	if err := diagram.WriteTimelineSVG(&b, diagram.Timeline{Transitions: ts, Restarts: res.World.TimeWaitRestarts(), Name: res.SocketName, End: end}); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	fmt.Fprintf(w, "<section id=\"timeline\">\n<h2>Each socket's states</h2>\n<div class=\"scroll\">%s</div>\n</section>\n", b.String())

@@ -18,7 +18,7 @@ func (r *Result) Ladder(columns []string) diagram.Ladder {
 	}
 	return diagram.Ladder{
 		ID: r.Scenario, Title: r.Scenario, Columns: columns,
-		Rows: trace.Rows(r.World.Packets()), Transitions: r.World.Transitions(), Name: r.SocketName,
+		Rows: trace.Rows(r.World.Packets()), Transitions: r.World.Transitions(), Restarts: r.World.TimeWaitRestarts(), Name: r.SocketName,
 	}
 }
 

@@ -60,8 +60,9 @@ func (in *interp) cmdTrace(st stmt, args []token) error {
 }
 
 // cmdLadder: ladder [NODE...] [all] draws a ladder with a column per node
-// (the first two hosts when none is named). Between two named nodes that
-// are not linked, the hops a packet crosses get columns of their own.
+// (two hosts that exchanged packets when none is named: ladderHosts).
+// Between two named nodes that are not linked, the hops a packet crosses
+// get columns of their own.
 func (in *interp) cmdLadder(st stmt, args []token) error {
 	// Trailing words: all, and the form (text by default).
 	all, format := false, "text"
@@ -89,12 +90,12 @@ words:
 		}
 		named = append(named, n)
 	}
+	rows := in.newRows("ladder-packets", all)
 	if len(named) == 0 {
-		hosts := in.w.Hosts()
-		if len(hosts) < 2 {
+		if len(in.w.Hosts()) < 2 {
 			return in.errAt(st, st.toks[0], "ladder needs two hosts")
 		}
-		named = []sim.Node{hosts[0], hosts[1]}
+		named = ladderHosts(in.w, rows)
 	}
 	if len(named) == 1 {
 		return in.errAt(st, args[0], "ladder needs two columns: ladder A B [C...] [all]")
@@ -121,13 +122,13 @@ words:
 		}
 		seen[c] = true
 	}
-	rows, ts := in.newRows("ladder-packets", all), in.newTransitions("ladder-states", all)
+	ts, opts := in.newTransitions("ladder-states", all), in.ladderOptions(all)
 	// Every ladder is a figure (for --svg-dir and the HTML report); the
 	// form says what the cell's output shows.
 	n := len(in.figures) + 1
 	name := fmt.Sprintf("%s-%d", strings.TrimSuffix(path.Base(in.file), ".md"), n)
 	caption := "ladder " + strings.Join(cols, " ")
-	l := diagram.Ladder{ID: name, Title: caption, Columns: cols, Rows: rows, Transitions: ts, Name: in.endpointNames()}
+	l := diagram.Ladder{ID: name, Title: caption, Columns: cols, Rows: rows, Transitions: ts, Restarts: opts.Restarts, Name: opts.Name}
 	in.figures = append(in.figures, Figure{Name: name, Cell: in.cell, Caption: caption, Form: format, Ladder: l})
 	var b strings.Builder
 	switch format {
@@ -139,7 +140,7 @@ words:
 		}
 		in.parts = append(in.parts, part{mermaid: b.String()})
 	default:
-		_ = trace.WriteLadder(&b, cols, rows, ts)
+		_ = trace.WriteLadderOptions(&b, cols, rows, ts, opts)
 		in.printf("%s", b.String())
 	}
 	return nil
