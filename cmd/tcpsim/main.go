@@ -64,6 +64,10 @@ flags of run:
                     a packet that crosses middle hops is in it once per link
   --pcapng FILE     write them to FILE as pcapng, one interface per link (A-B)
                     and a comment per packet with its trace ID and fate
+                    (Wireshark: frame.comment contains "dropped" shows the drops)
+  --capture AT      when the pcap and pcapng hold each packet: send (default: as
+                    it left its sender) or arrival (as it arrived, in arrival order;
+                    one that never arrived at its send time, and pcapng says so)
   --svg FILE        draw the whole run's ladder (its first connection's hosts and
                     the hops between them) to FILE as SVG
   --svg-dir DIR     write each ladder of the notebook to DIR as NOTEBOOK-N.svg
@@ -177,6 +181,7 @@ type runFlags struct {
 	svg    string
 	svgDir string
 	html   string
+	point  trace.Capture // --capture
 	json   bool
 	update bool
 }
@@ -195,6 +200,7 @@ func parseRun(args []string) (runFlags, error) {
 	fs.StringVar(&rf.svg, "svg", "", "")
 	fs.StringVar(&rf.svgDir, "svg-dir", "", "")
 	fs.StringVar(&rf.html, "html", "", "")
+	capture := fs.String("capture", "send", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
@@ -206,6 +212,9 @@ func parseRun(args []string) (runFlags, error) {
 	}
 	if len(pos) != 1 {
 		return rf, usageError{msg: fmt.Sprintf("run takes one notebook, got %d: want FILE.md or one of %s", len(pos), strings.Join(scenarios.Names(), ", "))}
+	}
+	if rf.point, err = trace.ParseCapture(*capture); err != nil {
+		return rf, usageError{msg: "--" + err.Error()}
 	}
 	rf.target = pos[0]
 	if !isFile(rf.target) {
@@ -391,12 +400,12 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 	}
 	defer res.Close()
 	if rf.pcap != "" {
-		if err := writeFile(rf.pcap, func(w io.Writer) error { return trace.WritePcap(w, res.World.Packets()) }); err != nil {
+		if err := writeFile(rf.pcap, func(w io.Writer) error { return trace.WritePcapAt(w, res.World.Packets(), rf.point) }); err != nil {
 			return err
 		}
 	}
 	if rf.pcapng != "" {
-		if err := writeFile(rf.pcapng, func(w io.Writer) error { return trace.WritePcapNG(w, res.World) }); err != nil {
+		if err := writeFile(rf.pcapng, func(w io.Writer) error { return trace.WritePcapNGAt(w, res.World, rf.point) }); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// TestCaptureFlag: old-duplicate holds a segment for minutes; in the pcap
+// of run --capture arrival it is at its arrival, with --capture send and by
+// default at its send time; another value is bad usage.
+func TestCaptureFlag(t *testing.T) {
+	res, err := scenarios.Run("old-duplicate", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var held sim.Packet
+	for _, p := range res.World.Packets() {
+		if p.Fate == netem.Held && p.Delivered >= 0 {
+			held = p
+		}
+	}
+	require.NotZero(t, held.ID, "old-duplicate holds no packet")
+
+	path := filepath.Join(t.TempDir(), "x.pcap")
+	heldAt := func(args ...string) time.Time {
+		code, _, errOut := tcpsim(append([]string{"run", "old-duplicate", "--pcap", path}, args...)...)
+		require.Equal(t, 0, code, "stderr: %s", errOut)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		r, err := pcapgo.NewReader(bytes.NewReader(raw))
+		require.NoError(t, err)
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				t.Fatalf("held #%d not in the pcap of %q", held.ID, args)
+			}
+			if bytes.Equal(data, held.Data) {
+				return ci.Timestamp.UTC()
+			}
+		}
+	}
+	assert.Equal(t, sim.Epoch().Add(held.Sent), heldAt(), "held #%d by default", held.ID)
+	assert.Equal(t, sim.Epoch().Add(held.Sent), heldAt("--capture", "send"), "held #%d with --capture send", held.ID)
+	assert.Equal(t, sim.Epoch().Add(held.Delivered), heldAt("--capture", "arrival"), "held #%d with --capture arrival", held.ID)
+
+	code, _, errOut := tcpsim("run", "old-duplicate", "--capture", "later")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `--capture "later": want send or arrival`)
+}
