@@ -265,12 +265,13 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 		}
 		fmt.Fprintf(w, "</g>\n")
 	}
+	var labels labelBoxes
 	byID := map[int]*trace.Row{} // lookups only
 	for i := range l.Rows {
 		byID[l.Rows[i].ID] = &l.Rows[i]
 	}
 	for _, it := range items {
-		writeItem(w, id, it, axis, x, rewritten(it.row, byID))
+		writeItem(w, id, it, axis, x, rewritten(it.row, byID), &labels)
 	}
 	fmt.Fprintf(w, "</svg>\n")
 	return w.Flush()
@@ -278,7 +279,7 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 
 // writeItem draws one packet: an arrow, an arrow into an X, or an X in a
 // hop's column.
-func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) float64, nat string) {
+func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) float64, nat string, labels *labelBoxes) {
 	r := it.row
 	y0 := axis.next(r.Sent)
 	title := rowLine(*r)
@@ -340,13 +341,32 @@ func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) 
 		fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="5" fill="#fff" stroke="#6a3d9a" stroke-width="2"/>`, x0, y0)
 	}
 	fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" marker-end="url(#%s-head)"/>`, x0, y0, x1, y1, esc(id))
-	// The label sits on the arrow, on a white box: at its middle, or near
-	// its start when it is long (a packet held for minutes).
-	f := 0.5
-	if y1-y0 > 4*rowHeight {
-		f = 0.2
+	// The label sits on the arrow's middle, on a white box; an arrow that
+	// crosses a broken gap (a packet held for minutes) has it in the
+	// longest such gap, where nothing else is.
+	at := func(f float64) (float64, float64) { return x0 + f*(x1-x0), y0 + f*(y1-y0) }
+	var longest time.Duration
+	for _, b := range axis.breaks {
+		if b.y0 >= y0 && b.y1 <= y1 && b.d > longest && y1 > y0 {
+			ly := (b.y0+b.y1)/2 + 12
+			f := (ly - y0) / (y1 - y0)
+			at = func(float64) (float64, float64) { return x0 + f*(x1-x0), ly }
+			longest = b.d
+		}
 	}
-	writeLabel(w, x0+f*(x1-x0), y0+f*(y1-y0), label)
+	// Labels of arrows that leave or arrive together would cover each
+	// other at their middles: the first place along the arrow that is
+	// free.
+	width := textWidth(label, fontSize) + 8
+	lx, ly := at(0.5)
+	for _, f := range []float64{0.5, 0.35, 0.65, 0.25, 0.75} {
+		if cx, cy := at(f); labels.free(cx, cy, width) {
+			lx, ly = cx, cy
+			break
+		}
+	}
+	labels.add(lx, ly, width)
+	writeLabel(w, lx, ly, label)
 	fmt.Fprintf(w, "</g>\n")
 }
 
@@ -367,6 +387,22 @@ func rewritten(r *trace.Row, byID map[int]*trace.Row) string {
 	}
 	return out
 }
+
+// labelBoxes are the label boxes placed so far (centre, width; 18 high).
+type labelBoxes [][3]float64
+
+func (l labelBoxes) free(cx, cy, width float64) bool {
+	for _, b := range l {
+		if abs(cx-b[0]) < (width+b[2])/2 && abs(cy-b[1]) < 19 {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *labelBoxes) add(cx, cy, width float64) { *l = append(*l, [3]float64{cx, cy, width}) }
+
+func abs(x float64) float64 { return max(x, -x) }
 
 // writeLabel writes text centred at (cx, cy) on a white box that hides
 // what it covers.
