@@ -90,3 +90,30 @@ func TestHostileTextIsEscaped(t *testing.T) {
 	assert.NotContains(t, strings.ToLower(svg), "<script")
 	assert.Contains(t, svg, "&lt;/text&gt;&lt;script&gt;")
 }
+
+// TestOldDuplicateReportInABrowser: the report of old-duplicate draws its
+// whole run (the Mermaid ladder's figure): twenty packets, the old
+// segment #4 held for 274.8 s and landing in the second connection, and
+// both connections' TIME-WAIT bands on the client.
+func TestOldDuplicateReportInABrowser(t *testing.T) {
+	bin := browser.Need(t)
+	res := run(t, "old-duplicate")
+	require.NotEmpty(t, res.Figures)
+	fig := "#" + res.Figures[len(res.Figures)-1].Name
+	want := map[string]int{
+		fig + " g.packet": 20, fig + " g.packet.held": 1, fig + ` g.packet.held[data-id="4"]`: 1, fig + " g.band.state-TIME-WAIT[data-host=client]": 2,
+		fig + " g.axis-break": 8, "li.fail": 0, // the gaps: 230 ms, 820 ms, 59.99 s, 213.758 s, 70 ms, 90 ms, 780 ms, 59.99 s
+	}
+	var sel []string
+	for s := range want {
+		sel = append(sel, s)
+	}
+	p, err := browser.Render(context.Background(), page(t, res), browser.Options{Browser: bin, Count: sel})
+	require.NoError(t, err)
+	assert.Empty(t, p.Console, "console messages")
+	assert.Empty(t, p.Requests, "the page must fetch nothing")
+	assert.False(t, p.Blank(), "the screenshot is blank")
+	for s, n := range want {
+		assert.Equal(t, n, p.Counts[s], "%s", s)
+	}
+}

@@ -46,3 +46,36 @@ func TestDocFiguresAreCurrent(t *testing.T) {
 		assert.True(t, string(want) == string(got), "docs/figures/%s is stale: rerun tcpsim %s (or TCPSIM_UPDATE_DOCS=1 go test ./cmd/tcpsim -run TestDocFiguresAreCurrent)", f.file, strings.Join(f.args, " "))
 	}
 }
+
+// TestCheckHTML: check --html DIR writes a report per notebook and an
+// index linking them with their verdicts; run --svg-dir writes a file per
+// ladder of the notebook.
+func TestCheckHTML(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := tcpsim("check", "lost-final-ack", "linger-zero", "--html", dir)
+	require.Equal(t, 0, code, "%s%s", out, errOut)
+	index, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	for _, n := range []string{"lost-final-ack", "linger-zero"} {
+		assert.Contains(t, string(index), `<a href="`+n+`.html">`+n+`</a>`)
+		page, err := os.ReadFile(filepath.Join(dir, n+".html"))
+		require.NoError(t, err)
+		assert.Contains(t, string(page), `<a href="index.html">`)
+	}
+	assert.Contains(t, string(index), "6 expectations, 0 failed")
+
+	svgs := t.TempDir()
+	code, _, errOut = tcpsim("run", "simultaneous-close", "--svg-dir", svgs)
+	require.Equal(t, 0, code, errOut)
+	files, err := filepath.Glob(filepath.Join(svgs, "*.svg"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"simultaneous-close-1.svg", "simultaneous-close-2.svg", "simultaneous-close-3.svg"}, baseNames(files), "one per ladder statement")
+}
+
+func baseNames(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, filepath.Base(p))
+	}
+	return out
+}
