@@ -16,6 +16,9 @@ type timeAxis struct {
 	used   []int           // items placed so far at each time
 	breaks []axisBreak
 	bottom float64
+	// linear axes map t to left + t*scale (linearAxis).
+	linear      bool
+	left, scale float64
 }
 
 // axisBreak is a gap drawn shorter than its length.
@@ -79,6 +82,9 @@ func newTimeAxis(top float64, starts, ends []time.Duration) *timeAxis {
 
 // at returns the y of time t (the first row of its slot).
 func (a *timeAxis) at(t time.Duration) float64 {
+	if a.linear {
+		return a.left + t.Seconds()*a.scale
+	}
 	i, ok := slices.BinarySearch(a.times, t)
 	if !ok {
 		// Not laid out: between its neighbours.
@@ -102,4 +108,20 @@ func (a *timeAxis) next(t time.Duration) float64 {
 	y := a.ys[i] + rowHeight*float64(a.used[i])
 	a.used[i]++
 	return y
+}
+
+// linearAxis maps [0, end] onto [left, left+width] at one scale, with a
+// labelled time every tenth of the way and no breaks.
+func linearAxis(left, width float64, end time.Duration) *timeAxis {
+	if end <= 0 {
+		end = time.Second
+	}
+	a := &timeAxis{linear: true, left: left, scale: width / end.Seconds(), bottom: left + width}
+	for i := 0; i <= 10; i++ {
+		t := end * time.Duration(i) / 10
+		a.times = append(a.times, t)
+		a.ys = append(a.ys, a.at(t))
+		a.slots, a.used = append(a.slots, 0), append(a.used, 0)
+	}
+	return a
 }

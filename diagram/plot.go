@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -12,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/trace"
 )
 
 // StatePlot is what a plot of one host's sockets by state shows: how many
@@ -102,4 +104,79 @@ func hexColour(s string) color.Color {
 		return color.Black
 	}
 	return color.RGBA{R: r, G: g, B: b, A: 255}
+}
+
+// SeriesPlot is one host's samples of one sample statement.
+type SeriesPlot struct {
+	Title   string
+	Samples []trace.Sample // one host's, in time order
+}
+
+// WriteSeriesPlotSVG draws a host's sampled series with gonum's plotting
+// library, as SVG: a line per state any sample counts, and a dashed line
+// per connect outcome other than ok (connect calls that failed in each
+// interval), seconds along x.
+func WriteSeriesPlotSVG(out io.Writer, sp SeriesPlot) error {
+	p := plot.New()
+	p.Title.Text = sp.Title
+	p.X.Label.Text = "time (s)"
+	p.Y.Label.Text = "endpoints; failed connects per interval"
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Add(plotter.NewGrid())
+	for i, st := range trace.SampledStates {
+		var xys plotter.XYs
+		any := false
+		for _, s := range sp.Samples {
+			xys = append(xys, plotter.XY{X: s.At.Seconds(), Y: float64(s.States[i])})
+			any = any || s.States[i] > 0
+		}
+		if !any {
+			continue
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return fmt.Errorf("diagram: series plot: %w", err)
+		}
+		l.LineStyle.Width = vg.Points(2)
+		l.LineStyle.Color = hexColour(stateColours[st])
+		p.Add(l)
+		p.Legend.Add(st.String(), l)
+	}
+	var errnos []string
+	for _, s := range sp.Samples {
+		for _, c := range s.Connects {
+			if c.Name != "ok" && !slices.Contains(errnos, c.Name) {
+				errnos = append(errnos, c.Name)
+			}
+		}
+	}
+	slices.Sort(errnos)
+	for _, e := range errnos {
+		var xys plotter.XYs
+		for _, s := range sp.Samples {
+			v := 0.0
+			for _, c := range s.Connects {
+				if c.Name == e {
+					v = float64(c.Value)
+				}
+			}
+			xys = append(xys, plotter.XY{X: s.At.Seconds(), Y: v})
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return fmt.Errorf("diagram: series plot: %w", err)
+		}
+		l.LineStyle.Width = vg.Points(1.5)
+		l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(e, l)
+	}
+	p.X.Min, p.Y.Min = 0, 0
+	wt, err := p.WriterTo(8*vg.Inch, 3.5*vg.Inch, "svg")
+	if err != nil {
+		return fmt.Errorf("diagram: series plot: %w", err)
+	}
+	_, err = wt.WriteTo(out)
+	return err
 }

@@ -26,11 +26,15 @@ type Timeline struct {
 	MaxRows int
 }
 
-// Timeline geometry, in pixels.
+// Timeline geometry, in pixels. Up to timelineFew rows the time axis is
+// the ladder's (to scale, with breaks); beyond, linear over
+// timelineLinearW.
 const (
-	timelineLabelW = 260.0
-	timelineRowH   = 26.0
-	timelineTop    = 40.0
+	timelineFew     = 8
+	timelineLinearW = 1000.0
+	timelineLabelW  = 260.0
+	timelineRowH    = 26.0
+	timelineTop     = 40.0
 )
 
 // WriteTimelineSVG draws each endpoint's states as a row of bars, a Gantt
@@ -76,8 +80,15 @@ func WriteTimelineSVG(out io.Writer, tl Timeline) error {
 	if len(starts) > 0 && end < starts[len(starts)-1] {
 		end = starts[len(starts)-1]
 	}
-	axis := newTimeAxis(timelineLabelW, append(starts, end), nil)
 	shown := min(len(order), maxRows)
+	var axis *timeAxis
+	if shown <= timelineFew {
+		axis = newTimeAxis(timelineLabelW, append(starts, end), nil)
+	} else {
+		// Many sockets: one linear scale for the whole run, so that the
+		// chart fits a screen and build-ups show as they happened.
+		axis = linearAxis(timelineLabelW, timelineLinearW, end)
+	}
 	width := axis.bottom + 40
 	height := timelineTop + timelineRowH*float64(shown) + 40
 	w := bufio.NewWriter(out)

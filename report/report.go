@@ -164,6 +164,37 @@ func writeStates(w *bufio.Writer, res *scenarios.Result) error {
 			esc(h.Name()), base64.StdEncoding.EncodeToString(p.Bytes()))
 	}
 	fmt.Fprintf(w, "</section>\n")
+	return writeSeries(w, res)
+}
+
+// writeSeries plots each sample statement's series, per host.
+func writeSeries(w *bufio.Writer, res *scenarios.Result) error {
+	if len(res.Series) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "<section id=\"series\">\n<h2>Sampled series</h2>\n")
+	type key struct {
+		n    int
+		host string
+	}
+	var order []key
+	byKey := map[key][]trace.Sample{} // lookups only
+	for _, s := range res.Series {
+		k := key{s.Series, s.Host}
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], s)
+	}
+	for _, k := range order {
+		var p bytes.Buffer
+		title := fmt.Sprintf("sample %d, %s", k.n, k.host)
+		if err := diagram.WriteSeriesPlotSVG(&p, diagram.SeriesPlot{Title: title, Samples: byKey[k]}); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(w, "<figure class=\"plot series\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", esc(title), base64.StdEncoding.EncodeToString(p.Bytes()))
+	}
+	fmt.Fprintf(w, "</section>\n")
 	return nil
 }
 

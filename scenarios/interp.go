@@ -46,6 +46,8 @@ type interp struct {
 	// the notebook asked for (ladder ... svg).
 	cell    int
 	figures []Figure
+	// series are the sample statements' samples.
+	series []*series
 }
 
 type part struct {
@@ -55,6 +57,9 @@ type part struct {
 	// mermaid is a Mermaid diagram the cell writes after its output
 	// block, as a block of its own that a code host draws.
 	mermaid string
+	// series is a sample statement's table, written once the notebook
+	// has run.
+	series *series
 }
 
 type natStmt struct {
@@ -137,7 +142,7 @@ func init() {
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
-		"packet": (*interp).cmdPacket,
+		"packet": (*interp).cmdPacket, "sample": (*interp).cmdSample,
 	}
 }
 

@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
 
@@ -303,4 +305,39 @@ func TestInjectTimestamps(t *testing.T) {
 		"expect #up5.tsval = #synack.tsval + 5\nexpect #down7.tsval = #synack.tsval - 7\nexpect #fresh.tsval = #synack.tsval + 990\n"+
 		"expect #fresh.tsecr = #ack.tsval\nexpect #echo42.tsecr = 42\n")
 	assertChecks(t, res)
+}
+
+// TestSampleSeries: a client with 20 ephemeral ports opening one
+// connection a second to one server: every 10 s the sample counts its
+// TIME-WAITs (20 once the range is full, all gone 60 s after the last
+// one) and the connects of the interval (10 ok, then EADDRNOTAVAIL for
+// each connect while every port is in TIME-WAIT). Sampling adds no event:
+// a plain run still ends with the last one.
+func TestSampleSeries(t *testing.T) {
+	res := runBody(t, "host c2 10.0.0.3 ip_local_port_range=40000-40019\nlink c2 server delay=1ms\nlisten server 80 http\nsample every=10s c2\n"+
+		"workload c2 server:80 n=60 rate=1/s mode=keep-alive\nrun\n")
+	var got []string
+	for _, s := range res.Series {
+		got = append(got, fmt.Sprintf("%s %s tw=%d ok=%d eaddrnotavail=%d", trace.Seconds(s.At), s.Host, s.States[8], counterValue(s.Connects, "ok"), counterValue(s.Connects, "EADDRNOTAVAIL")))
+	}
+	assert.Equal(t, []string{
+		"10.000000 c2 tw=10 ok=10 eaddrnotavail=0",
+		"20.000000 c2 tw=20 ok=10 eaddrnotavail=1",
+		"30.000000 c2 tw=20 ok=0 eaddrnotavail=10",
+		"40.000000 c2 tw=20 ok=0 eaddrnotavail=10",
+		"50.000000 c2 tw=20 ok=0 eaddrnotavail=10",
+		"60.000000 c2 tw=20 ok=0 eaddrnotavail=9",
+		"70.000000 c2 tw=10 ok=0 eaddrnotavail=0",
+	}, got)
+	assert.Contains(t, res.Outputs[0], "sample every 10s:\n       t (s)  host          SYN-SENT   TIME-WAIT connects ok EADDRNOTAVAIL\n")
+	assert.Equal(t, "c2", res.Series[0].Host)
+}
+
+func counterValue(cs []sim.Counter, name string) uint64 {
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return 0
 }

@@ -329,6 +329,9 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 		res.Release = kernel.Release()
 		res.Notes = append(res.Notes, KernelNote())
 	}
+	for _, se := range in.series {
+		res.Series = append(res.Series, se.samples...)
+	}
 	for _, e := range in.expects {
 		if e.missing != nil {
 			if msg := e.missing(); msg != "" {
@@ -344,6 +347,10 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 		for _, pt := range ps {
 			if pt.mermaid != "" {
 				res.Mermaid[i] = append(res.Mermaid[i], pt.mermaid)
+				continue
+			}
+			if pt.series != nil {
+				b.WriteString(pt.series.table())
 				continue
 			}
 			if pt.exp == nil {

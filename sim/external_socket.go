@@ -95,9 +95,11 @@ func (s *Socket) serveKernel() {
 		case r.Err || (r.HUp && !r.Out):
 			s.connecting = false
 			s.failKernel("connect")
+			s.h.countConnect(s.err)
 		case r.Out:
 			s.connecting = false
 			s.connected = true
+			s.h.countConnect(nil)
 			s.flush()
 			if s.OnConnect != nil {
 				s.OnConnect(s)

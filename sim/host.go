@@ -158,6 +158,9 @@ type Host struct {
 
 	sockets  []*Socket
 	nsockets int
+	// connects counts how connect calls ended, by "ok" or errno (see
+	// Connects); lookups only.
+	connects map[string]uint64
 	rbuf     bytes.Buffer
 	obs      observer
 }

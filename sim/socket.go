@@ -186,8 +186,16 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 // run; errors the call itself returns (EADDRNOTAVAIL when the ephemeral
 // ports are spent, EADDRINUSE for a taken LocalPort) come back at once, the
 // others through Err and OnError.
-func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, error) {
+func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, err error) {
 	defer h.call()()
+	defer func() {
+		switch {
+		case err != nil:
+			h.countConnect(err)
+		case s.connected:
+			h.countConnect(nil)
+		}
+	}()
 	if !remote.Addr().Is4() || remote.Port() == 0 {
 		return nil, &OpError{Op: "connect", Host: h.name, Addr: remote.String(), Errno: "EINVAL", Err: stackError{&tcpip.ErrBadAddress{}}}
 	}
@@ -222,7 +230,7 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (*Socket, erro
 			return nil, h.opErr("bind", local.String(), terr)
 		}
 	}
-	s := h.newSocket(ep, wq, opts)
+	s = h.newSocket(ep, wq, opts)
 	fail := func(terr tcpip.Error) (*Socket, error) {
 		s.closed = true
 		h.portRelease(s.rec)
@@ -623,9 +631,11 @@ func (s *Socket) serve() {
 		case ev&(waiter.EventErr|waiter.EventHUp) != 0 && s.err == nil && s.State() != Established:
 			s.connecting = false
 			s.fail("connect", s.ep.LastError())
+			s.h.countConnect(s.err)
 		case ev&waiter.WritableEvents != 0:
 			s.connecting = false
 			s.connected = true
+			s.h.countConnect(nil)
 			if s.OnConnect != nil {
 				s.OnConnect(s)
 			}

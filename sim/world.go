@@ -106,6 +106,9 @@ type World struct {
 	bufs        [][]byte
 	npackets    int
 
+	// samplers are the Every callbacks (sample.go).
+	samplers []*sampler
+
 	// wake interrupts a real-time Sleep when an event is posted; kernel
 	// holds the worlds' kernel-host bookkeeping (external.go).
 	wake   chan struct{}
@@ -275,6 +278,11 @@ func (w *World) NextEventAt() (time.Duration, bool) {
 // real clock it first waits for the event's time (running an event posted
 // meanwhile instead, if one is).
 func (w *World) Step() (bool, error) {
+	if len(w.samplers) > 0 {
+		if at, ok := w.NextEventAt(); ok {
+			w.sampleBefore(at, false)
+		}
+	}
 	w.mu.Lock()
 	if len(w.heap) == 0 {
 		w.mu.Unlock()
@@ -346,6 +354,7 @@ func (w *World) RunFor(d time.Duration) error {
 		}
 		c.Sleep(end, w.wake) // an event may be posted meanwhile
 	}
+	w.sampleBefore(end, true)
 	w.now.Store(int64(end))
 	return nil
 }

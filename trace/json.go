@@ -35,6 +35,8 @@ type Report struct {
 	// Stopped, when set, is the budget error that stopped the run before
 	// its end: the report holds what ran until then.
 	Stopped string
+	// Series are the samples the notebook took (its sample statements).
+	Series []Sample
 }
 
 // Passed reports whether the run went to its end and every check holds.
@@ -67,6 +69,35 @@ type jsonDoc struct {
 	EndNs       int64            `json:"end_ns"`
 	Events      int64            `json:"events"`
 	Stopped     string           `json:"stopped,omitempty"`
+	Series      []jsonSample     `json:"series,omitempty"`
+}
+
+type jsonSample struct {
+	Series   int               `json:"series"`
+	TNs      int64             `json:"t_ns"`
+	Host     string            `json:"host"`
+	States   map[string]int    `json:"states"`
+	Connects map[string]uint64 `json:"connects"`
+	Counters map[string]uint64 `json:"counters"`
+}
+
+// series turns samples into JSON (maps: encoding/json sorts their keys).
+func series(samples []Sample) []jsonSample {
+	var out []jsonSample
+	for _, s := range samples {
+		j := jsonSample{Series: s.Series, TNs: int64(s.At), Host: s.Host, States: map[string]int{}, Connects: map[string]uint64{}, Counters: map[string]uint64{}}
+		for i, st := range SampledStates {
+			j.States[st.String()] = s.States[i]
+		}
+		for _, c := range s.Connects {
+			j.Connects[c.Name] = c.Value
+		}
+		for _, c := range s.Counters {
+			j.Counters[c.Name] = c.Value
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 type jsonHost struct {
@@ -235,7 +266,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
 		Hosts: []jsonHost{}, Hops: hops(w), Links: []jsonLink{}, Packets: []jsonPacket{},
 		Transitions: []jsonTransition{}, Checks: []jsonCheck{}, Notes: r.Notes,
-		EndNs: int64(w.Now()), Events: w.Events(), Backend: "simulator", Release: r.Release, Stopped: r.Stopped,
+		EndNs: int64(w.Now()), Events: w.Events(), Backend: "simulator", Release: r.Release, Stopped: r.Stopped, Series: series(r.Series),
 	}
 	if r.Release != "" {
 		doc.Backend, doc.Stack = "kernel", "linux "+r.Release

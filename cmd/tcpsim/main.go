@@ -73,6 +73,7 @@ flags of run:
   --svg-dir DIR     write each ladder of the notebook to DIR as NOTEBOOK-N.svg
   --html FILE       write the run as one self-contained HTML page: prose, cells,
                     ladders, expectations, each socket's states, plots per host
+  --series FILE     write the samples of the notebook's sample statements as CSV
   --seed N          replace the notebook's seed
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
@@ -181,6 +182,7 @@ type runFlags struct {
 	svg    string
 	svgDir string
 	html   string
+	series string
 	point  trace.Capture // --capture
 	json   bool
 	update bool
@@ -200,6 +202,7 @@ func parseRun(args []string) (runFlags, error) {
 	fs.StringVar(&rf.svg, "svg", "", "")
 	fs.StringVar(&rf.svgDir, "svg-dir", "", "")
 	fs.StringVar(&rf.html, "html", "", "")
+	fs.StringVar(&rf.series, "series", "", "")
 	capture := fs.String("capture", "send", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")

@@ -9,9 +9,11 @@ import (
 	"github.com/tcpsim/tcpsim/diagram"
 	"github.com/tcpsim/tcpsim/report"
 	"github.com/tcpsim/tcpsim/scenarios"
+	"github.com/tcpsim/tcpsim/trace"
 )
 
-// writePictures writes what --svg, --svg-dir and --html ask for.
+// writePictures writes what --svg, --svg-dir, --series and --html ask
+// for.
 func writePictures(rf runFlags, res *scenarios.Result) error {
 	if rf.svg != "" {
 		l := res.Ladder(nil)
@@ -37,6 +39,11 @@ func writePictures(rf runFlags, res *scenarios.Result) error {
 		}
 		if len(res.Figures) == 0 {
 			fmt.Fprintf(os.Stderr, "tcpsim: %s draws no ladder; --svg FILE draws the whole run's\n", res.Scenario)
+		}
+	}
+	if rf.series != "" {
+		if err := writeFile(rf.series, func(w io.Writer) error { return trace.WriteSeriesCSV(w, res.Series) }); err != nil {
+			return err
 		}
 	}
 	if rf.html != "" {
