@@ -44,6 +44,8 @@ type Config struct {
 	// needs CAP_NET_ADMIN. MaxTime is then wall time, DefaultKernelMaxTime
 	// when zero.
 	Kernel bool
+	// Progress, when set, is told the run's progress (sim.Options.Progress).
+	Progress func(now, until time.Duration, events int64)
 	// Clock, in kernel mode, is the run's clock (kernel.NewClocks starts
 	// runs together); nil makes one.
 	Clock *kernel.Clock
@@ -56,7 +58,7 @@ const DefaultKernelMaxTime = 15 * time.Minute
 func Seed(n uint64) *uint64 { return &n }
 
 func newWorld(cfg Config, seed uint64) *sim.World {
-	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory}
+	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory, Progress: cfg.Progress}
 	if cfg.Kernel {
 		if o.MaxTime == 0 {
 			o.MaxTime = DefaultKernelMaxTime

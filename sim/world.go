@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// ProgressEvents is how often, in events, Options.Progress is called.
+const ProgressEvents = 1 << 14
+
 // Default budgets. A run that reaches one stops with a *BudgetError.
 const (
 	DefaultMaxTime   = 24 * time.Hour
@@ -39,6 +42,11 @@ type Options struct {
 	// DiscardTrace keeps no packet trace and no transitions (counts only),
 	// for long workloads and benchmarks. Packet buffers are then recycled.
 	DiscardTrace bool
+	// Progress, when set, is called every ProgressEvents events with the
+	// virtual time, the end of the running RunFor (0 when the run has no
+	// known end) and the events run so far: for a progress line. It must
+	// not call the World.
+	Progress func(now, until time.Duration, events int64)
 	// Clock, when set, makes time real: events wait for the clock to reach
 	// their time, and other goroutines may Post events. It is for worlds
 	// whose hosts are real kernels (package kernel); nil keeps virtual
@@ -108,6 +116,8 @@ type World struct {
 
 	// samplers are the Every callbacks (sample.go).
 	samplers []*sampler
+	// until is the end of the running RunFor, for Progress.
+	until time.Duration
 
 	// wake interrupts a real-time Sleep when an event is posted; kernel
 	// holds the worlds' kernel-host bookkeeping (external.go).
@@ -314,6 +324,9 @@ func (w *World) Step() (bool, error) {
 	w.mu.Unlock()
 
 	w.events++
+	if w.opts.Progress != nil && w.events%ProgressEvents == 0 {
+		w.opts.Progress(ev.at, w.until, w.events)
+	}
 	w.inEvent.Store(true)
 	switch ev.kind {
 	case evTimer:
@@ -337,6 +350,8 @@ func (w *World) Step() (bool, error) {
 // now+d.
 func (w *World) RunFor(d time.Duration) error {
 	end := w.Now() + d
+	w.until = end
+	defer func() { w.until = 0 }()
 	if end > w.opts.MaxTime {
 		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: end, Events: w.events}
 	}

@@ -74,6 +74,8 @@ flags of run:
   --html FILE       write the run as one self-contained HTML page: prose, cells,
                     ladders, expectations, each socket's states, plots per host
   --series FILE     write the samples of the notebook's sample statements as CSV
+  --progress        print the run's progress on stderr (the default when stderr is a
+                    terminal and the run lasts more than a second)
   --seed N          replace the notebook's seed
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
@@ -175,17 +177,18 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 }
 
 type runFlags struct {
-	target string
-	cfg    scenarios.Config
-	pcap   string
-	pcapng string
-	svg    string
-	svgDir string
-	html   string
-	series string
-	point  trace.Capture // --capture
-	json   bool
-	update bool
+	target   string
+	cfg      scenarios.Config
+	pcap     string
+	pcapng   string
+	svg      string
+	svgDir   string
+	html     string
+	series   string
+	point    trace.Capture // --capture
+	json     bool
+	update   bool
+	progress bool
 }
 
 func parseRun(args []string) (runFlags, error) {
@@ -206,6 +209,7 @@ func parseRun(args []string) (runFlags, error) {
 	capture := fs.String("capture", "send", "")
 	fs.BoolVar(&rf.json, "json", false, "")
 	fs.BoolVar(&rf.update, "update", false, "")
+	fs.BoolVar(&rf.progress, "progress", false, "")
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
 	profileFlag(fs, "profile", "server:linux", &rf.cfg.Profiles)
 	sysctlFlag(fs, "sysctl", "server:tcp_tw_recycle=1", &rf.cfg.Sysctls)
@@ -386,6 +390,14 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 	rf, err := parseRun(args)
 	if err != nil {
 		return err
+	}
+	if rf.progress || isTerminal(os.Stderr) {
+		p := newProgress(stderr, time.Now)
+		if rf.progress {
+			p.after = 0
+		}
+		rf.cfg.Progress = p.update
+		defer p.done()
 	}
 	res, err := load(rf.target, rf.cfg)
 	if res != nil && err != nil {
