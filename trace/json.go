@@ -37,6 +37,10 @@ type Report struct {
 	Stopped string
 	// Series are the samples the notebook took (its sample statements).
 	Series []Sample
+	// Summary leaves the packets and the transitions out of the JSON,
+	// which then says how many there were (packet_count,
+	// transition_count): for runs too big to list.
+	Summary bool
 }
 
 // Passed reports whether the run went to its end and every check holds.
@@ -70,6 +74,9 @@ type jsonDoc struct {
 	Events      int64            `json:"events"`
 	Stopped     string           `json:"stopped,omitempty"`
 	Series      []jsonSample     `json:"series,omitempty"`
+	// Counts, always given: with a summary the lists are left out.
+	PacketCount     int `json:"packet_count"`
+	TransitionCount int `json:"transition_count"`
 }
 
 type jsonSample struct {
@@ -287,7 +294,13 @@ func WriteJSON(out io.Writer, r Report) error {
 		doc.Links = append(doc.Links, jsonLink{A: l.A().Name(), B: l.B().Name(),
 			DelayABNs: int64(ab.Delay), DelayBANs: int64(ba.Delay), LossAB: ab.Loss, LossBA: ba.Loss})
 	}
-	for _, row := range Rows(w.Packets()) {
+	doc.PacketCount, doc.TransitionCount = w.PacketCount(), w.TransitionCount()
+	var pkts []sim.Packet
+	var ts []sim.Transition
+	if !r.Summary {
+		pkts, ts = w.Packets(), w.Transitions()
+	}
+	for _, row := range Rows(pkts) {
 		p := jsonPacket{
 			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
 			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Handled: row.Handled, Corrupted: row.Corrupted,
@@ -312,7 +325,7 @@ func WriteJSON(out io.Writer, r Report) error {
 		}
 		doc.Packets = append(doc.Packets, p)
 	}
-	for _, t := range w.Transitions() {
+	for _, t := range ts {
 		remote := ""
 		if t.Remote.IsValid() {
 			remote = t.Remote.String()

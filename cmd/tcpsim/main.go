@@ -59,7 +59,8 @@ flags of compare:
 
 flags of run:
   --update          rewrite FILE.md's output blocks in place (nothing else changes)
-  --json            print one JSON document (docs/json.md) instead of the cells
+  --json            print one JSON document (docs/json.md) instead of the cells;
+                    --json=summary leaves the packets and transitions out
   --pcap FILE       write the packets to FILE (pcap, LINKTYPE_RAW, nanoseconds);
                     a packet that crosses middle hops is in it once per link
   --pcapng FILE     write them to FILE as pcapng, one interface per link (A-B)
@@ -187,8 +188,31 @@ type runFlags struct {
 	series   string
 	point    trace.Capture // --capture
 	json     bool
+	summary  bool // --json=summary
 	update   bool
 	progress bool
+}
+
+// jsonFlag is --json (everything) or --json=summary (no packets, no
+// transitions).
+type jsonFlag struct{ on, summary *bool }
+
+func (f jsonFlag) String() string { return "" }
+
+func (f jsonFlag) IsBoolFlag() bool { return true }
+
+func (f jsonFlag) Set(v string) error {
+	switch v {
+	case "true", "full":
+		*f.on = true
+	case "summary":
+		*f.on, *f.summary = true, true
+	case "false":
+		*f.on = false
+	default:
+		return fmt.Errorf("want --json or --json=summary")
+	}
+	return nil
 }
 
 func parseRun(args []string) (runFlags, error) {
@@ -207,7 +231,7 @@ func parseRun(args []string) (runFlags, error) {
 	fs.StringVar(&rf.html, "html", "", "")
 	fs.StringVar(&rf.series, "series", "", "")
 	capture := fs.String("capture", "send", "")
-	fs.BoolVar(&rf.json, "json", false, "")
+	fs.Var(jsonFlag{&rf.json, &rf.summary}, "json", "")
 	fs.BoolVar(&rf.update, "update", false, "")
 	fs.BoolVar(&rf.progress, "progress", false, "")
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
@@ -437,7 +461,9 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "tcpsim: updated %s\n", rf.target)
 	}
 	if rf.json {
-		err = trace.WriteJSON(stdout, res.Report)
+		rep := res.Report
+		rep.Summary = rf.summary
+		err = trace.WriteJSON(stdout, rep)
 	} else {
 		err = res.WriteCells(stdout)
 	}

@@ -264,3 +264,25 @@ func TestHelpAndVersion(t *testing.T) {
 	assert.Contains(t, out, "tcpsim ")
 	assert.Contains(t, out, "netstack gvisor.dev/gvisor@")
 }
+
+// TestJSONSummary: --json=summary leaves the packets and transitions out
+// and counts them.
+func TestJSONSummary(t *testing.T) {
+	code, out, errOut := tcpsim("run", "lost-final-ack", "--json=summary")
+	require.Equal(t, 0, code, errOut)
+	var doc struct {
+		Packets         []any `json:"packets"`
+		Transitions     []any `json:"transitions"`
+		PacketCount     int   `json:"packet_count"`
+		TransitionCount int   `json:"transition_count"`
+		Checks          []any `json:"checks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Empty(t, doc.Packets)
+	assert.Empty(t, doc.Transitions)
+	assert.Equal(t, 9, doc.PacketCount, "#1-#9")
+	assert.Positive(t, doc.TransitionCount)
+	assert.Len(t, doc.Checks, 6)
+	code, _, _ = tcpsim("run", "lost-final-ack", "--json=bogus")
+	assert.Equal(t, 2, code)
+}
