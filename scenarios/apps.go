@@ -357,17 +357,22 @@ type workload struct {
 	errs          map[string]int // by errno; printed sorted
 }
 
-// cmdWorkload: workload CLIENT TARGET n=N [rate=R/s] [mode=close|keep-alive]
-// starts N HTTP/1.1 requests, one connection each. With mode=close the
-// request says "Connection: close" and the server closes first; with
-// keep-alive the client closes once it has the response.
+// cmdWorkload: workload CLIENT TARGET n=N [rate=R/s | concurrency=C]
+// [per-conn=K] [mode=close|keep-alive] makes N HTTP/1.1 requests, K on
+// each connection (default 1), one after the other. Open loop (rate): a
+// new connection every K/R seconds, whatever the earlier ones do; closed
+// loop (concurrency): C connections at a time, each replaced when it ends.
+// With mode=close the last request of a connection says "Connection:
+// close" and the server closes first; with keep-alive the client closes
+// once it has the last response.
 func (in *interp) cmdWorkload(st stmt, args []token) error {
-	o, err := in.options(st, args, "n", "rate", "mode")
+	o, err := in.options(st, args, "n", "rate", "mode", "per-conn", "concurrency")
 	if err != nil {
 		return err
 	}
+	usage := "workload CLIENT HOST:PORT n=N [rate=R/s | concurrency=C] [per-conn=K] [mode=close|keep-alive]"
 	if len(o.words) != 2 {
-		return in.errEnd(st, "workload takes a client and a target: workload CLIENT HOST:PORT n=N [rate=R/s] [mode=close|keep-alive]")
+		return in.errEnd(st, "workload takes a client and a target: %s", usage)
 	}
 	h, err := in.host(st, o.words[0])
 	if err != nil {
@@ -376,6 +381,9 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	target, err := in.addrPort(st, o.words[1])
 	if err != nil {
 		return err
+	}
+	if l := in.listenerAt(target); l != nil && !l.listener.http {
+		return in.errAt(st, o.words[1], "%v is %s, which does not speak HTTP: want a listener with http (listen HOST PORT http)", target, l.name)
 	}
 	nt, ok := o.kv["n"]
 	if !ok {
@@ -388,13 +396,27 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	if n > 10_000_000 {
 		return in.errAt(st, nt, "n %d: want at most 10000000 requests", n)
 	}
-	gap := time.Duration(0)
+	perConn := 1
+	if t, ok := o.kv["per-conn"]; ok {
+		if perConn, err = in.count(st, t, "per-conn"); err != nil || perConn < 1 || perConn > 1_000_000 {
+			return in.errAt(st, t, "per-conn %q: want 1 to 1000000 requests per connection", t.text)
+		}
+	}
+	gap, concurrency := time.Duration(0), 0
 	if t, ok := o.kv["rate"]; ok {
 		r, err := strconv.ParseFloat(strings.TrimSuffix(t.text, "/s"), 64)
 		if err != nil || r <= 0 || r > 1e9 {
 			return in.errAt(st, t, "rate %q: want requests per second, e.g. 100/s", t.text)
 		}
-		gap = time.Duration(float64(time.Second) / r)
+		gap = time.Duration(float64(time.Second) * float64(perConn) / r)
+	}
+	if t, ok := o.kv["concurrency"]; ok {
+		if _, both := o.kv["rate"]; both {
+			return in.errAt(st, t, "workload takes rate= (open loop) or concurrency= (closed loop), not both")
+		}
+		if concurrency, err = in.count(st, t, "concurrency"); err != nil || concurrency < 1 || concurrency > 100_000 {
+			return in.errAt(st, t, "concurrency %q: want 1 to 100000 connections at a time", t.text)
+		}
 	}
 	keepAlive := false
 	if t, ok := o.kv["mode"]; ok {
@@ -408,60 +430,124 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	}
 	wl := &workload{errs: map[string]int{}}
 	in.workloads = append(in.workloads, wl)
-	req := "GET / HTTP/1.1\r\nHost: " + target.String() + "\r\n"
-	if !keepAlive {
-		req += "Connection: close\r\n"
-	}
-	req += "\r\n"
-	// Each start schedules the next, so a large n costs nothing up front.
-	var next func()
-	next = func() {
-		if wl.started == n {
-			return
+	request := func(last bool) []byte {
+		req := "GET / HTTP/1.1\r\nHost: " + target.String() + "\r\n"
+		if last && !keepAlive {
+			req += "Connection: close\r\n"
 		}
-		wl.started++
-		if wl.started < n {
-			in.w.After(gap, next)
+		return []byte(req + "\r\n")
+	}
+	conns := (n + perConn - 1) / perConn
+	opened := 0
+	var open func()
+	// A connection makes its share of the requests, one after the other;
+	// in a closed loop its end opens the next.
+	connect := func() {
+		k := min(perConn, n-opened*perConn)
+		opened++
+		wl.started += k
+		ended := false
+		end := func() {
+			if !ended {
+				ended = true
+				if concurrency > 0 {
+					open()
+				}
+			}
 		}
 		c, err := h.Connect(target, sim.SocketOptions{})
 		if err != nil {
 			wl.errs[sim.Errno(err)]++
+			end()
 			return
 		}
-		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send([]byte(req)) }
-		c.OnError = func(c *sim.Socket, err error) { wl.errs[sim.Errno(err)]++ }
+		answered := 0
+		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send(request(k == 1)) }
+		c.OnError = func(c *sim.Socket, err error) { wl.errs[sim.Errno(err)]++; end() }
 		c.OnData = func(c *sim.Socket, _ []byte) {
-			if complete(c.Received()) {
+			got := responses(c.Received())
+			for ; answered < got && answered < k; answered++ {
 				wl.done++
-				if keepAlive {
-					_ = c.Close()
+				if answered+1 < k {
+					_, _ = c.Send(request(answered+2 == k))
 				}
 			}
+			if answered == k && keepAlive {
+				_ = c.Close()
+				end()
+			}
 		}
-		c.OnEOF = func(c *sim.Socket) { _ = c.Close() }
+		c.OnEOF = func(c *sim.Socket) { _ = c.Close(); end() }
 	}
-	if n > 0 {
+	open = func() {
+		if opened < conns {
+			connect()
+		}
+	}
+	// Each start schedules the next, so a large n costs nothing up front.
+	var next func()
+	next = func() {
+		if opened == conns {
+			return
+		}
+		if opened+1 < conns {
+			in.w.After(gap, next)
+		}
+		connect()
+	}
+	switch {
+	case n == 0:
+	case concurrency > 0:
+		in.w.At(in.w.Now(), func() {
+			for i := 0; i < concurrency; i++ {
+				open()
+			}
+		})
+	default:
 		in.w.At(in.w.Now(), next)
 	}
 	mode := "Connection: close (the server closes first)"
 	if keepAlive {
 		mode = "keep-alive (the client closes first)"
 	}
-	in.printf("workload: %d requests from %s to %v, one every %v, %s\n", n, h.Name(), target, gap, mode)
+	pace := fmt.Sprintf("a connection every %v", gap)
+	if concurrency > 0 {
+		pace = fmt.Sprintf("%d connections at a time", concurrency)
+	}
+	in.printf("workload: %d requests from %s to %v, %d per connection, %s, %s\n", n, h.Name(), target, perConn, pace, mode)
 	return nil
 }
 
-// complete reports whether b holds a whole HTTP response.
-func complete(b []byte) bool {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
-		return false
-	}
-	for _, l := range strings.Split(string(b[:end]), "\r\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "content-length") {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			return err == nil && len(b)-end-4 >= n
+// listenerAt returns the notebook's listener at target, if it has one.
+func (in *interp) listenerAt(target netip.AddrPort) *sock {
+	for _, name := range in.order {
+		sk := in.socks[name]
+		if sk.listener != nil && sk.s.Local().Port() == target.Port() && (sk.host.Addr() == target.Addr() || sk.s.Local().Addr() == target.Addr()) {
+			return sk
 		}
 	}
-	return true
+	return nil
+}
+
+// responses counts the whole HTTP responses at the start of b, one after
+// the other.
+func responses(b []byte) int {
+	n := 0
+	for {
+		end := bytes.Index(b, []byte("\r\n\r\n"))
+		if end < 0 {
+			return n
+		}
+		body := 0
+		for _, l := range strings.Split(string(b[:end]), "\r\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "content-length") {
+				body, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if len(b)-end-4 < body {
+			return n
+		}
+		n++
+		b = b[end+4+body:]
+	}
 }

@@ -341,3 +341,24 @@ func counterValue(cs []sim.Counter, name string) uint64 {
 	}
 	return 0
 }
+
+// TestWorkloadKeepAliveAndClosedLoop: per-conn=10 makes 50 requests on 5
+// connections (5 TIME-WAITs on the client, which closes each after its
+// tenth response); concurrency=3 keeps three connections going: the
+// fourth SYN leaves only once the first connection has ended (the
+// server's FIN read). A workload against a listener without http is
+// malformed.
+func TestWorkloadKeepAliveAndClosedLoop(t *testing.T) {
+	res := runBody(t, "listen server 80 http\nworkload client server:80 n=50 rate=100/s per-conn=10 mode=keep-alive\nrun 5s\n"+
+		"expect workload done = 50\nexpect client TIME-WAIT count 5\nexpect 5 packets client>server SYN\n")
+	assertChecks(t, res)
+
+	res = runBody(t, "listen server 80 http\nworkload client server:80 n=9 concurrency=3 mode=close\nrun 5s\n"+
+		"packet syn4 = 4th client>server SYN\npacket fin1 = first server>client FIN\n"+
+		"expect workload done = 9\nexpect 9 packets client>server SYN\nexpect #syn4.sent >= #fin1.arrived\nexpect server TIME-WAIT count 9\n")
+	assertChecks(t, res)
+
+	err := bodyErr(t, "listen server 80\nworkload client server:80 n=5\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `x.md:8:17: 10.0.0.2:80 is server:80, which does not speak HTTP: want a listener with http`)
+}
