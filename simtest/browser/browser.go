@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -57,6 +58,11 @@ type Options struct {
 	// Count lists CSS selectors; Page.Counts says how many elements of the
 	// loaded page match each. A selector the browser rejects is an error.
 	Count []string
+	// WaitFor, when set, is a CSS selector: after the load event Render
+	// waits, within Timeout, until an element matches it, for a page whose
+	// scripts finish later (a promise, a timer). A selector the browser
+	// rejects, or none matching in time, is an error.
+	WaitFor string
 }
 
 // Page is what Render saw of a page once it had loaded.
@@ -94,8 +100,8 @@ func (o Options) withDefaults() Options {
 }
 
 // Render starts a headless browser, loads file (a path on this machine)
-// with every other request blocked, waits for the load event and a frame
-// drawn after it, and returns what it saw. The browser is gone when Render
+// with every other request blocked, waits for the load event (and for
+// Options.WaitFor) and a frame drawn after it, and returns what it saw. The browser is gone when Render
 // returns. Errors are about the browser or the file; what the page did
 // wrong is in the Page.
 func Render(ctx context.Context, file string, o Options) (*Page, error) {
@@ -204,10 +210,32 @@ func load(ctx context.Context, pageURL string, o Options) (*Page, error) {
 		},
 		chromedp.EmulateViewport(int64(o.Width), int64(o.Height)),
 		chromedp.Navigate(pageURL),
-		// Two animation frames: the page after its load handlers, painted.
-		chromedp.Evaluate[chromedp.Void](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))`, chromedp.EvalAwaitPromise),
 	)
 	if err != nil {
+		return nil, err
+	}
+	if o.WaitFor != "" {
+		// Look every 20 ms; the context's deadline ends the wait. The
+		// answer is "" once the selector matches, else why it cannot.
+		q, _ := json.Marshal(o.WaitFor)
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise(done => {
+	const look = () => {
+		try {
+			if (document.querySelector(`+string(q)+`)) { done(""); return; }
+		} catch (e) { done(e.message); return; }
+		setTimeout(look, 20);
+	};
+	look();
+})`, chromedp.EvalAwaitPromise))
+		if err == nil && bad != "" {
+			err = errors.New(bad)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wait for %q: %w", o.WaitFor, err)
+		}
+	}
+	// Two animation frames: the page after its load handlers, painted.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))`, chromedp.EvalAwaitPromise)); err != nil {
 		return nil, err
 	}
 	p := &Page{Counts: map[string]int{}}

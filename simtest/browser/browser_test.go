@@ -196,3 +196,42 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("Render with a 4s timeout returned after %v, want about 4s", d)
 	}
 }
+
+// late is a page whose script marks it 3 s after the load event.
+const late = `<!doctype html><html><body><p>x</p>
+<script>addEventListener("load", () => setTimeout(() => { document.body.insertAdjacentHTML("beforeend", '<p id="done">done</p>'); }, 3000));</script>
+</body></html>`
+
+func TestWaitFor(t *testing.T) {
+	file := page(t, late)
+	p := render(t, file, browser.Options{Count: []string{"#done"}})
+	if got := p.Counts["#done"]; got != 0 {
+		t.Errorf("without WaitFor: Counts[#done] = %d, want 0 (Render returned 3 s after the load event?)", got)
+	}
+	p = render(t, file, browser.Options{WaitFor: "#done", Count: []string{"#done"}})
+	if got := p.Counts["#done"]; got != 1 {
+		t.Errorf("WaitFor #done: Counts[#done] = %d, want 1", got)
+	}
+	if !strings.Contains(p.DOM, `<p id="done">`) {
+		t.Errorf("WaitFor #done: the DOM has no #done: %.300s", p.DOM)
+	}
+}
+
+func TestWaitForNever(t *testing.T) {
+	path := browser.Need(t)
+	file := page(t, late)
+	_, err := browser.Render(context.Background(), file, browser.Options{Browser: path, WaitFor: "#never", Timeout: 8 * time.Second})
+	switch {
+	case err == nil || !strings.Contains(err.Error(), "(Options.Timeout 8s)"):
+		t.Errorf("WaitFor a selector nothing matches: error %v, want one naming Options.Timeout 8s", err)
+	case strings.Contains(err.Error(), "browser: start "):
+		// A loaded machine: the browser took the whole time to start.
+		t.Logf("the browser did not start in 8s, the wait is untested: %v", err)
+	case !strings.Contains(err.Error(), `wait for "#never"`):
+		t.Errorf("WaitFor a selector nothing matches: error %v, want one naming the selector", err)
+	}
+	_, err = browser.Render(context.Background(), file, browser.Options{Browser: path, WaitFor: "p[["})
+	if err == nil || !strings.Contains(err.Error(), `wait for "p[["`) {
+		t.Errorf("WaitFor p[[: error %v, want one naming the selector", err)
+	}
+}
