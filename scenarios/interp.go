@@ -48,6 +48,10 @@ type interp struct {
 	figures []Figure
 	// series are the sample statements' samples.
 	series []*series
+	// params are the notebook's parameters (lookups only), in the order
+	// declared.
+	params     map[string]string
+	paramOrder []string
 }
 
 type part struct {
@@ -142,7 +146,7 @@ func init() {
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
-		"packet": (*interp).cmdPacket, "sample": (*interp).cmdSample,
+		"packet": (*interp).cmdPacket, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,
 	}
 }
 
@@ -186,7 +190,7 @@ func (in *interp) exec(st stmt) error {
 	if !ok {
 		return in.errAt(st, toks[0], "unknown command %q: want one of %s", toks[0].text, verbs())
 	}
-	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note"
+	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note" && toks[0].text != "param"
 	if needsHosts && len(in.w.Hosts()) == 0 {
 		return in.errAt(st, toks[0], "%s before any host: declare hosts first (host NAME IP)", toks[0].text)
 	}

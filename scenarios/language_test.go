@@ -362,3 +362,28 @@ func TestWorkloadKeepAliveAndClosedLoop(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `x.md:8:17: 10.0.0.2:80 is server:80, which does not speak HTTP: want a listener with http`)
 }
+
+// TestParams: param NAME=DEFAULT, $NAME in later statements (a key=value
+// and a quoted string too), Config.Set in place of the default, and the
+// errors: an undeclared $NAME, a --set of no parameter.
+func TestParams(t *testing.T) {
+	body := "param n=4 mode=close note=hi\nlisten server 80 http\nworkload client server:80 n=$n rate=100/s mode=$mode\nrun 2s\nnote \"$note: $n\"\nexpect workload done = $n\n"
+	res := runBody(t, body)
+	assertChecks(t, res)
+	assert.Contains(t, res.Outputs[0], "param n = 4\nparam mode = close\nparam note = hi\n")
+	assert.Contains(t, res.Outputs[0], "hi: 4\n")
+
+	res, err := scenarios.RunText("x.md", twoHosts+body+"```\n", scenarios.Config{Set: []string{"n=7", "mode=keep-alive"}})
+	require.NoError(t, err)
+	defer res.Close()
+	assertChecks(t, res)
+	assert.Contains(t, res.Outputs[0], "param n = 7\nparam mode = keep-alive\n")
+	assert.Contains(t, res.Outputs[0], "keep-alive (the client closes first)")
+
+	err = bodyErr(t, "param n=4\nnote \"$m\"\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `x.md:8:6: $m: no such parameter (declare it with param m=DEFAULT; parameters: n)`)
+	_, err = scenarios.RunText("x.md", twoHosts+"param n=4\n```\n", scenarios.Config{Set: []string{"rate=1"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--set rate=1: x.md has no parameter "rate": want one of n`)
+}

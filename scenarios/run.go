@@ -39,6 +39,9 @@ type Config struct {
 	// declares it, after its own options.
 	Profiles []string
 	Sysctls  []string
+	// Set gives parameters values ("rate=1000/s"), in place of the
+	// defaults of the notebook's param statements.
+	Set []string
 	// Kernel runs every host on the running Linux kernel, each in a
 	// network namespace of its own, on real time (package kernel). It
 	// needs CAP_NET_ADMIN. MaxTime is then wall time, DefaultKernelMaxTime
@@ -286,6 +289,9 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		for j, l := range c.code {
 			st, err := lexLine(p, c.first+j, l)
 			if err == nil {
+				st, err = in.substitute(st)
+			}
+			if err == nil {
 				err = in.exec(st)
 			}
 			if err != nil {
@@ -307,6 +313,10 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		parts[i] = in.parts
+	}
+	if err := in.checkSets(); err != nil {
+		in.w.Close()
+		return nil, err
 	}
 	if err := in.checkConfigHosts(); err != nil {
 		in.w.Close()

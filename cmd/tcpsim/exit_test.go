@@ -64,6 +64,7 @@ var exitCases = []exitCase{
 	{"`--profile` or `--sysctl` for a host the notebook does not have", 2, func(string) []string {
 		return []string{"run", "normal-close", "--sysctl", "nobody:tcp_tw_reuse=1"}
 	}},
+	{"`--set` of a parameter the notebook does not declare", 2, func(string) []string { return []string{"run", "normal-close", "--set", "rate=1"} }},
 	{"an output file (`--pcap`, `--pcapng`) that cannot be created", 2, func(dir string) []string {
 		return []string{"run", "normal-close", "--pcap", filepath.Join(dir, "no", "x.pcap")}
 	}},

@@ -81,6 +81,8 @@ flags of run:
   --msl DURATION    MSL of hosts that do not set one (default 30s; TIME-WAIT is 2×MSL)
   --profile H:P     run host H with profile P (gvisor or linux); repeatable
   --sysctl H:K=V    set knob K of host H (e.g. server:tcp_tw_recycle=1); repeatable
+  --set NAME=VALUE  give the notebook's parameter NAME (param NAME=DEFAULT) a value;
+                    repeatable
   --kernel          run every host on this machine's Linux kernel, each in a network
                     namespace of its own, on real time (needs CAP_NET_ADMIN; docs/kernel.md)
   --max-time D      virtual-time budget (default 24h; wall time with --kernel, default 15m)
@@ -237,6 +239,7 @@ func parseRun(args []string) (runFlags, error) {
 	fs.BoolVar(&rf.cfg.Kernel, "kernel", false, "")
 	profileFlag(fs, "profile", "server:linux", &rf.cfg.Profiles)
 	sysctlFlag(fs, "sysctl", "server:tcp_tw_recycle=1", &rf.cfg.Sysctls)
+	setFlag(fs, &rf.cfg.Set)
 	pos, err := parseAnywhere(fs, args)
 	if err != nil {
 		return rf, usageError{msg: err.Error()}
@@ -349,6 +352,17 @@ func sysctlFlag(fs *flag.FlagSet, name, example string, dst *[]string) {
 	fs.Func(name, "", func(v string) error {
 		if host, kv, ok := strings.Cut(v, ":"); !ok || host == "" || !strings.Contains(kv, "=") {
 			return fmt.Errorf("want HOST:NAME=VALUE, e.g. %s", example)
+		}
+		*dst = append(*dst, v)
+		return nil
+	})
+}
+
+// setFlag adds the repeatable --set NAME=VALUE (a notebook parameter).
+func setFlag(fs *flag.FlagSet, dst *[]string) {
+	fs.Func("set", "", func(v string) error {
+		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+			return fmt.Errorf("want NAME=VALUE, e.g. rate=1000/s")
 		}
 		*dst = append(*dst, v)
 		return nil
