@@ -44,6 +44,11 @@ const usage = `usage:
                                      writes a report per notebook and index.html to DIR
   tcpsim cat NAME                    print a built-in notebook (to copy and edit)
   tcpsim version                     print tcpsim's version and the gVisor netstack it runs
+  tcpsim sweep NOTEBOOK --set NAME=V1,V2,... [--set ...] [--shard I/N] [--workers N] [--out F]
+                                     run the grid of parameter values on every core, one CSV
+                                     row per point; --shard runs one shard of it (N alone:
+                                     I from JOB_COMPLETION_INDEX)
+  tcpsim sweep --merge [--partial] F... join the shards' CSVs into the one-machine CSV
   tcpsim compare NOTEBOOK... [flags] run each notebook under the linux profile and on this
                                      machine's kernel (--kernel), all at once, and print
                                      where they differ: states, segments, counters, timings
@@ -159,6 +164,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return check(args[1:], stdout, stderr)
 	case "compare":
 		return compare(args[1:], stdout, stderr)
+	case "sweep":
+		return sweepCommand(args[1:], stdout)
 	case "cat":
 		if len(args) != 2 {
 			return usageError{msg: "cat takes one built-in notebook name"}
