@@ -23,7 +23,9 @@ const notebook = "# sweep\n```tcpsim\nparam rate=100/s n=50 mode=close\nhost cli
 
 func options(workers int) sweep.Options {
 	return sweep.Options{
-		Run: func(cfg scenarios.Config) (*scenarios.Result, error) { return scenarios.RunText("sweep.md", notebook, cfg) },
+		Run: func(cfg scenarios.Config) (*scenarios.Result, error) {
+			return scenarios.RunText("sweep.md", notebook, cfg)
+		},
 		Axes: []sweep.Axis{
 			{Name: "rate", Values: []string{"10/s", "100/s", "1000/s"}},
 			{Name: "mode", Values: []string{"close", "keep-alive"}},
