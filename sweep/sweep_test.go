@@ -83,3 +83,17 @@ func TestMergeRefusesGapsAndDuplicates(t *testing.T) {
 	err = sweep.Merge(io.Discard, []io.Reader{strings.NewReader(a), strings.NewReader("point,x\n2,c\n")}, true)
 	assert.EqualError(t, err, "sweep: point 2 is in two shards")
 }
+
+// TestPlot draws a column of a sweep's CSV, and names the columns it has
+// when asked for one it does not.
+func TestPlot(t *testing.T) {
+	var table, svg bytes.Buffer
+	require.NoError(t, sweep.Run(&table, options(2)))
+	text := table.String()
+	require.NoError(t, sweep.Plot(&svg, strings.NewReader(text), 3, "failed"))
+	assert.Contains(t, svg.String(), "<svg")
+	assert.Contains(t, svg.String(), "failed by rate")
+	err := sweep.Plot(io.Discard, strings.NewReader(text), 3, "nope")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `sweep: plot: no column "nope": want one of passed, checks, failed, stopped, end_s, events, client:TcpActiveOpens`)
+}

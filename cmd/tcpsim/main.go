@@ -47,7 +47,8 @@ const usage = `usage:
   tcpsim sweep NOTEBOOK --set NAME=V1,V2,... [--set ...] [--shard I/N] [--workers N] [--out F]
                                      run the grid of parameter values on every core, one CSV
                                      row per point; --shard runs one shard of it (N alone:
-                                     I from JOB_COMPLETION_INDEX)
+                                     I from JOB_COMPLETION_INDEX); --plot F.svg [--y COLUMN]
+                                     draws COLUMN (default failed) by the first parameter
   tcpsim sweep --merge [--partial] F... join the shards' CSVs into the one-machine CSV
   tcpsim compare NOTEBOOK... [flags] run each notebook under the linux profile and on this
                                      machine's kernel (--kernel), all at once, and print

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +14,8 @@ import (
 )
 
 // sweepCommand: tcpsim sweep NOTEBOOK --set NAME=V1,V2 ... [--shard I/N]
-// [--workers N] [--out FILE], or tcpsim sweep --merge [--partial] FILE...
+// [--workers N] [--out FILE] [--plot FILE.svg [--y COLUMN]], or tcpsim
+// sweep --merge [--partial] FILE...
 func sweepCommand(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -31,6 +33,8 @@ func sweepCommand(args []string, stdout io.Writer) error {
 	workers := fs.Int("workers", 0, "")
 	seed := fs.String("seed", "", "")
 	merge := fs.Bool("merge", false, "")
+	plotFile := fs.String("plot", "", "")
+	plotY := fs.String("y", "failed", "")
 	partial := fs.Bool("partial", false, "")
 	pos, err := parseAnywhere(fs, args)
 	if err != nil {
@@ -86,11 +90,15 @@ func sweepCommand(args []string, stdout io.Writer) error {
 		}
 		return scenarios.Run(target, cfg)
 	}
-	if err := sweep.Run(w, o); err != nil {
+	var table bytes.Buffer
+	if err := sweep.Run(io.MultiWriter(w, &table), o); err != nil {
 		if scenarios.IsPosError(err) || strings.Contains(err.Error(), "has no parameter") {
 			return usageError{msg: err.Error(), pos: true}
 		}
 		return err
+	}
+	if *plotFile != "" {
+		return writeFile(*plotFile, func(pw io.Writer) error { return sweep.Plot(pw, &table, len(axes), *plotY) })
 	}
 	return nil
 }
