@@ -349,6 +349,7 @@ func (h *Host) destroy(r *epRec, cause string) {
 	h.abortSilently(r.ep)
 	r.cause = cause
 	h.obs.poll(r, h.w.Now())
+	h.obs.mark(r) // to leave the active records at the next observation
 }
 
 // abortSilently aborts a gVisor endpoint and swallows what it sends.

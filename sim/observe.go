@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -31,6 +32,10 @@ type epRec struct {
 	state     State
 	bound     bool
 	reuseAddr bool
+	// act says the record is in observer.active (gVisor hosts; a record
+	// that left it stays in the slice until it is compacted); dirty that
+	// it is in observer.dirty.
+	act, dirty bool
 }
 
 type tuple struct {
@@ -63,9 +68,19 @@ func (t tuple) endpointID() stack.TransportEndpointID {
 // learns the end from the stack instead of guessing gVisor's timer rules,
 // and thousands of TIME-WAIT endpoints cost nothing per event.
 type observer struct {
-	h      *Host
-	byEP   map[*tcp.Endpoint]*epRec // lookups only; never iterated
-	active []*epRec                 // not CLOSED or TIME-WAIT, in discovery order
+	h    *Host
+	byEP map[*tcp.Endpoint]*epRec // lookups only; never iterated
+	// active holds the records that are not CLOSED or TIME-WAIT, in
+	// discovery order (on a gVisor host, also records that left, with act
+	// unset, until there are as many of those as of the others); nactive
+	// counts those with act set.
+	active  []*epRec
+	nactive int
+	// dirty lists the active records an interaction may have changed: the
+	// only ones observe polls (see observe). loose lists the records found
+	// without a socket (handshakes, connections not yet accepted), which
+	// are polled on every observation.
+	dirty, loose []*epRec
 	// synOut and synIn hold the tuples of a TIME-WAIT endpoint on which
 	// the host sent or received a SYN at instant synAt, to tell what ended
 	// the TIME-WAIT early: only a SYN of the same instant can have, so they
@@ -155,11 +170,29 @@ func (o *observer) track(ep *tcp.Endpoint) *epRec {
 // newRec starts the record of an endpoint just found, CLOSED and active.
 func (o *observer) newRec() *epRec {
 	o.nrec++
-	r := &epRec{id: o.nrec, state: Closed}
+	r := &epRec{id: o.nrec, state: Closed, act: true}
 	o.active = append(o.active, r)
+	o.nactive++
 	o.current[Closed]++
+	if o.h.kern == nil {
+		o.mark(r)
+		o.loose = append(o.loose, r)
+	}
 	return r
 }
+
+// mark queues an active record for the next observation's poll.
+func (o *observer) mark(r *epRec) {
+	if r != nil && r.act && !r.dirty && o.h.kern == nil {
+		r.dirty = true
+		o.dirty = append(o.dirty, r)
+	}
+}
+
+// checkQuiet, set by tests, makes every observation check that no record
+// it did not poll changed state: that the interactions mark every record
+// they may have changed.
+var checkQuiet bool
 
 // observe records what changed on the host since the last call. It runs on
 // the simulation goroutine after a barrier.
@@ -180,12 +213,19 @@ func (h *Host) observe() {
 
 	o.hits = o.hits[:0]
 	// Endpoints whose waiter queue the stack notified during the event:
-	// gVisor notifies when an endpoint changes on its own, such as a
-	// TIME-WAIT timer firing.
+	// gVisor notifies when an endpoint changes on its own (a TIME-WAIT
+	// timer firing; a retransmission, keepalive, FIN-WAIT-2 or user
+	// timeout ending the connection: timerHandler, finWait2TimerExpired,
+	// timeWaitTimerExpired) as well as when data or a FIN arrives.
 	h.readyMu.Lock()
 	for _, s := range h.ready {
-		if s.rec != nil && s.rec.state == TimeWait {
+		if s.rec == nil {
+			continue
+		}
+		if s.rec.state == TimeWait {
 			o.hits = append(o.hits, s.rec)
+		} else {
+			o.mark(s.rec)
 		}
 	}
 	h.readyMu.Unlock()
@@ -204,10 +244,23 @@ func (h *Host) observe() {
 		if !ok {
 			continue
 		}
-		if _, known := o.byEP[ep]; !known {
+		if r, known := o.byEP[ep]; known {
+			o.mark(r)
+		} else {
 			o.track(ep)
 		}
 	}
+	// Endpoints without a socket: nothing of ours hears their waiter
+	// queue, and a handshake's timer may end them without a segment.
+	loose := o.loose[:0]
+	for _, r := range o.loose {
+		if r.act && r.sock == nil {
+			o.mark(r)
+			loose = append(loose, r)
+		}
+	}
+	clear(o.loose[len(loose):])
+	o.loose = loose
 
 	// TIME-WAIT endpoints a segment or a notification reached first: a SYN
 	// that reopens the tuple closes the old endpoint before the new one
@@ -215,16 +268,41 @@ func (h *Host) observe() {
 	for _, r := range o.hits {
 		o.poll(r, now)
 	}
-	// Endpoints that are neither CLOSED nor in TIME-WAIT.
-	kept := o.active[:0]
-	for _, r := range o.active {
+	// The active endpoints the event may have changed: those a segment of
+	// theirs passed, whose waiter queue gVisor notified, that an
+	// application call was made on, that were just found, or that have no
+	// socket. Every other endpoint's state is what it was: gVisor changes
+	// an endpoint's state only when it handles a segment of its tuple, on
+	// an application call on it, or on one of its timers, which notify its
+	// waiter queue when they change it. They are polled in discovery
+	// order, as the transitions are recorded.
+	slices.SortFunc(o.dirty, func(a, b *epRec) int { return a.id - b.id })
+	for _, r := range o.dirty {
+		r.dirty = false
+		if !r.act {
+			continue
+		}
 		o.poll(r, now)
-		if r.state != Closed && r.state != TimeWait && r.tw == nil {
-			kept = append(kept, r)
+		if r.state == Closed || r.state == TimeWait || r.tw != nil {
+			r.act = false
+			o.nactive--
 		}
 	}
-	clear(o.active[len(kept):])
-	o.active = kept
+	clear(o.dirty)
+	o.dirty = o.dirty[:0]
+	if len(o.active) > 2*o.nactive+64 {
+		kept := o.active[:0]
+		for _, r := range o.active {
+			if r.act {
+				kept = append(kept, r)
+			}
+		}
+		clear(o.active[len(kept):])
+		o.active = kept
+	}
+	if checkQuiet {
+		o.checkQuiet()
+	}
 
 	// gVisor restarted a TIME-WAIT timer: only a segment does that (a
 	// retransmitted FIN, handleTimeWaitSegment), and an event delivers one,
@@ -248,6 +326,18 @@ func (h *Host) observe() {
 		o.closing = o.closing[1:]
 		if r.state == TimeWait || r.state == FinWait2 {
 			h.closing(r)
+		}
+	}
+}
+
+// checkQuiet panics if an active record that observe did not poll has
+// changed state.
+func (o *observer) checkQuiet() {
+	for _, r := range o.active {
+		if r.act && r.ep != nil {
+			if s := stateOf(r.ep.EndpointState()); s != r.state {
+				panic(fmt.Sprintf("sim: host %s: endpoint %d (%v-%v) went from %v to %v unobserved at %v", o.h.name, r.id, r.local, r.remote, r.state, s, o.h.w.Now()))
+			}
 		}
 	}
 }
@@ -429,7 +519,7 @@ func (h *Host) Endpoints() []Endpoint {
 		out = append(out, e)
 	}
 	for _, r := range h.obs.active {
-		if r.tw == nil {
+		if r.act && r.tw == nil {
 			add(r)
 		}
 	}

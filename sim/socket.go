@@ -118,13 +118,14 @@ func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
 	return &OpError{Op: op, Host: h.name, Addr: addr, Errno: errnoOf(err), Err: stackError{err}}
 }
 
-// call wraps an application call: outside the run loop it becomes an event
-// of its own; inside, it is observed on return, so that each call's
-// transitions are seen on their own. (It needs no barrier: gVisor runs the
+// call wraps an application call on socket s (nil for one that creates
+// its socket): outside the run loop it becomes an event of its own;
+// inside, it is observed on return, so that each call's transitions are
+// seen on their own. (It needs no barrier: gVisor runs the
 // call synchronously; see barrier.) The transitions are ordered before the
 // packets the call sent: gVisor changes state first in connect, close and
 // shutdown, then sends.
-func (h *Host) call() func() {
+func (h *Host) call(s *Socket) func() {
 	done := h.w.enter()
 	start := h.w.order.Add(1)
 	if h.kern != nil {
@@ -133,6 +134,9 @@ func (h *Host) call() func() {
 	}
 	return func() {
 		h.w.touch(h)
+		if s != nil {
+			h.obs.mark(s.rec)
+		}
 		h.obs.order = start
 		h.observe()
 		h.obs.order = 0
@@ -143,7 +147,7 @@ func (h *Host) call() func() {
 // Listen opens a listening socket on port of the host's address. Connections
 // are accepted as they complete; OnAccept, if set, runs for each.
 func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
-	defer h.call()()
+	defer h.call(nil)()
 	local, err := h.localAddr(opts.LocalAddr, netip.Addr{})
 	addr := netip.AddrPortFrom(local, port).String()
 	if err != nil {
@@ -187,7 +191,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 // ports are spent, EADDRINUSE for a taken LocalPort) come back at once, the
 // others through Err and OnError.
 func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, err error) {
-	defer h.call()()
+	defer h.call(nil)()
 	defer func() {
 		switch {
 		case err != nil:
@@ -344,7 +348,7 @@ func (s *Socket) Send(b []byte) (int, error) {
 		s.unsent = append(s.unsent, b...)
 		return len(b), nil
 	}
-	defer s.h.call()()
+	defer s.h.call(s)()
 	n, err := s.write(b)
 	if err != nil {
 		return n, err
@@ -384,7 +388,7 @@ func (s *Socket) flush() {
 	if len(s.unsent) == 0 || s.ep == nil && s.kern == nil {
 		return
 	}
-	done := s.h.call()
+	done := s.h.call(s)
 	n, err := s.write(s.unsent)
 	done()
 	switch {
@@ -421,7 +425,7 @@ func (s *Socket) Shutdown(read, write bool) error {
 		s.shutAfter = [2]bool{s.shutAfter[0] || read, true}
 		return nil
 	}
-	defer s.h.call()()
+	defer s.h.call(s)()
 	if s.kern != nil {
 		if err := s.kern.Shutdown(read, write); err != nil {
 			return s.h.kernelErr("shutdown", s.remoteString(), err)
@@ -452,7 +456,7 @@ func (s *Socket) Close() error {
 		s.closeAfter = true
 		return nil
 	}
-	done := s.h.call()
+	done := s.h.call(s)
 	s.closed = true
 	if s.kern != nil {
 		// The kernel counts and resets itself (__tcp_close).
@@ -497,13 +501,13 @@ func (s *Socket) Close() error {
 // Read takes whatever the stack has received for a NoAutoRead socket.
 func (s *Socket) Read() []byte {
 	if s.kern != nil {
-		defer s.h.call()()
+		defer s.h.call(s)()
 		return s.readKernel()
 	}
 	if s.ep == nil {
 		return nil
 	}
-	defer s.h.call()()
+	defer s.h.call(s)()
 	return s.readAll()
 }
 

@@ -1,0 +1,17 @@
+package sim
+
+import (
+	"os"
+	"testing"
+)
+
+// SetCheckQuiet makes every observation check that the records it did not
+// poll kept their state (see observer.checkQuiet).
+func SetCheckQuiet(on bool) { checkQuiet = on }
+
+// TestMain runs sim's tests with every observation checked: an
+// interaction that changes an endpoint it did not mark panics.
+func TestMain(m *testing.M) {
+	checkQuiet = true
+	os.Exit(m.Run())
+}
