@@ -15,3 +15,7 @@ func TestMain(m *testing.M) {
 	checkQuiet = true
 	os.Exit(m.Run())
 }
+
+// SetSkipKnownFull turns off (false) or on the shortcut of a connect()
+// whose search is known to fail (exhaust.go).
+func SetSkipKnownFull(on bool) { skipKnownFull = on }

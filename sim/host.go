@@ -156,6 +156,10 @@ type Host struct {
 	portRNG  *randv2.Rand
 	portSeed uint64
 
+	// exhausted remembers the destinations connect() found no port for
+	// (exhaust.go).
+	exhausted exhaustion
+
 	sockets  []*Socket
 	nsockets int
 	// connects counts how connect calls ended, by "ok" or errno (see

@@ -90,6 +90,7 @@ func IsSysctl(name string) bool { return canonical(name) != "" }
 // without "net.ipv4."), as sysctl -w would. The error names the knob and
 // the values it allows, and says when the host's profile cannot model it.
 func (h *Host) SetSysctl(name, value string) error {
+	defer h.portsMayFree() // a range or a reuse rule may have changed
 	full := canonical(name)
 	if full == "" {
 		return fmt.Errorf("unknown knob %q: want one of %s", name, strings.Join(sysctlNames, ", "))

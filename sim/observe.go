@@ -446,6 +446,7 @@ func (o *observer) restarted(r *epRec, until time.Duration, cause string) {
 
 // ended lets go of what a record that reached CLOSED held.
 func (o *observer) ended(r *epRec) {
+	o.h.portsMayFree()
 	if r.sock != nil && r.sock.closed {
 		r.sock.release()
 	}

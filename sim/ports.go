@@ -91,6 +91,9 @@ func (h *Host) portBind(r *epRec, local netip.AddrPort, reuseAddr bool) {
 // set of its destination that pickPort steps over; one whose port was bound
 // needs not, as the search skips bound ports.
 func (h *Host) portTW(r *epRec, delta int32) {
+	if delta < 0 {
+		h.portsMayFree()
+	}
 	noReuse := delta
 	if r.reuseAddr {
 		noReuse = 0
@@ -117,6 +120,7 @@ func (h *Host) portRelease(r *epRec) {
 	if r.port == 0 || !r.bound {
 		return
 	}
+	h.portsMayFree()
 	h.portAdd(r.port, -1, 0, 0)
 	r.port, r.bound = 0, false
 }
@@ -271,8 +275,17 @@ func (h *Host) linuxConnectPort(s *Socket, local, remote netip.AddrPort) (func()
 		}
 		return func() {}, nil
 	}
+	// A search that may take a timewait socket over depends on the
+	// time; one that may not fails again until a port comes free.
+	mayReuse := h.reuse(tuple{netip.AddrPortFrom(local.Addr(), 0), remote}, false).Allowed(h.opts.Kernel)
+	if !mayReuse && h.knownFull(local.Addr(), remote) {
+		return nil, &tcpip.ErrNoPortAvailable{}
+	}
 	port, tw, ok := h.pickPort(local.Addr(), remote)
 	if !ok {
+		if !mayReuse {
+			h.searchFailed(local.Addr(), remote)
+		}
 		return nil, &tcpip.ErrNoPortAvailable{}
 	}
 	if tw != nil {

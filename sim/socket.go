@@ -177,6 +177,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	s := h.newSocket(ep, wq, opts)
 	s.listener = true
 	if terr := ep.Listen(1024); terr != nil {
+		h.portsMayFree()
 		s.closed = true
 		ep.Close()
 		s.release()
@@ -236,6 +237,9 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, er
 	}
 	s = h.newSocket(ep, wq, opts)
 	fail := func(terr tcpip.Error) (*Socket, error) {
+		if opts.LocalPort != 0 || opts.LocalAddr.IsValid() {
+			h.portsMayFree() // the port bind() reserved
+		}
 		s.closed = true
 		h.portRelease(s.rec)
 		ep.Close()
@@ -249,7 +253,15 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, er
 		}
 		defer restore()
 	}
+	// gVisor searches a port here for a socket not bound before.
+	search := h.opts.Profile != Linux && opts.LocalPort == 0 && !opts.LocalAddr.IsValid() && !h.gvisorMayReuse(la, remote)
+	if search && h.knownFull(la, remote) {
+		return fail(h.failNoPort())
+	}
 	terr = ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
+	if _, full := terr.(*tcpip.ErrNoPortAvailable); full && search {
+		h.searchFailed(la, remote)
+	}
 	switch terr.(type) {
 	case nil:
 		s.connected = true
@@ -458,6 +470,7 @@ func (s *Socket) Close() error {
 	}
 	done := s.h.call(s)
 	s.closed = true
+	s.h.portsMayFree()
 	if s.kern != nil {
 		// The kernel counts and resets itself (__tcp_close).
 		s.h.kern.relist = s.h.kern.relist || s.listener
