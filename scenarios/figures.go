@@ -10,8 +10,7 @@ import (
 // --svg and the HTML report.
 
 // Ladder returns the ladder of the whole run between columns (nodes, left
-// to right); with none, between the two hosts of the run's first
-// connection, with the hops its packets cross.
+// to right); with none, DefaultColumns.
 func (r *Result) Ladder(columns []string) diagram.Ladder {
 	if len(columns) == 0 {
 		columns = DefaultColumns(r.World)
@@ -22,29 +21,16 @@ func (r *Result) Ladder(columns []string) diagram.Ladder {
 	}
 }
 
-// DefaultColumns picks a ladder's columns for a run: the sender of the
-// first packet a host sent and the host it was addressed to, with the
-// middle hops between them; the first two hosts when no packet says more.
+// DefaultColumns picks a ladder's columns for a whole run as a plain
+// ladder statement does (ladderHosts: two hosts that exchanged packets),
+// with the hops between them.
 func DefaultColumns(w *sim.World) []string {
-	byAddr := map[string]*sim.Host{} // lookups only
-	for _, h := range w.Hosts() {
-		byAddr[h.Addr().String()] = h
-	}
-	for _, r := range trace.Rows(w.Packets()) {
-		src := w.Host(r.Sender)
-		dst := byAddr[r.H.Dst.Addr().String()]
-		if !r.TCP || src == nil || dst == nil || src == dst {
-			continue
-		}
-		if p := w.Path(src, dst); len(p) >= 2 {
-			return sim.NodeNames(p)
-		}
-	}
-	var cols []string
-	for _, h := range w.Hosts() {
-		if len(cols) < 2 {
+	if len(w.Hosts()) < 2 {
+		var cols []string
+		for _, h := range w.Hosts() {
 			cols = append(cols, h.Name())
 		}
+		return cols
 	}
-	return cols
+	return ladderColumns(w, ladderHosts(w, trace.Rows(w.Packets())))
 }

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"slices"
+
 	"github.com/tcpsim/tcpsim/sim"
 	"github.com/tcpsim/tcpsim/trace"
 )
@@ -40,6 +42,28 @@ func ladderHosts(w *sim.World, rows []trace.Row) []sim.Node {
 		}
 	}
 	return []sim.Node{hosts[best[0]], hosts[best[1]]}
+}
+
+// ladderColumns are the columns of a ladder between named nodes: each
+// node, and between two that are not linked, the hops a packet crosses
+// (the way back when there is no route there, as into a NAT).
+func ladderColumns(w *sim.World, named []sim.Node) []string {
+	cols := []string{named[0].Name()}
+	for i := 1; i < len(named); i++ {
+		a, b := named[i-1], named[i]
+		path := w.Path(a, b)
+		if path == nil {
+			path = w.Path(b, a)
+			slices.Reverse(path)
+		}
+		if w.Link(a, b) != nil || path == nil {
+			path = []sim.Node{a, b}
+		}
+		for _, n := range path[1:] {
+			cols = append(cols, n.Name())
+		}
+	}
+	return cols
 }
 
 // ladderOptions names the ladder's sockets as the notebook does and marks

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -100,21 +99,7 @@ words:
 	if len(named) == 1 {
 		return in.errAt(st, args[0], "ladder needs two columns: ladder A B [C...] [all]")
 	}
-	cols := []string{named[0].Name()}
-	for i := 1; i < len(named); i++ {
-		a, b := named[i-1], named[i]
-		path := in.w.Path(a, b)
-		if path == nil { // no route from a to b (into a NAT): the way back
-			path = in.w.Path(b, a)
-			slices.Reverse(path)
-		}
-		if in.w.Link(a, b) != nil || path == nil {
-			path = []sim.Node{a, b}
-		}
-		for _, n := range path[1:] {
-			cols = append(cols, n.Name())
-		}
-	}
+	cols := ladderColumns(in.w, named)
 	seen := map[string]bool{} // lookups only
 	for _, c := range cols {
 		if seen[c] {

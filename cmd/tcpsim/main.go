@@ -75,8 +75,8 @@ flags of run:
   --capture AT      when the pcap and pcapng hold each packet: send (default: as
                     it left its sender) or arrival (as it arrived, in arrival order;
                     one that never arrived at its send time, and pcapng says so)
-  --svg FILE        draw the whole run's ladder (its first connection's hosts and
-                    the hops between them) to FILE as SVG
+  --svg FILE        draw the whole run's ladder (the columns a plain ladder picks:
+                    two hosts that exchanged packets, the hops between them) as SVG
   --svg-dir DIR     write each ladder of the notebook to DIR as NOTEBOOK-N.svg
   --html FILE       write the run as one self-contained HTML page: prose, cells,
                     ladders, expectations, each socket's states, plots per host
