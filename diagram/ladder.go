@@ -37,37 +37,17 @@ type Ladder struct {
 	Name func(host string, endpoint int) string
 }
 
-// item is one packet or hop drop of the ladder.
-type item struct {
-	row      *trace.Row
-	from, to int // column indexes; to < 0 for a drop inside from
-}
+// item is one packet or hop drop of the ladder (trace.LadderPackets).
+type item = trace.LadderPacket
 
-// items selects the ladder's packets, as the text ladder does.
+// items selects the ladder's packets, as every form of the ladder does,
+// and maps each column to its index.
 func (l *Ladder) items() ([]item, map[string]int) {
 	col := map[string]int{} // lookups only
 	for i, c := range l.Columns {
 		col[c] = i
 	}
-	var out []item
-	for i := range l.Rows {
-		r := &l.Rows[i]
-		from, okFrom := col[r.From]
-		to, okTo := col[r.To]
-		switch {
-		case okTo && (okFrom || r.From == ""):
-			if !okFrom { // injected: from the neighbouring column
-				from = to - 1
-				if to == 0 {
-					from = 1
-				}
-			}
-			out = append(out, item{row: r, from: from, to: to})
-		case okFrom && r.Fate == netem.Dropped:
-			out = append(out, item{row: r, from: from, to: -1})
-		}
-	}
-	return out, col
+	return trace.LadderPackets(l.Columns, l.Rows), col
 }
 
 // stay is one endpoint's stay in a state.
@@ -159,9 +139,9 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 
 	var starts, ends []time.Duration
 	for _, it := range items {
-		starts = append(starts, it.row.Sent)
-		if it.to >= 0 && it.row.Delivered >= 0 {
-			ends = append(ends, it.row.Delivered)
+		starts = append(starts, it.Row.Sent)
+		if it.To >= 0 && it.Row.Delivered >= 0 {
+			ends = append(ends, it.Row.Delivered)
 		}
 	}
 	for _, t := range l.Transitions {
@@ -271,7 +251,7 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 		byID[l.Rows[i].ID] = &l.Rows[i]
 	}
 	for _, it := range items {
-		writeItem(w, id, it, axis, x, rewritten(it.row, byID), &labels)
+		writeItem(w, id, it, axis, x, rewritten(it.Row, byID), &labels)
 	}
 	fmt.Fprintf(w, "</svg>\n")
 	return w.Flush()
@@ -280,18 +260,18 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 // writeItem draws one packet: an arrow, an arrow into an X, or an X in a
 // hop's column.
 func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) float64, nat string, labels *labelBoxes) {
-	r := it.row
+	r := it.Row
 	y0 := axis.next(r.Sent)
 	title := rowLine(*r)
-	if it.to < 0 {
+	if it.To < 0 {
 		// Refused inside a node: an X in its column.
-		cx := x(it.from)
+		cx := x(it.From)
 		fmt.Fprintf(w, `<g class="hopdrop" data-id="%d"><title>%s</title>`, r.ID, esc(title))
 		writeX(w, cx, y0, 7)
 		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" dominant-baseline="middle" font-size="12">%s dropped at %s: %s</text></g>`+"\n", cx+12, y0, esc(r.Summary()), esc(r.From), esc(r.Rule))
 		return
 	}
-	x0, x1 := x(it.from), x(it.to)
+	x0, x1 := x(it.From), x(it.To)
 	lost := r.Fate == netem.Dropped || (r.Fate == netem.Held && r.Delivered < 0)
 	y1 := y0
 	if !lost {

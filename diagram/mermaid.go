@@ -50,7 +50,7 @@ func WriteLadderMermaid(out io.Writer, l Ladder) error {
 	}
 	var es []entry
 	for i := range items {
-		es = append(es, entry{at: items[i].row.Sent, order: items[i].row.Order, it: &items[i]})
+		es = append(es, entry{at: items[i].Row.Sent, order: items[i].Row.Order, it: &items[i]})
 	}
 	for i := range l.Transitions {
 		t := &l.Transitions[i]
@@ -132,10 +132,10 @@ func WriteLadderMermaid(out io.Writer, l Ladder) error {
 // writeMermaidPacket writes a packet's line: a message between its
 // columns, or a note where a hop refused it.
 func writeMermaidPacket(w io.Writer, it *item, ids []string) {
-	r := it.row
+	r := it.Row
 	label := trace.Seconds(r.Sent) + " " + r.Summary()
-	if it.to < 0 {
-		fmt.Fprintf(w, "    Note over %s: %s dropped: %s\n", ids[it.from], mermaidText(label), mermaidText(r.Rule))
+	if it.To < 0 {
+		fmt.Fprintf(w, "    Note over %s: %s dropped: %s\n", ids[it.From], mermaidText(label), mermaidText(r.Rule))
 		return
 	}
 	arrow := "->>"
@@ -151,7 +151,7 @@ func writeMermaidPacket(w io.Writer, it *item, ids []string) {
 	case r.Fate == netem.Duplicated:
 		label += fmt.Sprintf(" (copy of #%d)", r.Orig)
 	}
-	fmt.Fprintf(w, "    %s%s%s: %s\n", ids[it.from], arrow, ids[it.to], mermaidText(label))
+	fmt.Fprintf(w, "    %s%s%s: %s\n", ids[it.From], arrow, ids[it.To], mermaidText(label))
 }
 
 // mermaidText makes text safe in a Mermaid message or note: Mermaid reads

@@ -155,13 +155,8 @@ func WriteSeriesPlotSVG(out io.Writer, sp SeriesPlot) error {
 	for _, e := range errnos {
 		var xys plotter.XYs
 		for _, s := range sp.Samples {
-			v := 0.0
-			for _, c := range s.Connects {
-				if c.Name == e {
-					v = float64(c.Value)
-				}
-			}
-			xys = append(xys, plotter.XY{X: s.At.Seconds(), Y: v})
+			v, _ := sim.CounterOf(s.Connects, e)
+			xys = append(xys, plotter.XY{X: s.At.Seconds(), Y: float64(v)})
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {

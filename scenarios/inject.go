@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tcpsim/tcpsim/netem"
-	"github.com/tcpsim/tcpsim/trace"
 )
 
 func (in *interp) cmdInject(st stmt, args []token) error {
@@ -33,7 +32,7 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	// What the socket's host expects next from its peer, and what it sent.
 	var rcvNxt, sndNxt, peerISN, isn, peerTS, ownTS uint32
 	var peerTSAt time.Duration
-	for _, r := range trace.Rows(in.w.Packets()) {
+	for _, r := range in.rows() {
 		if !r.TCP {
 			continue
 		}

@@ -31,10 +31,10 @@ type interp struct {
 	workloads []*workload
 	order     []string // socket names in creation order
 	// pktNames are the named packets (#NAME); lookups only. rowCache is
-	// the decoded trace as of rowKey (packets sent, events run).
+	// the decoded trace once the run is over (judging).
 	pktNames map[string]*pktName
 	rowCache []trace.Row
-	rowKey   [2]int64
+	judging  bool
 	// awaited are the stand-ins of connections that expectations named
 	// before their listener accepted them; lookups only.
 	awaited map[string]*sock

@@ -318,7 +318,9 @@ func TestSampleSeries(t *testing.T) {
 		"workload c2 server:80 n=60 rate=1/s mode=keep-alive\nrun\n")
 	var got []string
 	for _, s := range res.Series {
-		got = append(got, fmt.Sprintf("%s %s tw=%d ok=%d eaddrnotavail=%d", trace.Seconds(s.At), s.Host, s.States[8], counterValue(s.Connects, "ok"), counterValue(s.Connects, "EADDRNOTAVAIL")))
+		ok, _ := sim.CounterOf(s.Connects, "ok")
+		fails, _ := sim.CounterOf(s.Connects, "EADDRNOTAVAIL")
+		got = append(got, fmt.Sprintf("%s %s tw=%d ok=%d eaddrnotavail=%d", trace.Seconds(s.At), s.Host, s.States[8], ok, fails))
 	}
 	assert.Equal(t, []string{
 		"10.000000 c2 tw=10 ok=10 eaddrnotavail=0",
@@ -331,15 +333,6 @@ func TestSampleSeries(t *testing.T) {
 	}, got)
 	assert.Contains(t, res.Outputs[0], "sample every 10s:\n       t (s)  host          SYN-SENT   TIME-WAIT connects ok EADDRNOTAVAIL\n")
 	assert.Equal(t, "c2", res.Series[0].Host)
-}
-
-func counterValue(cs []sim.Counter, name string) uint64 {
-	for _, c := range cs {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return 0
 }
 
 // TestWorkloadKeepAliveAndClosedLoop: per-conn=10 makes 50 requests on 5
@@ -386,4 +379,12 @@ func TestParams(t *testing.T) {
 	_, err = scenarios.RunText("x.md", twoHosts+"param n=4\n```\n", scenarios.Config{Set: []string{"rate=1"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `--set rate=1: x.md has no parameter "rate": want one of n`)
+}
+
+// TestReleaseThenJudge: a release changes a packet's arrival without
+// running an event; an expectation judged right after still sees it.
+func TestReleaseThenJudge(t *testing.T) {
+	res := runBody(t, "listen server 80\nconnect client server:80 as c\nhold client>server FIN name=late\n+0.1 close c\nrun 1s\nrelease #late\n"+
+		"expect #late.arrived = 1.1s\n")
+	assertChecks(t, res)
 }

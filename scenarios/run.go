@@ -135,8 +135,8 @@ type Result struct {
 	Outputs []string
 	// Original is the notebook's text as read.
 	Original string
-	// names are the notebook's names of sockets, by host and endpoint.
-	names map[sim.EndpointKey]string
+	// name gives the notebook's names of sockets, by host and endpoint.
+	name func(host string, endpoint int) string
 	// Mermaid holds each cell's Mermaid diagrams (ladder ... mermaid),
 	// written after its output block as blocks of their own.
 	Mermaid [][]string
@@ -174,7 +174,7 @@ func (f Figure) SVG() (string, error) {
 // (host, endpoint), as Transition.Endpoint numbers them ("c",
 // "server:80/1"), or "" for an endpoint the notebook never named.
 func (r *Result) SocketName(host string, endpoint int) string {
-	return r.names[sim.EndpointKey{Host: host, Endpoint: endpoint}]
+	return r.name(host, endpoint)
 }
 
 // Close releases the World's stacks.
@@ -327,14 +327,10 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 
 // finish judges the expectations and writes each cell's output.
 func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, error) {
+	in.judging = true
 	p := in.file
 	res := &Result{Notebook: nb, Original: text, Outputs: make([]string, len(nb.cells)), Mermaid: make([][]string, len(nb.cells)),
-		Figures: in.figures, ran: len(parts), names: map[sim.EndpointKey]string{}}
-	for name, sk := range in.socks {
-		if ep := sk.s.Endpoint(); ep != 0 {
-			res.names[sim.EndpointKey{Host: sk.host.Name(), Endpoint: ep}] = name
-		}
-	}
+		Figures: in.figures, ran: len(parts), name: in.endpointNames()}
 	res.Scenario = strings.TrimSuffix(path.Base(p), ".md")
 	res.Title, res.World = nb.Title, in.w
 	if in.cfg.Kernel {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,13 +96,8 @@ func (se *series) take(at time.Duration) {
 func delta(before, now []sim.Counter) []sim.Counter {
 	var out []sim.Counter
 	for _, c := range now {
-		v := c.Value
-		for _, b := range before {
-			if b.Name == c.Name {
-				v -= b.Value
-			}
-		}
-		if v > 0 {
+		prev, _ := sim.CounterOf(before, c.Name)
+		if v := c.Value - prev; v > 0 {
 			out = append(out, sim.Counter{Name: c.Name, Value: v})
 		}
 	}
@@ -124,7 +120,7 @@ func (se *series) table() string {
 	var errnos []string
 	for _, s := range se.samples {
 		for _, c := range s.Connects {
-			if c.Name != "ok" && !containsString(errnos, c.Name) {
+			if c.Name != "ok" && !slices.Contains(errnos, c.Name) {
 				errnos = append(errnos, c.Name)
 			}
 		}
@@ -143,9 +139,11 @@ func (se *series) table() string {
 		for _, i := range states {
 			fmt.Fprintf(&b, " %11d", s.States[i])
 		}
-		fmt.Fprintf(&b, " %11d", counterOf(s.Connects, "ok"))
+		ok, _ := sim.CounterOf(s.Connects, "ok")
+		fmt.Fprintf(&b, " %11d", ok)
 		for _, e := range errnos {
-			fmt.Fprintf(&b, " %13d", counterOf(s.Connects, e))
+			n, _ := sim.CounterOf(s.Connects, e)
+			fmt.Fprintf(&b, " %13d", n)
 		}
 		b.WriteString("\n")
 	}
@@ -156,22 +154,4 @@ func (se *series) table() string {
 		fmt.Fprintf(&b, "(sampling stopped after %d samples per host)\n", maxSamples)
 	}
 	return b.String()
-}
-
-func counterOf(cs []sim.Counter, name string) uint64 {
-	for _, c := range cs {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return 0
-}
-
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -104,8 +104,11 @@ func (h *Host) Counters() []Counter {
 }
 
 // CounterValue returns one counter by its nstat name.
-func (h *Host) CounterValue(name string) (uint64, bool) {
-	for _, c := range h.Counters() {
+func (h *Host) CounterValue(name string) (uint64, bool) { return CounterOf(h.Counters(), name) }
+
+// CounterOf returns the value of the counter named name among cs.
+func CounterOf(cs []Counter, name string) (uint64, bool) {
+	for _, c := range cs {
 		if c.Name == name {
 			return c.Value, true
 		}

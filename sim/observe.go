@@ -435,12 +435,8 @@ func (o *observer) restarted(r *epRec, until time.Duration, cause string) {
 	if w.opts.DiscardTrace {
 		return
 	}
-	order := o.order
-	if order == 0 {
-		order = w.order.Add(1)
-	}
 	w.restarts = append(w.restarts, TimeWaitRestart{
-		At: w.Now(), Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, Until: until, Cause: cause, Order: order,
+		At: w.Now(), Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, Until: until, Cause: cause, Order: o.nextOrder(),
 	})
 }
 
@@ -456,6 +452,15 @@ func (o *observer) ended(r *epRec) {
 	}
 }
 
+// nextOrder places a record among packets and transitions: the order of
+// the application call being observed, or the next one.
+func (o *observer) nextOrder() int64 {
+	if o.order != 0 {
+		return o.order
+	}
+	return o.h.w.order.Add(1)
+}
+
 func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred bool) {
 	o.entered[to]++
 	o.current[from]--
@@ -464,12 +469,8 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	if w.opts.DiscardTrace {
 		return
 	}
-	order := o.order
-	if order == 0 {
-		order = w.order.Add(1)
-	}
 	w.transitions = append(w.transitions, Transition{
-		At: now, Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: order,
+		At: now, Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, From: from, To: to, Inferred: inferred, Order: o.nextOrder(),
 		Cause: r.cause,
 	})
 }

@@ -71,15 +71,12 @@ func WriteLadderOptions(out io.Writer, cols []string, rows []Row, ts []sim.Trans
 		row   *Row
 		tr    *sim.Transition
 		rs    *sim.TimeWaitRestart
+		// from and to are the row's columns (LadderPacket).
+		from, to int
 	}
 	var items []item
-	for i := range rows {
-		r := &rows[i]
-		_, from := col[r.From]
-		_, to := col[r.To]
-		if (from || r.From == "") && to || from && r.Fate == netem.Dropped {
-			items = append(items, item{order: r.Order, row: r})
-		}
+	for _, p := range LadderPackets(cols, rows) {
+		items = append(items, item{order: p.Row.Order, row: p.Row, from: p.From, to: p.To})
 	}
 	for i := range ts {
 		if _, ok := col[ts[i].Host]; ok {
@@ -151,20 +148,12 @@ func WriteLadderOptions(out io.Writer, cols []string, rows []Row, ts []sim.Trans
 			state(w, t.At, t.Host, text)
 			continue
 		}
-		r := it.row
-		from, okFrom := col[r.From]
-		to, okTo := col[r.To]
-		if !okTo {
+		r, from, to := it.row, it.from, it.to
+		if to < 0 {
 			// Dropped inside a node, before any link.
 			line := fmt.Sprintf("%*sX %s dropped at %s", from*gap, "", r.Summary(), r.From)
 			fmt.Fprintf(w, "%*s  %-*s  by %s\n", ladderTime, Seconds(r.Sent), width, line, r.Rule)
 			continue
-		}
-		if !okFrom { // injected: drawn from the neighbouring column
-			from = to - 1
-			if to == 0 {
-				from = 1
-			}
 		}
 		lo, hi := min(from, to), max(from, to)
 		line := strings.Repeat(" ", lo*gap) + arrow(r, from > to, (hi-lo)*gap+1)
@@ -325,4 +314,43 @@ func lastSpace(rs []rune) int {
 		}
 	}
 	return -1
+}
+
+// LadderPacket is a packet a ladder draws: an arrow from column From to
+// column To, or, when To < 0, an X in column From, whose node refused it
+// before it reached a link (a NAT without a mapping, no route).
+type LadderPacket struct {
+	Row      *Row
+	From, To int
+}
+
+// LadderPackets selects the packets a ladder with columns cols draws, in
+// the order of rows: those that cross a link between two columns, those
+// injected into a column's node (drawn from the neighbouring column), and
+// those a column's node dropped before any link. Every form of the ladder
+// (text, SVG, Mermaid) draws these.
+func LadderPackets(cols []string, rows []Row) []LadderPacket {
+	col := map[string]int{} // lookups only
+	for i, c := range cols {
+		col[c] = i
+	}
+	var out []LadderPacket
+	for i := range rows {
+		r := &rows[i]
+		from, okFrom := col[r.From]
+		to, okTo := col[r.To]
+		switch {
+		case okTo && (okFrom || r.From == ""):
+			if !okFrom { // injected: from the neighbouring column
+				from = to - 1
+				if to == 0 {
+					from = 1
+				}
+			}
+			out = append(out, LadderPacket{Row: r, From: from, To: to})
+		case okFrom && r.Fate == netem.Dropped:
+			out = append(out, LadderPacket{Row: r, From: from, To: -1})
+		}
+	}
+	return out
 }

@@ -67,12 +67,8 @@ func WriteSeriesCSV(out io.Writer, samples []Sample) error {
 		return err
 	}
 	value := func(cs []sim.Counter, name string) string {
-		for _, c := range cs {
-			if c.Name == name {
-				return strconv.FormatUint(c.Value, 10)
-			}
-		}
-		return "0"
+		v, _ := sim.CounterOf(cs, name)
+		return strconv.FormatUint(v, 10)
 	}
 	for _, s := range samples {
 		row := []string{strconv.Itoa(s.Series), Seconds(s.At), s.Host}
