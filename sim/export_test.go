@@ -19,3 +19,7 @@ func TestMain(m *testing.M) {
 // SetSkipKnownFull turns off (false) or on the shortcut of a connect()
 // whose search is known to fail (exhaust.go).
 func SetSkipKnownFull(on bool) { skipKnownFull = on }
+
+// SetSkipPicked turns off (false) or on the start of gVisor's port search
+// past the ports the host knows are taken (pick.go).
+func SetSkipPicked(on bool) { skipPicked = on }

@@ -159,6 +159,10 @@ type Host struct {
 	// exhausted remembers the destinations connect() found no port for
 	// (exhaust.go).
 	exhausted exhaustion
+	// rng is the stack's secure RNG; picked the ports gVisor's search
+	// gave connect() that are still held (pick.go).
+	rng    *lockedReader
+	picked picked
 
 	sockets  []*Socket
 	nsockets int
@@ -204,6 +208,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	for i := range key {
 		key[i] = byte(r.Uint32())
 	}
+	h.rng = &lockedReader{r: randv2.NewChaCha8(key)}
 	sopts := stack.Options{
 		NetworkProtocols: []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{func(s *stack.Stack) stack.TransportProtocol {
@@ -212,7 +217,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		}},
 		Clock:      hostClock{w: w, h: h},
 		RandSource: &lockedSource{src: rand.NewSource(int64(splitmix(seed ^ 1)))},
-		SecureRNG:  &lockedReader{r: randv2.NewChaCha8(key)},
+		SecureRNG:  h.rng,
 	}
 	done := w.enter()
 	defer done()
@@ -395,13 +400,20 @@ func (s *lockedSource) Seed(seed int64) {
 }
 
 // lockedReader is a deterministic byte stream safe for concurrent use.
+// next, when set, rewrites the next read once (pick.go).
 type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
+	mu   sync.Mutex
+	r    io.Reader
+	next func([]byte)
 }
 
 func (r *lockedReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.r.Read(p)
+	n, err := r.r.Read(p)
+	if f := r.next; f != nil && err == nil {
+		r.next = nil
+		f(p[:n])
+	}
+	return n, err
 }

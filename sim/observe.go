@@ -32,6 +32,8 @@ type epRec struct {
 	state     State
 	bound     bool
 	reuseAddr bool
+	// picked says the port is in Host.picked (pick.go).
+	picked bool
 	// act says the record is in observer.active (gVisor hosts; a record
 	// that left it stays in the slice until it is compacted); dirty that
 	// it is in observer.dirty.
@@ -443,6 +445,7 @@ func (o *observer) restarted(r *epRec, until time.Duration, cause string) {
 // ended lets go of what a record that reached CLOSED held.
 func (o *observer) ended(r *epRec) {
 	o.h.portsMayFree()
+	o.h.pickedGone(r)
 	if r.sock != nil && r.sock.closed {
 		r.sock.release()
 	}

@@ -258,7 +258,11 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, er
 	if search && h.knownFull(la, remote) {
 		return fail(h.failNoPort())
 	}
+	if search && !opts.ReuseAddr {
+		h.armPick(la, remote)
+	}
 	terr = ep.Connect(tcpip.FullAddress{Addr: tcpip.AddrFrom4(remote.Addr().As4()), Port: remote.Port()})
+	h.disarmPick()
 	if _, full := terr.(*tcpip.ErrNoPortAvailable); full && search {
 		h.searchFailed(la, remote)
 	}
@@ -269,6 +273,11 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, er
 		s.connecting = true
 	default:
 		return fail(terr)
+	}
+	if search && !opts.ReuseAddr && s.rec != nil {
+		if a, terr := ep.GetLocalAddress(); terr == nil {
+			h.pickedAdd(s.rec, netip.AddrPortFrom(la, a.Port), remote)
+		}
 	}
 	return s, nil
 }
