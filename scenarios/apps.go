@@ -370,11 +370,11 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	if err != nil {
 		return err
 	}
-	usage := "workload CLIENT HOST:PORT n=N [rate=R/s | concurrency=C] [per-conn=K] [mode=close|keep-alive]"
+	usage := "workload CLIENT|CLIENT[A-B] HOST:PORT n=N [rate=R/s | concurrency=C] [per-conn=K] [mode=close|keep-alive]"
 	if len(o.words) != 2 {
-		return in.errEnd(st, "workload takes a client and a target: %s", usage)
+		return in.errEnd(st, "workload takes a client (or a range of them) and a target: %s", usage)
 	}
-	h, err := in.host(st, o.words[0])
+	clients, err := in.hostList(st, o.words[0])
 	if err != nil {
 		return err
 	}
@@ -444,6 +444,7 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	// in a closed loop its end opens the next.
 	connect := func() {
 		k := min(perConn, n-opened*perConn)
+		h := clients[opened%len(clients)] // one client after the other
 		opened++
 		wl.started += k
 		ended := false
@@ -514,7 +515,7 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	if concurrency > 0 {
 		pace = fmt.Sprintf("%d connections at a time", concurrency)
 	}
-	in.printf("workload: %d requests from %s to %v, %d per connection, %s, %s\n", n, h.Name(), target, perConn, pace, mode)
+	in.printf("workload: %d requests from %s to %v, %d per connection, %s, %s\n", n, hostsText(o.words[0], clients), target, perConn, pace, mode)
 	return nil
 }
 

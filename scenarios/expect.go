@@ -320,6 +320,17 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 		if err != nil {
 			return nil, err
 		}
+		if in.noRecords {
+			// records none: the host's endpoints in the state now, counted
+			// live (the observer is up to date between statements).
+			if subj.sock != nil || subj.local.IsValid() || subj.remote.IsValid() {
+				return nil, in.errAt(st, rest[0], "count of %s needs the run's transitions, and records none keeps none: want a host alone (expect HOST STATE count N)", subj.desc())
+			}
+			got, at := subj.host.StateCount(state), in.w.Now()
+			return func() (bool, string) {
+				return got == n, fmt.Sprintf("%d endpoints of %s in %v at %s", got, subj.desc(), state, trace.Seconds(at))
+			}, nil
+		}
 		te := timeExpr{rel: true}
 		if len(rest) == 4 {
 			if te, err = in.parseTime(st, rest[3]); err != nil {

@@ -16,6 +16,9 @@ type interp struct {
 	cfg   Config
 	w     *sim.World
 	seed  uint64
+	// noRecords is set by records none (records.go), at line recordsAt.
+	noRecords bool
+	recordsAt int
 	hosts map[string]*sim.Host // lookups only
 	socks map[string]*sock     // lookups only
 	links []*sim.Link
@@ -146,7 +149,7 @@ func init() {
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
-		"packet": (*interp).cmdPacket, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,
+		"packet": (*interp).cmdPacket, "records": (*interp).cmdRecords, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,
 	}
 }
 
@@ -190,9 +193,22 @@ func (in *interp) exec(st stmt) error {
 	if !ok {
 		return in.errAt(st, toks[0], "unknown command %q: want one of %s", toks[0].text, verbs())
 	}
-	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note" && toks[0].text != "param"
+	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note" && toks[0].text != "param" && toks[0].text != "records"
 	if needsHosts && len(in.w.Hosts()) == 0 {
 		return in.errAt(st, toks[0], "%s before any host: declare hosts first (host NAME IP)", toks[0].text)
+	}
+	if err := in.checkRecords(st, toks[0], toks[1:]); err != nil {
+		return err
+	}
+	switch toks[0].text {
+	case "host":
+		if done, err := in.expandHosts(st, toks[1:]); done || err != nil {
+			return err
+		}
+	case "link":
+		if done, err := in.expandLinks(st, toks[1:]); done || err != nil {
+			return err
+		}
 	}
 	return fn(in, st, toks[1:])
 }

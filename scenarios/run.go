@@ -60,8 +60,8 @@ const DefaultKernelMaxTime = 15 * time.Minute
 // Seed returns a pointer to n, for Config.Seed.
 func Seed(n uint64) *uint64 { return &n }
 
-func newWorld(cfg Config, seed uint64) *sim.World {
-	o := sim.Options{Seed: seed, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory, Progress: cfg.Progress}
+func newWorld(cfg Config, seed uint64, noRecords bool) *sim.World {
+	o := sim.Options{Seed: seed, DiscardTrace: noRecords, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory, Progress: cfg.Progress}
 	if cfg.Kernel {
 		if o.MaxTime == 0 {
 			o.MaxTime = DefaultKernelMaxTime
@@ -230,6 +230,9 @@ func (r *Result) WriteCells(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	failed := len(r.Failures())
+	if !r.World.Records() {
+		fmt.Fprintf(w, "records none: kept none of the run's %d packets and %d state transitions (counts only)\n", r.World.PacketCount(), r.World.TransitionsSeen())
+	}
 	if r.Stopped != "" {
 		fmt.Fprintf(w, "stopped: %s\n", r.Stopped)
 	}
@@ -280,7 +283,7 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		seed = *cfg.Seed
 	}
 	in := &interp{
-		file: p, cfg: cfg, seed: seed, w: newWorld(cfg, seed),
+		file: p, cfg: cfg, seed: seed, w: newWorld(cfg, seed, false),
 		hosts: map[string]*sim.Host{}, socks: map[string]*sock{}, marks: map[string]int{},
 	}
 	parts := make([][]part, len(nb.cells))
@@ -336,6 +339,9 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 	if in.cfg.Kernel {
 		res.Release = kernel.Release()
 		res.Notes = append(res.Notes, KernelNote())
+	}
+	if in.noRecords {
+		res.Notes = append(res.Notes, fmt.Sprintf("records none (line %d): the run kept none of its %d packets and %d state transitions, only counts", in.recordsAt, in.w.PacketCount(), in.w.TransitionsSeen()))
 	}
 	for _, se := range in.series {
 		res.Series = append(res.Series, se.samples...)

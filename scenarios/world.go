@@ -25,7 +25,7 @@ func (in *interp) cmdSeed(st stmt, args []token) error {
 	}
 	if in.cfg.Seed == nil {
 		in.seed = n
-		in.w = newWorld(in.cfg, n)
+		in.w = newWorld(in.cfg, n, in.noRecords)
 	}
 	return nil
 }

@@ -469,6 +469,7 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	o.current[from]--
 	o.current[to]++
 	w := o.h.w
+	w.ntransitions++
 	if w.opts.DiscardTrace {
 		return
 	}

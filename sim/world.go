@@ -113,6 +113,8 @@ type World struct {
 	free        []*event
 	bufs        [][]byte
 	npackets    int
+	// ntransitions counts the transitions observed, kept or not.
+	ntransitions int
 
 	// samplers are the Every callbacks (sample.go).
 	samplers []*sampler
@@ -217,6 +219,14 @@ func (w *World) Transitions() []Transition { return slices.Clone(w.transitions) 
 // far, in order. gVisor hosts and linux-profile hosts record them; a kernel
 // host's are not seen (sock_diag shows the state, not the timer's restarts).
 func (w *World) TimeWaitRestarts() []TimeWaitRestart { return slices.Clone(w.restarts) }
+
+// Records reports whether the World keeps its packets and transitions
+// (false with Options.DiscardTrace: counts only).
+func (w *World) Records() bool { return !w.opts.DiscardTrace }
+
+// TransitionsSeen returns how many transitions were observed so far,
+// whether kept or not (TransitionCount counts those kept).
+func (w *World) TransitionsSeen() int { return w.ntransitions }
 
 // TransitionCount returns how many transitions were observed so far: a
 // mark that Transitions()[:n] later cuts at.

@@ -77,6 +77,9 @@ type jsonDoc struct {
 	// Counts, always given: with a summary the lists are left out.
 	PacketCount     int `json:"packet_count"`
 	TransitionCount int `json:"transition_count"`
+	// Records is "none" for a run that kept no packets or transitions
+	// (records none): the lists are empty, the counts are whole.
+	Records string `json:"records,omitempty"`
 }
 
 type jsonSample struct {
@@ -294,10 +297,13 @@ func WriteJSON(out io.Writer, r Report) error {
 		doc.Links = append(doc.Links, jsonLink{A: l.A().Name(), B: l.B().Name(),
 			DelayABNs: int64(ab.Delay), DelayBANs: int64(ba.Delay), LossAB: ab.Loss, LossBA: ba.Loss})
 	}
-	doc.PacketCount, doc.TransitionCount = w.PacketCount(), w.TransitionCount()
+	doc.PacketCount, doc.TransitionCount = w.PacketCount(), w.TransitionsSeen()
+	if !w.Records() {
+		doc.Records = "none"
+	}
 	var pkts []sim.Packet
 	var ts []sim.Transition
-	if !r.Summary {
+	if !r.Summary && w.Records() {
 		pkts, ts = w.Packets(), w.Transitions()
 	}
 	for _, row := range Rows(pkts) {

@@ -460,6 +460,13 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer res.Close()
+	if !res.World.Records() {
+		for _, f := range []struct{ flag, file string }{{"--pcap", rf.pcap}, {"--pcapng", rf.pcapng}, {"--svg", rf.svg}} {
+			if f.file != "" {
+				return usageError{msg: fmt.Sprintf("%s %s: the notebook says records none, so the run kept no packets to write (remove records none to keep them)", f.flag, f.file)}
+			}
+		}
+	}
 	if rf.pcap != "" {
 		if err := writeFile(rf.pcap, func(w io.Writer) error { return trace.WritePcapAt(w, res.World.Packets(), rf.point) }); err != nil {
 			return err

@@ -1,0 +1,97 @@
+package scenarios_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/scenarios"
+)
+
+// This file tests what the language has for runs at a production's size:
+// ranges of hosts and records none.
+
+// run runs a notebook of one cell and fails the test on a malformed one.
+func runCell(tb testing.TB, code string) *scenarios.Result {
+	tb.Helper()
+	res, err := scenarios.RunText("x.md", "# t\n\n```tcpsim\n"+code+"```\n", scenarios.Config{})
+	require.NoError(tb, err)
+	tb.Cleanup(res.Close)
+	return res
+}
+
+func cellErr(code string) error {
+	res, err := scenarios.RunText("x.md", "# t\n\n```tcpsim\n"+code+"```\n", scenarios.Config{})
+	if res != nil {
+		res.Close()
+	}
+	return err
+}
+
+// TestHostRanges: host c[1-3] declares c1, c2, c3 at consecutive
+// addresses, link c[1-3] links each, and one workload spreads its
+// connections over them in turn.
+func TestHostRanges(t *testing.T) {
+	res := runCell(t, "host server 10.0.0.2\nlisten server 80 http\nhost c[1-3] 10.0.1.254\nlink c[1-3] server delay=1ms\n"+
+		"workload c[1-3] server:80 n=7 rate=100/s\nrun 2s\n"+
+		"expect c1 TcpActiveOpens = 3\nexpect c2 TcpActiveOpens = 2\nexpect c3 TcpActiveOpens = 2\nexpect workload done = 7\n")
+	assertChecks(t, res)
+	var addrs []string
+	for _, h := range res.World.Hosts() {
+		addrs = append(addrs, h.Name()+"="+h.Addr().String())
+	}
+	assert.Equal(t, []string{"server=10.0.0.2", "c1=10.0.1.254", "c2=10.0.1.255", "c3=10.0.2.0"}, addrs)
+	assert.Contains(t, res.Outputs[0], "workload: 7 requests from c[1-3] (3 hosts) to 10.0.0.2:80")
+
+	for code, want := range map[string]string{
+		"host c[3-1] 10.0.1.1\n":                                        `x.md:4:6: range "c[3-1]": want NAME[A-B] with A <= B and at most 10000 names`,
+		"host c[1-10001] 10.0.1.1\n":                                    `x.md:4:6: range "c[1-10001]"`,
+		"host c[1-x] 10.0.1.1\n":                                        `x.md:4:6: "c[1-x]": want a name or a range NAME[A-B]`,
+		"host c[1-3] 255.255.255.253\n":                                 `x.md:4:13: range c[1-3] from 255.255.255.253: the addresses run past 255.255.255.254`,
+		"host s 10.0.0.2\nhost c[1-3] 10.0.1.1\nlink c[1-3] d[1-2]\n":   `x.md:6:13: c[1-3] has 3 names and d[1-2] 2`,
+		"host s 10.0.0.2\nhost c[1-3] 10.0.1.1\nlink c[1-4] s\n":        `x.md:6:6: unknown host or hop "c4"`,
+		"host s 10.0.0.2\nlisten s 80 http\nworkload c[1-2] s:80 n=1\n": `x.md:6:10: unknown host "c1" in c[1-2]`,
+	} {
+		err := cellErr(code)
+		require.Error(t, err, "%q", code)
+		assert.Contains(t, err.Error(), want, "%q", code)
+	}
+}
+
+// TestRecordsNone: records none keeps no packet and no transition, the
+// counts stay whole, a count expectation reads the live state and agrees
+// with the same run recorded, and every statement that would read the
+// records is an error naming the records statement.
+func TestRecordsNone(t *testing.T) {
+	body := "host server 10.0.0.2 profile=linux\nlisten server 80 http\nhost client 10.0.0.1\nlink client server delay=1ms\n" +
+		"workload client server:80 n=50 rate=100/s\nrun 2s\nexpect server TIME-WAIT count 50\nexpect server TcpExtTW = 50\n"
+	kept := runCell(t, body)
+	none := runCell(t, "records none\n"+body)
+	assertChecks(t, kept)
+	assertChecks(t, none)
+	assert.Empty(t, none.World.Packets())
+	assert.Empty(t, none.World.Transitions())
+	assert.Equal(t, kept.World.PacketCount(), none.World.PacketCount())
+	assert.Equal(t, kept.World.TransitionCount(), none.World.TransitionsSeen())
+	assert.Equal(t, kept.Outputs, none.Outputs)
+	assert.Contains(t, none.Notes, fmt.Sprintf("records none (line 4): the run kept none of its %d packets and %d state transitions, only counts", len(kept.World.Packets()), len(kept.World.Transitions())))
+
+	pre := "records none\nhost client 10.0.0.1\nhost server 10.0.0.2\nlink client server delay=1ms\nlisten server 80\nconnect client server:80 as c\nrun 1s\n"
+	for code, want := range map[string]string{
+		pre + "trace\n":                              `x.md:11:1: trace needs the packets and transitions the run records, and ` + "`records none`" + ` (line 4) keeps none`,
+		pre + "ladder\n":                             `x.md:11:1: ladder needs`,
+		pre + "expect c ESTABLISHED\n":               `x.md:11:10: expect needs`,
+		pre + "expect 1 packets client>server SYN\n": `x.md:11:8: expect needs`,
+		pre + "expect #1.seq = 0\n":                  `x.md:11:8: expect needs`,
+		pre + "packet s = first client>server SYN\n": `x.md:11:1: packet needs`,
+		pre + "expect c ESTABLISHED count 1\n":       `x.md:11:22: count of c needs the run's transitions`,
+		"host a 10.0.0.1\nrecords none\n":            `x.md:5:9: records must come before the first host`,
+		"records some\n":                             `x.md:4:13: records takes all`,
+	} {
+		err := cellErr(code)
+		require.Error(t, err, "%q", code)
+		assert.Contains(t, err.Error(), want, "%q", code)
+	}
+}
