@@ -12,17 +12,17 @@ import (
 
 // interp runs a notebook's statements, top to bottom, on one World.
 type interp struct {
-	file  string
-	cfg   Config
-	w     *sim.World
-	seed  uint64
+	file string
+	cfg  Config
+	w    *sim.World
+	seed uint64
 	// noRecords is set by records none (records.go), at line recordsAt.
 	noRecords bool
 	recordsAt int
-	hosts map[string]*sim.Host // lookups only
-	socks map[string]*sock     // lookups only
-	links []*sim.Link
-	nconn int
+	hosts     map[string]*sim.Host // lookups only
+	socks     map[string]*sock     // lookups only
+	links     []*sim.Link
+	nconn     int
 	// natStmts are the nat statements, checked for their outside link
 	// at the end of each cell.
 	natStmts []natStmt
