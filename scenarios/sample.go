@@ -21,6 +21,10 @@ type series struct {
 	hosts   []*sim.Host
 	samples []trace.Sample
 	full    bool // maxSamples reached
+	// list counts each host's endpoints from its list of them (kernel
+	// mode, where the list is what the kernel reported), not from the
+	// observer's counts.
+	list bool
 	// last are each host's connect tallies at the previous sample.
 	last map[string][]sim.Counter // lookups only
 }
@@ -45,7 +49,7 @@ func (in *interp) cmdSample(st stmt, args []token) error {
 	if d < time.Millisecond {
 		return in.errAt(st, t, "every %q: want at least 1ms", t.text)
 	}
-	se := &series{n: len(in.series) + 1, every: d, last: map[string][]sim.Counter{}}
+	se := &series{n: len(in.series) + 1, every: d, last: map[string][]sim.Counter{}, list: in.cfg.Kernel}
 	for _, w := range o.words {
 		h, err := in.host(st, w)
 		if err != nil {
@@ -78,11 +82,19 @@ func (se *series) take(at time.Duration) {
 	}
 	for _, h := range se.hosts {
 		s := trace.Sample{Series: se.n, At: at, Host: h.Name(), Counters: h.Counters()}
-		for _, e := range h.Endpoints() {
-			for i, st := range trace.SampledStates {
-				if e.State == st {
-					s.States[i]++
+		if se.list {
+			for _, e := range h.Endpoints() {
+				for i, st := range trace.SampledStates {
+					if e.State == st {
+						s.States[i]++
+					}
 				}
+			}
+		} else {
+			// The observer's counts: a sample costs the states, not the
+			// endpoints (262,144 TIME-WAITs cost what 1 does).
+			for i, st := range trace.SampledStates {
+				s.States[i] = h.StateCount(st)
 			}
 		}
 		now := h.Connects()
