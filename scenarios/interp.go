@@ -146,7 +146,7 @@ func init() {
 		"close": (*interp).cmdClose, "shutdown": (*interp).cmdShutdown, "workload": (*interp).cmdWorkload,
 		"run": (*interp).cmdRun, "expect": (*interp).cmdExpect,
 		"sysctl": (*interp).cmdSysctl, "nat": (*interp).cmdNAT, "router": (*interp).cmdRouter, "netem": (*interp).cmdNetem, "conntrack": (*interp).cmdConntrack,
-		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg,
+		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg, "slabtop": (*interp).cmdSlabtop,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
 		"packet": (*interp).cmdPacket, "records": (*interp).cmdRecords, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,

@@ -204,6 +204,11 @@ func (in *interp) cmdSS(st stmt, args []token) error {
 	return in.tool(st, args, "ss -tan", trace.WriteSS)
 }
 
+// cmdSlabtop: slabtop [HOST...] prints slabtop's tw_sock_TCP line.
+func (in *interp) cmdSlabtop(st stmt, args []token) error {
+	return in.tool(st, args, "slabtop -o (tw_sock_TCP)", trace.WriteSlabtop)
+}
+
 // cmdNetstat: netstat [HOST...] prints netstat -ant.
 func (in *interp) cmdNetstat(st stmt, args []token) error {
 	return in.tool(st, args, "netstat -ant", trace.WriteNetstat)
