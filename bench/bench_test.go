@@ -72,7 +72,15 @@ func world(tb testing.TB, profile ...sim.Profile) (*sim.World, *sim.Host) {
 	if _, err := w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}}); err != nil {
 		tb.Fatal(err)
 	}
-	l, err := s.Listen(80, sim.SocketOptions{})
+	serveLifecycles(tb, s, 80)
+	return w, c
+}
+
+// serveLifecycles listens on port of s: each connection gets the response
+// once it has sent the request, and is closed when the client closes.
+func serveLifecycles(tb testing.TB, s *sim.Host, port uint16) {
+	tb.Helper()
+	l, err := s.Listen(port, sim.SocketOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -85,13 +93,17 @@ func world(tb testing.TB, profile ...sim.Profile) (*sim.World, *sim.Host) {
 		}
 		a.OnEOF = func(a *sim.Socket) { _ = a.Close() }
 	}
-	return w, c
 }
 
-// lifecycle starts one client lifecycle: connect, send the request, read
-// the response, close first; then done runs.
+// lifecycle starts one client lifecycle to the server's port 80: connect,
+// send the request, read the response, close first; then done runs.
 func lifecycle(c *sim.Host, done func()) error {
-	cs, err := c.Connect(netip.AddrPortFrom(serverIP, 80), sim.SocketOptions{})
+	return lifecycleTo(c, netip.AddrPortFrom(serverIP, 80), done)
+}
+
+// lifecycleTo is lifecycle toward dst.
+func lifecycleTo(c *sim.Host, dst netip.AddrPort, done func()) error {
+	cs, err := c.Connect(dst, sim.SocketOptions{})
 	if err != nil {
 		return err
 	}
@@ -149,17 +161,18 @@ func BenchmarkLifecycles(b *testing.B) {
 }
 
 func benchLifecycles(b *testing.B, p sim.Profile) {
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	var packets int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		w, c := world(b, p)
 		b.StartTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if got := runLifecycles(b, w, c, lifecycles); got != lifecycles {
 			b.Fatalf("%d of %d lifecycles completed", got, lifecycles)
 		}
 		elapsed += time.Since(start)
+		cpu += cpuTime() - cpu0
 		packets += w.PacketCount()
 		if w.AsyncOps() != 0 {
 			b.Fatal("a stack worked outside an event")
@@ -169,6 +182,7 @@ func benchLifecycles(b *testing.B, p sim.Profile) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(lifecycles*b.N)/elapsed.Seconds(), "lifecycles/s")
+	b.ReportMetric(float64(lifecycles*b.N)/cpu.Seconds(), "lifecycles/cpu-s")
 	b.ReportMetric(float64(packets)/elapsed.Seconds(), "packets/s")
 }
 
@@ -268,7 +282,7 @@ func forward(ctx context.Context, from, to *channel.Endpoint, wg *sync.WaitGroup
 // gVisor stacks on real time, with the links driven by goroutines, and
 // chains client goroutines at once. No simulator, no determinism.
 func BenchmarkFreeRunning(b *testing.B) {
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		cs, cep := freeStack(b, clientIP)
 		ss, sep := freeStack(b, serverIP)
@@ -300,7 +314,7 @@ func BenchmarkFreeRunning(b *testing.B) {
 
 		var left atomic.Int64
 		left.Store(lifecycles)
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		var workers sync.WaitGroup
 		for k := 0; k < chains; k++ {
 			workers.Add(1)
@@ -325,6 +339,7 @@ func BenchmarkFreeRunning(b *testing.B) {
 		}
 		workers.Wait()
 		elapsed += time.Since(start)
+		cpu += cpuTime() - cpu0
 		ln.Close()
 		cancel()
 		wg.Wait()
@@ -332,4 +347,5 @@ func BenchmarkFreeRunning(b *testing.B) {
 		ss.Destroy()
 	}
 	b.ReportMetric(float64(lifecycles*b.N)/elapsed.Seconds(), "lifecycles/s")
+	b.ReportMetric(float64(lifecycles*b.N)/cpu.Seconds(), "lifecycles/cpu-s")
 }

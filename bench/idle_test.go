@@ -35,19 +35,7 @@ func pair(tb testing.TB, p sim.Profile, first, last uint16, sysctls ...string) (
 	if _, err := w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}}); err != nil {
 		tb.Fatal(err)
 	}
-	l, err := s.Listen(80, sim.SocketOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	l.OnAccept = func(a *sim.Socket) {
-		got := 0
-		a.OnData = func(a *sim.Socket, p []byte) {
-			if got += len(p); got == len(request) {
-				_, _ = a.Send(response)
-			}
-		}
-		a.OnEOF = func(a *sim.Socket) { _ = a.Close() }
-	}
+	serveLifecycles(tb, s, 80)
 	if _, err := s.Listen(81, sim.SocketOptions{}); err != nil {
 		tb.Fatal(err)
 	}

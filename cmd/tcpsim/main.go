@@ -437,6 +437,7 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer oneCore(rf.cfg.Kernel)()
 	if rf.progress || isTerminal(os.Stderr) {
 		p := newProgress(stderr, time.Now)
 		if rf.progress {
@@ -532,6 +533,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	args = rest
+	defer oneCore(false)()
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
 			return usageError{msg: fmt.Sprintf("check takes files and directories, and --html DIR, not %q", a)}

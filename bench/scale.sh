@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/scale.sh: the production-size figures of docs/performance.md
+# ("At the articles' size"), measured as a user would, with /usr/bin/time
+# on the tcpsim binary: wall time, CPU time and peak RSS of
+#   1. scenarios/scale/tw-buckets.md: 10,000 connections a second for 60 s
+#      from 100 clients against tcp_max_tw_buckets = 262144;
+#   2. 600 connections a second for 120 s from one client to one server
+#      port with 28,232 ports (both profiles): 56,464 answered, 15,536
+#      EADDRNOTAVAIL;
+#   3. a sweep of 8 points (bench/scale/sweep.md) on one core, then on two.
+# Run it alone on the machine: the figures are wall-clock times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(mktemp -d)/tcpsim
+go build -o "$bin" ./cmd/tcpsim
+tmp=$(mktemp -d)
+fmt="%e s wall, %U s user, %S s sys, %M KB max RSS"
+
+echo "== tw-buckets.md (600,000 connections, 100 clients)"
+/usr/bin/time -f "$fmt" "$bin" check scenarios/scale/tw-buckets.md
+
+for p in gvisor linux; do
+  cat > "$tmp/exhaust-$p.md" <<NB
+# 600 connections a second for 120 s, $p profile
+
+\`\`\`tcpsim
+host client 10.0.0.1 profile=$p
+host server 10.0.0.2 profile=$p
+link client server delay=1ms
+listen server 80 http
+workload client server:80 n=72000 rate=600/s mode=keep-alive
+run 130s
+expect workload done = 56464
+expect workload EADDRNOTAVAIL = 15536
+\`\`\`
+NB
+  echo "== 600/s x 120 s, one client, 28,232 ports, $p profile"
+  /usr/bin/time -f "$fmt" "$bin" run "$tmp/exhaust-$p.md" | tail -4
+done
+
+echo "== sweep of 8 points: one core (GOMAXPROCS=1, --workers 1), then two (--workers 2)"
+set -- --set rate=100/s,200/s,300/s,400/s,500/s,600/s,700/s,800/s
+t0=$(date +%s.%N)
+GOMAXPROCS=1 "$bin" sweep bench/scale/sweep.md "$@" --workers 1 --out "$tmp/one.csv"
+t1=$(date +%s.%N)
+GOMAXPROCS=2 "$bin" sweep bench/scale/sweep.md "$@" --workers 2 --out "$tmp/two.csv"
+t2=$(date +%s.%N)
+cmp "$tmp/one.csv" "$tmp/two.csv"
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "one core: %.1f s, two cores: %.1f s, speed-up %.2fx (same CSV)\n", b-a, c-b, (b-a)/(c-b) }'
