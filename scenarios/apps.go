@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -366,11 +367,11 @@ type workload struct {
 // close" and the server closes first; with keep-alive the client closes
 // once it has the last response.
 func (in *interp) cmdWorkload(st stmt, args []token) error {
-	o, err := in.options(st, args, "n", "rate", "mode", "per-conn", "concurrency")
+	o, err := in.options(st, args, "n", "rate", "mode", "per-conn", "concurrency", "ramp")
 	if err != nil {
 		return err
 	}
-	usage := "workload CLIENT|CLIENT[A-B] HOST:PORT n=N [rate=R/s | concurrency=C] [per-conn=K] [mode=close|keep-alive]"
+	usage := "workload CLIENT|CLIENT[A-B] HOST:PORT n=N [rate=R/s [ramp=D] | concurrency=C] [per-conn=K] [mode=close|keep-alive]"
 	if len(o.words) != 2 {
 		return in.errEnd(st, "workload takes a client (or a range of them) and a target: %s", usage)
 	}
@@ -403,12 +404,26 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 		}
 	}
 	gap, concurrency := time.Duration(0), 0
+	connRate := 0.0 // connections a second, open loop
 	if t, ok := o.kv["rate"]; ok {
 		r, err := strconv.ParseFloat(strings.TrimSuffix(t.text, "/s"), 64)
 		if err != nil || r <= 0 || r > 1e9 {
 			return in.errAt(st, t, "rate %q: want requests per second, e.g. 100/s", t.text)
 		}
 		gap = time.Duration(float64(time.Second) * float64(perConn) / r)
+		connRate = r / float64(perConn)
+	}
+	var ramp time.Duration
+	if t, ok := o.kv["ramp"]; ok {
+		if _, open := o.kv["rate"]; !open {
+			return in.errAt(st, t, "ramp needs rate=R/s: the rate rises from 0 to R over the ramp")
+		}
+		if ramp, err = in.duration(st, t, "ramp"); err != nil {
+			return err
+		}
+		if ramp <= 0 || ramp > 24*time.Hour {
+			return in.errAt(st, t, "ramp %q: want a duration above 0 and at most 24h", t.text)
+		}
 	}
 	if t, ok := o.kv["concurrency"]; ok {
 		if _, both := o.kv["rate"]; both {
@@ -486,13 +501,18 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 		}
 	}
 	// Each start schedules the next, so a large n costs nothing up front.
+	start := in.w.Now()
 	var next func()
 	next = func() {
 		if opened == conns {
 			return
 		}
 		if opened+1 < conns {
-			in.w.After(gap, next)
+			if ramp > 0 {
+				in.w.At(start+rampAt(opened+1, connRate, ramp), next)
+			} else {
+				in.w.After(gap, next)
+			}
 		}
 		connect()
 	}
@@ -512,6 +532,9 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 		mode = "keep-alive (the client closes first)"
 	}
 	pace := fmt.Sprintf("a connection every %v", gap)
+	if ramp > 0 {
+		pace = fmt.Sprintf("the rate rising from 0 to a connection every %v over %v", gap, ramp)
+	}
 	if concurrency > 0 {
 		pace = fmt.Sprintf("%d connections at a time", concurrency)
 	}
@@ -551,4 +574,17 @@ func responses(b []byte) int {
 		n++
 		b = b[end+4+body:]
 	}
+}
+
+// rampAt is when connection k (from 0) of an open loop whose rate rises
+// linearly from 0 to r connections a second over ramp, then stays at r,
+// starts: the time by which the rate's integral, r·t²/(2·ramp), reaches k
+// (k/r - ramp/2 + ramp after the ramp's r·ramp/2 connections). Times are
+// exact functions of k: no error accumulates over a million connections.
+func rampAt(k int, r float64, ramp time.Duration) time.Duration {
+	d := ramp.Seconds()
+	if during := r * d / 2; float64(k) < during {
+		return time.Duration(math.Sqrt(2*d*float64(k)/r) * float64(time.Second))
+	}
+	return time.Duration((float64(k)/r + d/2) * float64(time.Second))
 }

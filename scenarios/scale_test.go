@@ -107,3 +107,22 @@ func TestSlabtop(t *testing.T) {
 	assert.Contains(t, res.Outputs[0], "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n  1008   1000  99%    0.25K     63       16       252K tw_sock_TCP\n")
 	assert.Contains(t, res.Outputs[0], "(no tw_sock_TCP: a gvisor-profile host keeps each of its 0 TIME-WAITs as a whole gVisor endpoint")
 }
+
+// TestWorkloadRamp: rate=100/s ramp=10s starts connection k at
+// sqrt(2·10·k/100) s during the ramp (its rate's integral, 5·t², reaches
+// k) and at k/100 + 5 s after it: 102 connections by 4.5 s (k <= 101.25),
+// 1,501 by 20 s (k <= 1500), and at the full rate in between.
+func TestWorkloadRamp(t *testing.T) {
+	res := runCell(t, "host server 10.0.0.2 profile=linux\nlisten server 80 http\nhost c 10.0.1.1 profile=linux\nlink c server delay=1ms\n"+
+		"workload c server:80 n=3000 rate=100/s ramp=10s\nrun 4.5s\nexpect c TcpActiveOpens = 102\nrun 15.5s\nexpect c TcpActiveOpens = 1501\nrun 20s\nexpect workload done = 3000\n")
+	assertChecks(t, res)
+	assert.Contains(t, res.Outputs[0], "the rate rising from 0 to a connection every 10ms over 10s")
+	for code, want := range map[string]string{
+		"workload c server:80 n=10 concurrency=2 ramp=10s\n": `x.md:8:46: ramp needs rate=R/s`,
+		"workload c server:80 n=10 rate=10/s ramp=0s\n":      `x.md:8:42: ramp "0s": want a duration above 0`,
+	} {
+		err := cellErr("host server 10.0.0.2\nlisten server 80 http\nhost c 10.0.1.1\nlink c server\n" + code)
+		require.Error(t, err, "%q", code)
+		assert.Contains(t, err.Error(), want, "%q", code)
+	}
+}
