@@ -336,7 +336,3 @@ func (h *Host) kernelEndpoints() []Endpoint {
 	})
 	return out
 }
-
-// InKernel reports whether the host is a network namespace of the running
-// kernel (kernel mode) rather than a simulated stack.
-func (h *Host) InKernel() bool { return h.kern != nil }

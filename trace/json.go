@@ -1,9 +1,12 @@
 package trace
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/sim"
@@ -269,8 +272,69 @@ type jsonCheck struct {
 	Pos    string `json:"pos,omitempty"`
 }
 
-// WriteJSON writes the run as one JSON document (see docs/json.md).
+// WriteJSON writes the run as one JSON document (see docs/json.md). The
+// packets and transitions are written one at a time as they are encoded,
+// never held as a whole: a run of millions of packets takes the memory of
+// one, not of a second copy of the trace (the bytes are those of
+// encoding.json's Encoder with a two-space indent, TestJSONStreams).
 func WriteJSON(out io.Writer, r Report) error {
+	doc := jsonHead(r)
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	text := head.String()
+	const pk, tr = "\n  \"packets\": []", "\n  \"transitions\": []"
+	i, j := strings.Index(text, pk), strings.Index(text, tr)
+	if i < 0 || j < i {
+		return fmt.Errorf("trace: JSON head without its lists")
+	}
+	bw := bufio.NewWriter(out)
+	w := r.World
+	var pkts []sim.Packet
+	var ts []sim.Transition
+	if !r.Summary && w.Records() {
+		pkts, ts = w.Packets(), w.Transitions()
+	}
+	var d rowDecoder
+	bw.WriteString(text[:i+len(pk)-1])
+	err := writeList(bw, len(pkts), func(k int) any { return packetJSON(d.row(pkts[k])) })
+	bw.WriteString(text[i+len(pk)-1 : j+len(tr)-1])
+	if err == nil {
+		err = writeList(bw, len(ts), func(k int) any { return transitionJSON(ts[k]) })
+	}
+	bw.WriteString(text[j+len(tr)-1:])
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeList writes the elements of a list of n, inside its brackets, as
+// an Encoder indenting by two spaces writes a list at the second level.
+func writeList(w *bufio.Writer, n int, elem func(int) any) error {
+	for k := 0; k < n; k++ {
+		b, err := json.MarshalIndent(elem(k), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		w.WriteString("\n    ")
+		w.Write(b)
+		if k < n-1 {
+			w.WriteByte(',')
+		}
+	}
+	if n > 0 {
+		w.WriteString("\n  ")
+	}
+	return nil
+}
+
+// jsonHead is the document without its packets and transitions (empty
+// lists), which WriteJSON streams into it.
+func jsonHead(r Report) jsonDoc {
 	w := r.World
 	doc := jsonDoc{
 		Scenario: r.Scenario, Title: r.Title, Seed: w.Seed(), Stack: sim.StackVersion(),
@@ -301,52 +365,49 @@ func WriteJSON(out io.Writer, r Report) error {
 	if !w.Records() {
 		doc.Records = "none"
 	}
-	var pkts []sim.Packet
-	var ts []sim.Transition
-	if !r.Summary && w.Records() {
-		pkts, ts = w.Packets(), w.Transitions()
-	}
-	for _, row := range Rows(pkts) {
-		p := jsonPacket{
-			ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
-			Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Handled: row.Handled, Corrupted: row.Corrupted,
-		}
-		if row.Delivered >= 0 && row.Fate != netem.Dropped {
-			d := int64(row.Delivered)
-			p.DeliveredNs = &d
-		}
-		if len(row.Data) >= 20 {
-			p.TTL = row.Data[8]
-		}
-		if row.TCP {
-			h := row.H
-			p.Src, p.Dst = h.Src.String(), h.Dst.String()
-			p.Flags = h.Flags.Names()
-			p.Seq, p.Ack, p.RelSeq, p.RelAck = h.Seq, h.Ack, row.RelSeq, row.RelAck
-			p.Len, p.Win = h.PayloadLen, h.Window
-			if h.HasTS {
-				v, e := h.TS.Val, h.TS.Ecr
-				p.TSVal, p.TSEcr = &v, &e
-			}
-		}
-		doc.Packets = append(doc.Packets, p)
-	}
-	for _, t := range ts {
-		remote := ""
-		if t.Remote.IsValid() {
-			remote = t.Remote.String()
-		}
-		doc.Transitions = append(doc.Transitions, jsonTransition{
-			TNs: int64(t.At), Host: t.Host, Endpoint: t.Endpoint, Local: t.Local.String(), Remote: remote,
-			From: t.From.String(), To: t.To.String(), Inferred: t.Inferred, Cause: t.Cause,
-		})
-	}
 	for _, c := range r.Checks {
 		doc.Checks = append(doc.Checks, jsonCheck(c))
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return doc
+}
+
+// packetJSON is one packet of the document.
+func packetJSON(row Row) jsonPacket {
+	p := jsonPacket{
+		ID: row.ID, SentNs: int64(row.Sent), From: row.From, To: row.To,
+		Fate: row.Fate.String(), Rule: row.Rule, Orig: row.Orig, Prev: row.Prev, Sender: row.Sender, Flags: []string{}, Discarded: row.Discarded, Handled: row.Handled, Corrupted: row.Corrupted,
+	}
+	if row.Delivered >= 0 && row.Fate != netem.Dropped {
+		d := int64(row.Delivered)
+		p.DeliveredNs = &d
+	}
+	if len(row.Data) >= 20 {
+		p.TTL = row.Data[8]
+	}
+	if row.TCP {
+		h := row.H
+		p.Src, p.Dst = h.Src.String(), h.Dst.String()
+		p.Flags = h.Flags.Names()
+		p.Seq, p.Ack, p.RelSeq, p.RelAck = h.Seq, h.Ack, row.RelSeq, row.RelAck
+		p.Len, p.Win = h.PayloadLen, h.Window
+		if h.HasTS {
+			v, e := h.TS.Val, h.TS.Ecr
+			p.TSVal, p.TSEcr = &v, &e
+		}
+	}
+	return p
+}
+
+// transitionJSON is one transition of the document.
+func transitionJSON(t sim.Transition) jsonTransition {
+	remote := ""
+	if t.Remote.IsValid() {
+		remote = t.Remote.String()
+	}
+	return jsonTransition{
+		TNs: int64(t.At), Host: t.Host, Endpoint: t.Endpoint, Local: t.Local.String(), Remote: remote,
+		From: t.From.String(), To: t.To.String(), Inferred: t.Inferred, Cause: t.Cause,
+	}
 }
 
 // kernel is the Linux version a linux-profile host models, "" for others;

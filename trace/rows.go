@@ -22,24 +22,37 @@ type Row struct {
 
 // Rows decodes a packet trace.
 func Rows(pkts []sim.Packet) []Row {
-	isn := make(map[[2]netip.AddrPort]uint32) // lookups only
+	var d rowDecoder
 	rows := make([]Row, 0, len(pkts))
 	for _, p := range pkts {
-		r := Row{Packet: p}
-		r.H, r.TCP = netem.Decode(p.Data)
-		if r.TCP {
-			key := [2]netip.AddrPort{r.H.Src, r.H.Dst}
-			if r.H.Flags&netem.SYN != 0 {
-				isn[key] = r.H.Seq
-			}
-			r.RelSeq = r.H.Seq - isn[key]
-			if r.H.Flags&netem.ACK != 0 {
-				r.RelAck = r.H.Ack - isn[[2]netip.AddrPort{r.H.Dst, r.H.Src}]
-			}
-		}
-		rows = append(rows, r)
+		rows = append(rows, d.row(p))
 	}
 	return rows
+}
+
+// rowDecoder decodes a trace one packet after the other, remembering each
+// direction's ISN for the relative numbers.
+type rowDecoder struct {
+	isn map[[2]netip.AddrPort]uint32 // lookups only
+}
+
+func (d *rowDecoder) row(p sim.Packet) Row {
+	if d.isn == nil {
+		d.isn = make(map[[2]netip.AddrPort]uint32)
+	}
+	r := Row{Packet: p}
+	r.H, r.TCP = netem.Decode(p.Data)
+	if r.TCP {
+		key := [2]netip.AddrPort{r.H.Src, r.H.Dst}
+		if r.H.Flags&netem.SYN != 0 {
+			d.isn[key] = r.H.Seq
+		}
+		r.RelSeq = r.H.Seq - d.isn[key]
+		if r.H.Flags&netem.ACK != 0 {
+			r.RelAck = r.H.Ack - d.isn[[2]netip.AddrPort{r.H.Dst, r.H.Src}]
+		}
+	}
+	return r
 }
 
 // Seconds formats a virtual time as seconds with microsecond precision.

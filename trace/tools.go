@@ -169,7 +169,7 @@ const (
 // gvisor-profile host has no such slab: its TIME-WAITs are whole endpoints.
 func WriteSlabtop(out io.Writer, h *sim.Host) error {
 	w := bufio.NewWriter(out)
-	if h.InKernel() {
+	if h.IsKernel() {
 		fmt.Fprintf(w, "(a kernel-mode host: the slab is the machine's, shared by every namespace; read /proc/slabinfo)\n")
 		return w.Flush()
 	}

@@ -305,3 +305,24 @@ func TestMsTimer(t *testing.T) {
 		assert.Equal(t, want, trace.MsTimer(d), "%v", d)
 	}
 }
+
+// TestJSONStreams: the streamed document is byte for byte the one an
+// Encoder writes of the whole document, with packets and transitions, with
+// --json=summary, and for a run with no packet at all.
+func TestJSONStreams(t *testing.T) {
+	empty, err := scenarios.RunText("e.md", "# e\n\n```tcpsim\nhost a 10.0.0.1\nnote \"<no packets> & \\\"quotes\\\"\"\n```\n", scenarios.Config{})
+	require.NoError(t, err)
+	defer empty.Close()
+	for _, res := range []*scenarios.Result{lostFinalACK(t), empty} {
+		for _, summary := range []bool{false, true} {
+			r := res.Report
+			r.Summary = summary
+			var got, want bytes.Buffer
+			require.NoError(t, trace.WriteJSON(&got, r))
+			require.NoError(t, trace.JSONWhole(&want, r))
+			if got.String() != want.String() {
+				t.Fatalf("%s summary=%v: the streamed JSON differs from the whole document's:\ngot  %q\nwant %q", r.Scenario, summary, got.String(), want.String())
+			}
+		}
+	}
+}
