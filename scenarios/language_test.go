@@ -55,6 +55,18 @@ func check(tb testing.TB, res *scenarios.Result, src string) trace.Check {
 	return trace.Check{}
 }
 
+// assertErrs runs each case through errOf and asserts that it fails with
+// an error containing the case's want.
+func assertErrs(tb testing.TB, errOf func(string) error, cases map[string]string) {
+	tb.Helper()
+	for in, want := range cases {
+		err := errOf(in)
+		if assert.Error(tb, err, "%q", in) {
+			assert.Contains(tb, err.Error(), want, "%q", in)
+		}
+	}
+}
+
 // assertChecks asserts that every expectation of res holds.
 func assertChecks(tb testing.TB, res *scenarios.Result) {
 	tb.Helper()

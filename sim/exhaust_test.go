@@ -54,14 +54,20 @@ func exhaustRun(t *testing.T, p sim.Profile, reuse string) []string {
 		require.NoError(t, w.RunFor(time.Millisecond))
 	}
 	require.NoError(t, w.RunFor(70*time.Second))
+	return append(out, seen(w, c)...)
+}
+
+// seen is what a program and a capture saw of a run: its packets' bytes,
+// its transitions and c's counters, for comparing two runs.
+func seen(w *sim.World, c *sim.Host) []string {
+	var out []string
 	for _, pk := range w.Packets() {
 		out = append(out, fmt.Sprintf("%v %s>%s %x", pk.Sent, pk.From, pk.To, pk.Data))
 	}
 	for _, tr := range w.Transitions() {
 		out = append(out, fmt.Sprint(tr))
 	}
-	out = append(out, fmt.Sprint(c.Counters(), c.Stack().Stats().TCP.FailedConnectionAttempts.Value(), c.Stack().Stats().TCP.FailedPortReservations.Value()))
-	return out
+	return append(out, fmt.Sprint(c.Counters(), c.Stack().Stats().TCP.FailedConnectionAttempts.Value(), c.Stack().Stats().TCP.FailedPortReservations.Value()))
 }
 
 // TestKnownFullSameRun checks that a connect() failing at once because its

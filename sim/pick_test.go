@@ -58,14 +58,7 @@ func pickRun(t *testing.T, reuse string) []string {
 		require.NoError(t, w.RunFor(250*time.Millisecond))
 	}
 	require.NoError(t, w.RunFor(70*time.Second))
-	for _, pk := range w.Packets() {
-		out = append(out, fmt.Sprintf("%v %s>%s %x", pk.Sent, pk.From, pk.To, pk.Data))
-	}
-	for _, tr := range w.Transitions() {
-		out = append(out, fmt.Sprint(tr))
-	}
-	out = append(out, fmt.Sprint(c.Counters(), c.Stack().Stats().TCP.FailedConnectionAttempts.Value(), c.Stack().Stats().TCP.FailedPortReservations.Value()))
-	return out
+	return append(out, seen(w, c)...)
 }
 
 // TestPickedSameRun checks that starting gVisor's port search past the
