@@ -24,16 +24,18 @@
 // The files, one job each: notebook.go (Markdown cells and rendering),
 // lexer.go (a line into tokens), args.go (durations, times, options,
 // addresses), interp.go (dispatch and time prefixes), world.go (seed, host,
-// link, nat, sysctl), rules.go (link rules, netem, release), apps.go (listen, connect, send,
+// link, nat, sysctl), ranges.go (host ranges NAME[A-B]), records.go
+// (records all|none, and the statements that need records),
+// sample.go (sample), params.go (param), rules.go (link rules, netem, release), apps.go (listen, connect, send,
 // close, shutdown, workload), inject.go (crafted segments), views.go (trace,
-// ladder, states, ss, netstat, nstat, dmesg, conntrack), expect.go (the
+// ladder, states, ss, netstat, nstat, slabtop, dmesg, conntrack), expect.go (the
 // expect statement and state expectations), subject.go (what a state
 // expectation is about and its history), expect_packets.go and
 // expect_host.go (the other expectations), run.go (running a notebook,
 // built-ins), diff.go (unified diffs). The shipped notebooks are
 // in notebooks/ and embedded in the binary.
 //
-// Every verdict is computed from the run's records, never from the
-// configuration, and the interpreter iterates no map into output, so a
+// Every verdict is computed from the run's records (under records none,
+// from the counts the World keeps), never from the configuration, and the interpreter iterates no map into output, so a
 // notebook's outputs are byte-identical on every rerun.
 package scenarios

@@ -20,6 +20,12 @@
 // sequence numbers (seqadj.go), and a policy layer applies Linux's rules to
 // every packet in and out (linux.go, rto.go, knobs.go).
 //
+// Under either profile, connect() costs what it touches, not the size of
+// the port range: a search known to fail fails at once (exhaust.go), and
+// gVisor's search starts past the ports the host knows its connections
+// hold (pick.go), each giving exactly the port and errno the whole search
+// would.
+//
 // Determinism is the point: one seed (Options.Seed) derives every random
 // stream, the stacks see only the World's clock, a host's TCP processor is
 // barriered after every packet it receives, and nothing that reaches output
