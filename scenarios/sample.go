@@ -51,11 +51,11 @@ func (in *interp) cmdSample(st stmt, args []token) error {
 	}
 	se := &series{n: len(in.series) + 1, every: d, last: map[string][]sim.Counter{}, list: in.cfg.Kernel}
 	for _, w := range o.words {
-		h, err := in.host(st, w)
+		hs, err := in.hostList(st, w)
 		if err != nil {
 			return err
 		}
-		se.hosts = append(se.hosts, h)
+		se.hosts = append(se.hosts, hs...)
 	}
 	if len(se.hosts) == 0 {
 		se.hosts = in.w.Hosts()

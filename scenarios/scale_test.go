@@ -35,7 +35,7 @@ func cellErr(code string) error {
 // connections over them in turn.
 func TestHostRanges(t *testing.T) {
 	res := runCell(t, "host server 10.0.0.2\nlisten server 80 http\nhost c[1-3] 10.0.1.254\nlink c[1-3] server delay=1ms\n"+
-		"workload c[1-3] server:80 n=7 rate=100/s\nrun 2s\n"+
+		"workload c[1-3] server:80 n=7 rate=100/s\nsample every=1s c[2-3]\nrun 2s\nnstat c[1-2]\n"+
 		"expect c1 TcpActiveOpens = 3\nexpect c2 TcpActiveOpens = 2\nexpect c3 TcpActiveOpens = 2\nexpect workload done = 7\n")
 	assertChecks(t, res)
 	var addrs []string
@@ -44,6 +44,14 @@ func TestHostRanges(t *testing.T) {
 	}
 	assert.Equal(t, []string{"server=10.0.0.2", "c1=10.0.1.254", "c2=10.0.1.255", "c3=10.0.2.0"}, addrs)
 	assert.Contains(t, res.Outputs[0], "workload: 7 requests from c[1-3] (3 hosts) to 10.0.0.2:80")
+	assert.Contains(t, res.Outputs[0], "c1$ nstat -az")
+	assert.Contains(t, res.Outputs[0], "c2$ nstat -az")
+	assert.NotContains(t, res.Outputs[0], "c3$ nstat -az")
+	var sampled []string
+	for _, s := range res.Series {
+		sampled = append(sampled, s.Host)
+	}
+	assert.Equal(t, []string{"c2", "c3"}, sampled[:2])
 
 	assertErrs(t, cellErr, map[string]string{
 		"host c[3-1] 10.0.1.1\n":                                        `x.md:4:6: range "c[3-1]": want NAME[A-B] with A <= B and at most 10000 names`,

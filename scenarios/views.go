@@ -164,11 +164,11 @@ func (in *interp) hostsArg(st stmt, args []token) ([]*sim.Host, error) {
 	}
 	var hs []*sim.Host
 	for _, a := range args {
-		h, err := in.host(st, a)
+		more, err := in.hostList(st, a)
 		if err != nil {
 			return nil, err
 		}
-		hs = append(hs, h)
+		hs = append(hs, more...)
 	}
 	return hs, nil
 }
