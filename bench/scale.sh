@@ -39,7 +39,7 @@ NB
 done
 
 echo "== sweep of 8 points: one core (GOMAXPROCS=1, --workers 1), then two (--workers 2)"
-set -- --set rate=100/s,200/s,300/s,400/s,500/s,600/s,700/s,800/s
+set -- --set delay=1ms,2ms,3ms,4ms,5ms,6ms,7ms,8ms
 t0=$(date +%s.%N)
 GOMAXPROCS=1 "$bin" sweep bench/scale/sweep.md "$@" --workers 1 --out "$tmp/one.csv"
 t1=$(date +%s.%N)
