@@ -166,7 +166,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	case "compare":
 		return compare(args[1:], stdout, stderr)
 	case "sweep":
-		return sweepCommand(args[1:], stdout)
+		return sweepCommand(args[1:], stdout, stderr)
 	case "cat":
 		if len(args) != 2 {
 			return usageError{msg: "cat takes one built-in notebook name"}

@@ -16,7 +16,7 @@ import (
 // sweepCommand: tcpsim sweep NOTEBOOK --set NAME=V1,V2 ... [--shard I/N]
 // [--workers N] [--out FILE] [--plot FILE.svg [--y COLUMN]], or tcpsim
 // sweep --merge [--partial] FILE...
-func sweepCommand(args []string, stdout io.Writer) error {
+func sweepCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var axes []sweep.Axis
@@ -91,7 +91,12 @@ func sweepCommand(args []string, stdout io.Writer) error {
 		return scenarios.Run(target, cfg)
 	}
 	var table bytes.Buffer
-	if err := sweep.Run(io.MultiWriter(w, &table), o); err != nil {
+	if n := processes(o, *shard); n > 1 {
+		err = sweepProcesses(io.MultiWriter(w, &table), stderr, n, target, axes, *seed)
+	} else {
+		err = sweep.Run(io.MultiWriter(w, &table), o)
+	}
+	if err != nil {
 		if scenarios.IsPosError(err) || strings.Contains(err.Error(), "has no parameter") {
 			return usageError{msg: err.Error(), pos: true}
 		}
