@@ -10,11 +10,14 @@
 package simtest
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/scenarios"
@@ -170,4 +173,21 @@ func AssertPackets(tb testing.TB, w *sim.World, from, to string, flags netem.Fla
 	}
 	tb.Errorf("packets %s>%s with [%v]: got %d, want %d: %s", from, to, flags, len(got), want, strings.Join(ids, "; "))
 	return false
+}
+
+// ReadPcap reads a pcap tcpsim wrote (--pcap, trace.WritePcap): each
+// packet's bytes and its time, in file order.
+func ReadPcap(tb testing.TB, raw []byte) (data [][]byte, at []time.Time) {
+	tb.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		tb.Fatalf("reading the pcap: %v", err)
+	}
+	for {
+		d, ci, err := r.ReadPacketData()
+		if err != nil {
+			return data, at
+		}
+		data, at = append(data, d), append(at, ci.Timestamp.UTC())
+	}
 }

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/scenarios"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/simtest"
 	"github.com/tcpsim/tcpsim/trace"
 )
 
@@ -35,20 +35,6 @@ func heldPacket(tb testing.TB) (*scenarios.Result, sim.Packet) {
 	return nil, sim.Packet{}
 }
 
-// pcapTimes reads a pcap's packets and their times.
-func pcapTimes(tb testing.TB, raw []byte) (data [][]byte, at []time.Time) {
-	tb.Helper()
-	r, err := pcapgo.NewReader(bytes.NewReader(raw))
-	require.NoError(tb, err)
-	for {
-		d, ci, err := r.ReadPacketData()
-		if err != nil {
-			return data, at
-		}
-		data, at = append(data, d), append(at, ci.Timestamp.UTC())
-	}
-}
-
 // TestPcapCaptureArrival: old-duplicate holds a segment sent at 0.02 s
 // until it lands in a new connection 274.98 s later. Captured at send
 // (the default) it sits at 0.02 s; captured at arrival it sits at its
@@ -60,7 +46,7 @@ func TestPcapCaptureArrival(t *testing.T) {
 	at := func(c trace.Capture) time.Time {
 		var buf bytes.Buffer
 		require.NoError(t, trace.WritePcapAt(&buf, res.World.Packets(), c))
-		data, times := pcapTimes(t, buf.Bytes())
+		data, times := simtest.ReadPcap(t, buf.Bytes())
 		require.Len(t, data, len(res.World.Packets()), "packets in the %v pcap", c)
 		var got time.Time
 		for i := range data {

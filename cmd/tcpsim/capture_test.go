@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcpsim/tcpsim/netem"
 	"github.com/tcpsim/tcpsim/scenarios"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/simtest"
 )
 
 // TestCaptureFlag: old-duplicate holds a segment for minutes; in the pcap
@@ -37,17 +37,14 @@ func TestCaptureFlag(t *testing.T) {
 		require.Equal(t, 0, code, "stderr: %s", errOut)
 		raw, err := os.ReadFile(path)
 		require.NoError(t, err)
-		r, err := pcapgo.NewReader(bytes.NewReader(raw))
-		require.NoError(t, err)
-		for {
-			data, ci, err := r.ReadPacketData()
-			if err != nil {
-				t.Fatalf("held #%d not in the pcap of %q", held.ID, args)
-			}
-			if bytes.Equal(data, held.Data) {
-				return ci.Timestamp.UTC()
+		data, at := simtest.ReadPcap(t, raw)
+		for i := range data {
+			if bytes.Equal(data[i], held.Data) {
+				return at[i]
 			}
 		}
+		t.Fatalf("held #%d not in the pcap of %q", held.ID, args)
+		return time.Time{}
 	}
 	assert.Equal(t, sim.Epoch().Add(held.Sent), heldAt(), "held #%d by default", held.ID)
 	assert.Equal(t, sim.Epoch().Add(held.Sent), heldAt("--capture", "send"), "held #%d with --capture send", held.ID)
