@@ -45,7 +45,7 @@ func needsRecords(verb string, args []token) (token, bool) {
 		return token{}, true
 	}
 	for _, a := range args {
-		if strings.HasPrefix(a.text, "#") {
+		if strings.HasPrefix(a.text, "#") && !a.quoted { // quoted: text, not a packet
 			return a, true
 		}
 	}

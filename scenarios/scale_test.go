@@ -82,6 +82,10 @@ func TestRecordsNone(t *testing.T) {
 	assert.Equal(t, kept.Outputs, none.Outputs)
 	assert.Contains(t, none.Notes, fmt.Sprintf("records none (line 4): the run kept none of its %d packets and %d state transitions, only counts", len(kept.World.Packets()), len(kept.World.Transitions())))
 
+	// Quoted text is text: a note about packet #1 reads no record.
+	quoted := runCell(t, "records none\nhost a 10.0.0.1\nnote \"#1 is the SYN\"\n")
+	assert.Contains(t, quoted.Outputs[0], "#1 is the SYN")
+
 	pre := "records none\nhost client 10.0.0.1\nhost server 10.0.0.2\nlink client server delay=1ms\nlisten server 80\nconnect client server:80 as c\nrun 1s\n"
 	assertErrs(t, cellErr, map[string]string{
 		pre + "trace\n":                              `x.md:11:1: trace needs the packets and transitions the run records, and ` + "`records none`" + ` (line 4) keeps none`,
