@@ -148,7 +148,7 @@ type Host struct {
 	// whose tuple is in TIME-WAIT after connect() picked them (ports.go).
 	boundPorts portSet
 	boundAddrs map[uint16]int32
-	twPorts    map[dest]*portSet
+	twPorts    destPorts
 	// perturb is the linux profile's table_perturb (6.18), hint the
 	// static hint of 4.9's __inet_hash_connect (ports.go).
 	perturb  map[uint32]uint32
@@ -159,10 +159,11 @@ type Host struct {
 	// exhausted remembers the destinations connect() found no port for
 	// (exhaust.go).
 	exhausted exhaustion
-	// rng is the stack's secure RNG; picked the ports gVisor's search
-	// gave connect() that are still held (pick.go).
+	// rng is the stack's secure RNG; picked, per destination, the ports
+	// gVisor's search gave connect() whose connection is not yet CLOSED
+	// (pick.go).
 	rng    *lockedReader
-	picked picked
+	picked destPorts
 
 	sockets  []*Socket
 	nsockets int
@@ -195,11 +196,12 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	h.nic = &nic{h: h, mtu: 1500}
 	h.lo = &nic{h: h, mtu: 65536, loopback: true}
 	h.obs.init(h)
+	h.picked = destPorts{}
 	if o.Profile == Linux {
 		h.portSeed = w.subSeed("ports", o.Name)
 		h.portRNG = randv2.New(randv2.NewPCG(h.portSeed, splitmix(h.portSeed)))
 		h.ports, h.perturb = map[uint64]portUse{}, map[uint32]uint32{}
-		h.boundAddrs, h.twPorts = map[uint16]int32{}, map[dest]*portSet{}
+		h.boundAddrs, h.twPorts = map[uint16]int32{}, destPorts{}
 	}
 
 	seed := w.subSeed("host", o.Name)

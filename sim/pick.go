@@ -29,10 +29,6 @@ import (
 // (tcp_tw_reuse): the conditions under which gVisor's isAvailable refuses
 // every one of them.
 
-// picked is, per local address and destination, the ports gVisor's
-// search gave connect() whose connection is not yet CLOSED.
-type picked map[dest]*portSet
-
 // skipPicked is off only in tests that compare a run with the shortcut to
 // one without.
 var skipPicked = true
@@ -41,31 +37,16 @@ var skipPicked = true
 // port connect() picked. (The record learns its tuple when it is next
 // observed, before it can reach CLOSED.)
 func (h *Host) pickedAdd(r *epRec, local, remote netip.AddrPort) {
-	if h.picked == nil {
-		h.picked = picked{}
-	}
-	d := destOf(tuple{local, remote})
-	set := h.picked[d]
-	if set == nil {
-		set = &portSet{}
-		h.picked[d] = set
-	}
-	set.add(local.Port())
+	h.picked.add(destOf(tuple{local, remote}), local.Port())
 	r.picked = true
 }
 
 // pickedGone notes that r's connection reached CLOSED: its port may be
 // free.
 func (h *Host) pickedGone(r *epRec) {
-	if !r.picked {
-		return
-	}
-	r.picked = false
-	d := destOf(tuple{r.local, r.remote})
-	if set := h.picked[d]; set != nil {
-		if set.remove(r.local.Port()); set.n == 0 {
-			delete(h.picked, d)
-		}
+	if r.picked {
+		r.picked = false
+		h.picked.remove(destOf(tuple{r.local, r.remote}), r.local.Port())
 	}
 }
 

@@ -102,16 +102,10 @@ func (h *Host) portTW(r *epRec, delta int32) {
 	if r.bound {
 		return
 	}
-	d := destOf(tuple{r.local, r.remote})
-	set := h.twPorts[d]
-	if delta > 0 {
-		if set == nil {
-			set = &portSet{}
-			h.twPorts[d] = set
-		}
-		set.add(r.local.Port())
-	} else if set.remove(r.local.Port()); set.n == 0 {
-		delete(h.twPorts, d)
+	if d := destOf(tuple{r.local, r.remote}); delta > 0 {
+		h.twPorts.add(d, r.local.Port())
+	} else {
+		h.twPorts.remove(d, r.local.Port())
 	}
 }
 

@@ -71,3 +71,26 @@ func (s *portSet) remove(p uint16) bool {
 	}
 	return true
 }
+
+// destPorts is a portSet per local address and destination: the ports
+// connect() must step over toward each (Host.twPorts, Host.picked).
+type destPorts map[dest]*portSet
+
+// add puts port p in d's set.
+func (m destPorts) add(d dest, p uint16) {
+	set := m[d]
+	if set == nil {
+		set = &portSet{}
+		m[d] = set
+	}
+	set.add(p)
+}
+
+// remove takes port p out of d's set, and the set once it is empty.
+func (m destPorts) remove(d dest, p uint16) {
+	if set := m[d]; set != nil {
+		if set.remove(p); set.n == 0 {
+			delete(m, d)
+		}
+	}
+}
