@@ -17,26 +17,22 @@ import (
 // instants and deadlines (issue 11's language items).
 
 // twoHosts starts a cell: client 10.0.0.1 and server 10.0.0.2, 10 ms apart.
-const twoHosts = "# t\n\n```tcpsim\nhost client 10.0.0.1\nhost server 10.0.0.2\nlink client server delay=10ms\n"
+const twoHosts = "# t\n\n```tcpsim\n" + twoHostLines
+
+// twoHostLines are twoHosts' statements, for runCell and cellErr.
+const twoHostLines = "host client 10.0.0.1\nhost server 10.0.0.2\nlink client server delay=10ms\n"
 
 // runBody runs twoHosts followed by body as one cell; a malformed notebook
 // fails the test.
 func runBody(tb testing.TB, body string) *scenarios.Result {
 	tb.Helper()
-	res, err := scenarios.RunText("x.md", twoHosts+body+"```\n", scenarios.Config{})
-	require.NoError(tb, err)
-	tb.Cleanup(res.Close)
-	return res
+	return runCell(tb, twoHostLines+body)
 }
 
 // bodyErr runs twoHosts followed by body and returns its error.
 func bodyErr(tb testing.TB, body string) error {
 	tb.Helper()
-	res, err := scenarios.RunText("x.md", twoHosts+body+"```\n", scenarios.Config{})
-	if res != nil {
-		res.Close()
-	}
-	return err
+	return cellErr(twoHostLines + body)
 }
 
 // check returns the result's expectation whose text is src.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,9 +95,9 @@ func (in *interp) expandLinks(st stmt, args []token) (bool, error) {
 	case aok && bok && len(a) != len(b):
 		return true, in.errAt(st, o.words[1], "%s has %d names and %s %d: two ranges must have as many names", o.words[0].text, len(a), o.words[1].text, len(b))
 	case !aok:
-		a = repeat(o.words[0].text, len(b))
+		a = slices.Repeat([]string{o.words[0].text}, len(b))
 	case !bok:
-		b = repeat(o.words[1].text, len(a))
+		b = slices.Repeat([]string{o.words[1].text}, len(a))
 	}
 	for i := range a {
 		sub := substitute(substitute(args, o.words[0], a[i]), o.words[1], b[i])
@@ -145,14 +146,6 @@ func substitute(args []token, old token, text string) []token {
 		if out[i].col == old.col && out[i].text == old.text {
 			out[i].text = text
 		}
-	}
-	return out
-}
-
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
 	}
 	return out
 }
