@@ -251,15 +251,16 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 		byID[l.Rows[i].ID] = &l.Rows[i]
 	}
 	for _, it := range items {
-		writeItem(w, id, it, axis, x, rewritten(it.Row, byID), &labels)
+		writeItem(w, id, it, axis, x, len(l.Columns)-1, rewritten(it.Row, byID), &labels)
 	}
 	fmt.Fprintf(w, "</svg>\n")
 	return w.Flush()
 }
 
-// writeItem draws one packet: an arrow, an arrow into an X, or an X in a
-// hop's column.
-func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) float64, nat string, labels *labelBoxes) {
+// writeItem draws one packet: an arrow, an arrow into an X, an X in a
+// hop's column, or a loop from a host to itself (outward from the middle of
+// the ladder: the last column's loops go left).
+func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) float64, lastCol int, nat string, labels *labelBoxes) {
 	r := it.Row
 	y0 := axis.next(r.Sent)
 	title := rowLine(*r)
@@ -269,6 +270,21 @@ func writeItem(w *bufio.Writer, id string, it item, axis *timeAxis, x func(int) 
 		fmt.Fprintf(w, `<g class="hopdrop" data-id="%d"><title>%s</title>`, r.ID, esc(title))
 		writeX(w, cx, y0, 7)
 		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" dominant-baseline="middle" font-size="12">%s dropped at %s: %s</text></g>`+"\n", cx+12, y0, esc(r.Summary()), esc(r.From), esc(r.Rule))
+		return
+	}
+	if it.From == it.To {
+		cx, side := x(it.From), 1.0
+		if it.From == lastCol && lastCol > 0 {
+			side = -1
+		}
+		fmt.Fprintf(w, `<g class="packet loop" data-id="%d"><title>%s</title>`, r.ID, esc(title))
+		fmt.Fprintf(w, `<path d="M%.1f,%.1f h%.1f v10 h%.1f" fill="none" stroke="#222" stroke-width="2" marker-end="url(#%s-head)"/>`, cx, y0-5, 24*side, -22*side, esc(id))
+		text := r.Summary() + nat + " to itself"
+		tw := textWidth(text, fontSize)
+		lx := cx + side*(30+tw/2)
+		labels.add(lx, y0, tw+8)
+		writeLabel(w, lx, y0, text)
+		fmt.Fprintf(w, "</g>\n")
 		return
 	}
 	x0, x1 := x(it.From), x(it.To)

@@ -2,6 +2,7 @@ package diagram_test
 
 import (
 	"encoding/xml"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,4 +93,53 @@ func TestLadderSVGGeometry(t *testing.T) {
 	assert.Equal(t, 9, packets, "packets: #1-#9")
 	assert.Equal(t, 1, lost, "the final ACK")
 	assert.Equal(t, 1, drops, "its X")
+}
+
+// TestLadderSVGLoops: a packet from a host to itself (over its lo, or to
+// its own address) is a loop beside its column, outward: the first
+// column's go right, the last column's left. It made a zero-length line.
+func TestLadderSVGLoops(t *testing.T) {
+	res, err := scenarios.RunText("loops.md", "```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\nlisten a 80\nlisten b 80\n"+
+		"connect a a:80\nconnect b 127.0.0.1:80\nrun 1s\n```\n", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var b strings.Builder
+	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"a", "b"})))
+	var doc svgNode
+	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc), "the SVG is not well-formed XML")
+	var columns []float64
+	doc.walk(func(n svgNode) {
+		if n.XMLName.Local == "line" && hasClass(n, "lifeline") {
+			columns = append(columns, n.num(t, "x1"))
+		}
+	})
+	require.Len(t, columns, 2)
+	var right, left int
+	doc.walk(func(g svgNode) {
+		if g.XMLName.Local != "g" || !hasClass(g, "packet") {
+			return
+		}
+		require.True(t, hasClass(g, "loop"), "packet %s: every packet here is to its sender", g.attr("data-id"))
+		for _, c := range g.Nodes {
+			if c.XMLName.Local == "line" {
+				t.Errorf("packet %s: a line (x1 %s x2 %s), want a loop", g.attr("data-id"), c.attr("x1"), c.attr("x2"))
+			}
+			if c.XMLName.Local != "path" {
+				continue
+			}
+			var x0, y0, dx float64
+			_, err := fmt.Sscanf(c.attr("d"), "M%f,%f h%f", &x0, &y0, &dx)
+			require.NoError(t, err, "path %q", c.attr("d"))
+			switch {
+			case x0 == columns[0] && dx > 0:
+				right++
+			case x0 == columns[1] && dx < 0:
+				left++
+			default:
+				t.Errorf("packet %s: loop %q, want it from a column's line outward", g.attr("data-id"), c.attr("d"))
+			}
+		}
+	})
+	assert.Equal(t, 3, right, "a's handshake with itself")
+	assert.Equal(t, 2, left, "b's SYN over its lo, and the RST: b listens on 10.0.0.2, not 127.0.0.1")
 }

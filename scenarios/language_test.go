@@ -81,6 +81,20 @@ func TestDefaultNameNeverTakesAnExplicitOne(t *testing.T) {
 	assertChecks(t, res)
 }
 
+// TestHostAddresses: a host's address is IPv4 unicast outside 0.0.0.0/8 and
+// 127.0.0.0/8; the error points at the address, also when a range of hosts
+// counts up into one. 0.0.0.0 was taken, and a connect to it went to the
+// client's own lo.
+func TestHostAddresses(t *testing.T) {
+	assertErrs(t, func(body string) error { return bodyErr(t, body) }, map[string]string{
+		"host x 0.0.0.0\n":              `x.md:7:8: address 0.0.0.0: want a unicast address outside 0.0.0.0/8 and 127.0.0.0/8`,
+		"host x 127.0.0.5\n":            `x.md:7:8: address 127.0.0.5: want a unicast address`,
+		"host x 239.1.1.1\n":            `x.md:7:8: address 239.1.1.1: want a unicast address`,
+		"host x 10.0.0\n":               `x.md:7:8: address "10.0.0": want an IPv4 address such as 10.0.0.1`,
+		"host x[1-3] 126.255.255.254\n": `x.md:7:13: address 127.0.0.0: want a unicast address`,
+	})
+}
+
 // TestHostAndSocketNamesDoNotCollide: a host cannot take a socket's name,
 // nor a socket a host's or a hop's.
 func TestHostAndSocketNamesDoNotCollide(t *testing.T) {

@@ -60,6 +60,9 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 	if err != nil || !addr.Is4() {
 		return in.errAt(st, ipTok, "address %q: want an IPv4 address such as 10.0.0.1", ipTok.text)
 	}
+	if err := sim.CheckHostAddr(addr); err != nil {
+		return in.errAt(st, ipTok, "%v", err)
+	}
 	ho := sim.HostOptions{Name: name.text, Addr: addr, MSL: in.cfg.MSL}
 	if t, ok := o.kv["msl"]; ok {
 		if ho.MSL, err = in.duration(st, t, "msl"); err != nil {

@@ -146,9 +146,5 @@ func (h *Host) delackFired(t tuple, c *lconn) {
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true // tcp_select_window: rcv_wup
 	}
 	h.noteTupleLocked(data, true)
-	if t.remote.Addr().IsLoopback() {
-		w.loopLocked(h, data)
-		return
-	}
-	w.sendLocked(h, nil, data, 0, h.name)
+	w.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
 }

@@ -245,12 +245,26 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	return h, nil
 }
 
+// CheckHostAddr says why a is not an address a host can have, or nil: a
+// host's address is IPv4 unicast, outside 0.0.0.0/8 and 127.0.0.0/8 (Linux
+// takes neither as a packet's source: martians, in ip_route_input_slow; and
+// every host has 127.0.0.1 on its lo already).
+func CheckHostAddr(a netip.Addr) error {
+	if !a.Is4() {
+		return fmt.Errorf("address %v: want an IPv4 address", a)
+	}
+	if b := a.As4(); b[0] == 0 || b[0] == 127 || a.IsMulticast() || b == [4]byte{255, 255, 255, 255} {
+		return fmt.Errorf("address %v: want a unicast address outside 0.0.0.0/8 and 127.0.0.0/8 (every host's lo), not multicast or 255.255.255.255", a)
+	}
+	return nil
+}
+
 func (w *World) checkHost(o *HostOptions) error {
 	if o.Name == "" {
 		return fmt.Errorf("sim: host: a name is required")
 	}
-	if !o.Addr.Is4() {
-		return fmt.Errorf("sim: host %s: address %v: want an IPv4 address", o.Name, o.Addr)
+	if err := CheckHostAddr(o.Addr); err != nil {
+		return fmt.Errorf("sim: host %s: %v", o.Name, err)
 	}
 	if w.Node(o.Name) != nil {
 		return fmt.Errorf("sim: host %s: the name is taken", o.Name)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -139,17 +140,26 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 		return // held: a delayed ACK (delack.go)
 	}
 	from.noteTupleLocked(data, true)
-	if loopback {
-		w.loopLocked(from, data)
-		return
-	}
-	w.sendLocked(from, nil, data, 0, from.name)
+	w.sendOutLocked(from, data, loopback)
 }
 
-// loopLocked sends data over h's loopback interface: it is recorded as a
-// packet from h to h and arrives at h at once, in an event of its own.
+// sendOutLocked sends what h wrote: over its lo when lo (a loopback
+// address), back to h when it is for h's own address (Linux routes that
+// through lo too, by its local table; gVisor, which is not asked to handle
+// local traffic itself, writes it to the NIC), else onto h's link.
 // Requires w.mu.
-func (w *World) loopLocked(h *Host, data []byte) {
+func (w *World) sendOutLocked(h *Host, data []byte, lo bool) {
+	if lo || len(data) >= 20 && netip.AddrFrom4([4]byte(data[16:20])) == h.addr {
+		w.loopLocked(h, data, lo)
+		return
+	}
+	w.sendLocked(h, nil, data, 0, h.name)
+}
+
+// loopLocked sends data from h back to h: it is recorded as a packet from h
+// to h and arrives at once, in an event of its own, on h's lo when lo, else
+// on its NIC (which holds h's address). Requires w.mu.
+func (w *World) loopLocked(h *Host, data []byte, lo bool) {
 	// gVisor leaves the checksums of what it sends on a loopback
 	// interface to the interface (as Linux's lo offloads them); the
 	// packet is recorded and delivered with them filled in.
@@ -157,7 +167,7 @@ func (w *World) loopLocked(h *Host, data []byte) {
 	now := w.Now()
 	id := w.recordLocked(Packet{Sent: now, Delivered: now, From: h.name, To: h.name, Data: data, Sender: h.name})
 	ev := w.newFlightLocked(h, nil, data, id)
-	ev.pkt.sender, ev.pkt.loopback = h.name, true
+	ev.pkt.sender, ev.pkt.loopback = h.name, lo
 	w.scheduleLocked(ev, 0)
 }
 

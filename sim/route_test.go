@@ -284,6 +284,32 @@ func TestHairpin(t *testing.T) {
 	assert.Equal(t, "nat: hairpinning is off", pkts[1].Rule)
 }
 
+// TestConnectToOwnAddress: a host that connects to its own address talks to
+// itself, as Linux does through lo (its local routing table): every packet
+// is from the host to the host, and none leaves on its link. gVisor, asked
+// to leave local traffic to the World, writes these packets to its NIC; they
+// were dropped as having no route before.
+func TestConnectToOwnAddress(t *testing.T) {
+	for _, p := range []sim.Profile{sim.GVisor, sim.Linux} {
+		t.Run(p.String(), func(t *testing.T) {
+			tp := newTopo(t)
+			a, err := tp.w.AddHost(sim.HostOptions{Name: "a", Addr: clientIP, Profile: p})
+			require.NoError(t, err)
+			tp.link(a, tp.host("b", "10.0.0.2"))
+			echo(t, a, 80, sim.SocketOptions{})
+			got := ask(t, a, netip.AddrPortFrom(clientIP, 80), "to myself", sim.SocketOptions{})
+			require.NoError(t, tp.w.RunFor(time.Second))
+			assert.Equal(t, "to myself", string(*got))
+			pkts := tp.w.Packets()
+			require.GreaterOrEqual(t, len(pkts), 6, "handshake, data, echo, FINs")
+			for _, pk := range pkts {
+				assert.Equal(t, [2]string{"a", "a"}, [2]string{pk.From, pk.To}, "#%d", pk.ID)
+				assert.Equal(t, netem.Delivered, pk.Fate, "#%d", pk.ID)
+			}
+		})
+	}
+}
+
 // TestBadTopology: names, addresses and NAT options are checked when the
 // hop is added.
 func TestBadTopology(t *testing.T) {

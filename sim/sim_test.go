@@ -66,6 +66,11 @@ func TestBadHostOptions(t *testing.T) {
 		{sim.HostOptions{Name: "b", Addr: clientIP}, "is already a's"},
 		{sim.HostOptions{Name: "b", Addr: serverIP, MSL: -time.Second}, "MSL -1s: want a positive duration"},
 		{sim.HostOptions{Name: "b", Addr: serverIP, FirstPort: 50000, LastPort: 40000}, "port range 50000-40000: want 1 <= first <= last <= 65535"},
+		{sim.HostOptions{Name: "b", Addr: netip.MustParseAddr("0.0.0.0")}, "address 0.0.0.0: want a unicast address outside 0.0.0.0/8"},
+		{sim.HostOptions{Name: "b", Addr: netip.MustParseAddr("0.0.0.1")}, "address 0.0.0.1: want a unicast"},
+		{sim.HostOptions{Name: "b", Addr: netip.MustParseAddr("127.0.0.2")}, "address 127.0.0.2: want a unicast"},
+		{sim.HostOptions{Name: "b", Addr: netip.MustParseAddr("224.0.0.1")}, "address 224.0.0.1: want a unicast"},
+		{sim.HostOptions{Name: "b", Addr: netip.MustParseAddr("255.255.255.255")}, "address 255.255.255.255: want a unicast"},
 	} {
 		_, err := w.AddHost(c.o)
 		assert.ErrorContains(t, err, c.want)

@@ -243,11 +243,7 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	if r.Flags&netem.RST != 0 {
 		h.ownRST++
 	}
-	if t.remote.Addr().IsLoopback() {
-		w.loopLocked(h, data)
-		return
-	}
-	w.sendLocked(h, nil, data, 0, h.name)
+	w.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
 }
 
 // twEnd ends r's timewait socket now: the tuple is free.

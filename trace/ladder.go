@@ -155,6 +155,17 @@ func WriteLadderOptions(out io.Writer, cols []string, rows []Row, ts []sim.Trans
 			fmt.Fprintf(w, "%*s  %-*s  by %s\n", ladderTime, Seconds(r.Sent), width, line, r.Rule)
 			continue
 		}
+		if from == to {
+			// From a host to itself (its lo, or its own address): a loop
+			// in its column, which the last column ends at its line.
+			text := "@ " + r.Summary() + " to itself"
+			start := from * gap
+			if from == len(cols)-1 {
+				start = max(0, width-utf8.RuneCountInString(text))
+			}
+			fmt.Fprintf(w, "%*s  %-*s  %s\n", ladderTime, Seconds(r.Sent), width, strings.Repeat(" ", start)+text, r.FateText())
+			continue
+		}
 		lo, hi := min(from, to), max(from, to)
 		line := strings.Repeat(" ", lo*gap) + arrow(r, from > to, (hi-lo)*gap+1)
 		fmt.Fprintf(w, "%*s  %-*s  %s\n", ladderTime, Seconds(r.Sent), width, line, r.FateText())

@@ -326,3 +326,35 @@ func TestJSONStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestLadderLoopsToItself: a packet from a host to itself (its own address,
+// or its lo) is a row in its column, "@ #N ... to itself"; the last
+// column's ends at its line. It panicked (an arrow of negative length).
+func TestLadderLoopsToItself(t *testing.T) {
+	res, err := scenarios.RunText("loops.md", "```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\nlisten a 80\nlisten b 80\n"+
+		"connect a a:80\nconnect b b:80\nrun 1s\n```\n", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var buf bytes.Buffer
+	require.NoError(t, trace.WriteLadder(&buf, []string{"a", "b"}, trace.Rows(res.World.Packets()), res.World.Transitions()))
+	const margin, width = 13, 60 // the time column and two spaces; a's line to b's, both included
+	var first, last int
+	for _, l := range strings.Split(buf.String(), "\n") {
+		at := strings.Index(l, "@ #")
+		if at < 0 {
+			assert.NotContains(t, l, "|", "no arrow: every packet is to its sender")
+			continue
+		}
+		text := l[at:strings.Index(l, " to itself")+len(" to itself")]
+		switch {
+		case at == margin:
+			first++
+		case at+len(text) == margin+width:
+			last++
+		default:
+			t.Errorf("%q: want it at a's line (%d) or ending at b's (%d)", l, margin, margin+width-1)
+		}
+	}
+	assert.Equal(t, 3, first, "a's handshake with itself")
+	assert.Equal(t, 3, last, "b's")
+}
