@@ -345,7 +345,7 @@ func TestLadderLoopsToItself(t *testing.T) {
 			assert.NotContains(t, l, "|", "no arrow: every packet is to its sender")
 			continue
 		}
-		text := l[at:strings.Index(l, " to itself")+len(" to itself")]
+		text := l[at : strings.Index(l, " to itself")+len(" to itself")]
 		switch {
 		case at == margin:
 			first++
