@@ -519,11 +519,11 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 	switch {
 	case n == 0:
 	case concurrency > 0:
-		in.w.At(in.w.Now(), func() {
-			for i := 0; i < concurrency; i++ {
-				open()
-			}
-		})
+		// An event each, so that the event budget bounds them (100,000
+		// connects in one event ran past it).
+		for range concurrency {
+			in.w.At(in.w.Now(), open)
+		}
 	default:
 		in.w.At(in.w.Now(), next)
 	}

@@ -55,6 +55,9 @@ func (in *interp) expandHosts(st stmt, args []token) (bool, error) {
 	if !ok || err != nil {
 		return ok, err
 	}
+	if err := in.roomForHosts(st, o.words[0], len(names)); err != nil {
+		return true, err
+	}
 	ipTok := o.words[1]
 	addr, err := netip.ParseAddr(ipTok.text)
 	if err != nil || !addr.Is4() {

@@ -34,6 +34,9 @@ type Config struct {
 	MaxTime   time.Duration
 	MaxEvents int64
 	MaxMemory int64
+	// MaxHosts bounds the notebook's hosts (sim.Options.MaxHosts): each is
+	// a whole gVisor stack, built outside any event.
+	MaxHosts int
 	// Profiles ("HOST:linux", or "*:linux" for every host) and Sysctls
 	// ("HOST:tcp_tw_reuse=1") apply to the named host when the notebook
 	// declares it, after its own options.
@@ -61,7 +64,7 @@ const DefaultKernelMaxTime = 15 * time.Minute
 func Seed(n uint64) *uint64 { return &n }
 
 func newWorld(cfg Config, seed uint64, noRecords bool) *sim.World {
-	o := sim.Options{Seed: seed, DiscardTrace: noRecords, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory, Progress: cfg.Progress}
+	o := sim.Options{Seed: seed, DiscardTrace: noRecords, MaxTime: cfg.MaxTime, MaxEvents: cfg.MaxEvents, MaxMemory: cfg.MaxMemory, MaxHosts: cfg.MaxHosts, Progress: cfg.Progress}
 	if cfg.Kernel {
 		if o.MaxTime == 0 {
 			o.MaxTime = DefaultKernelMaxTime

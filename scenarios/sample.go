@@ -10,9 +10,20 @@ import (
 	"github.com/tcpsim/tcpsim/trace"
 )
 
-// maxSamples bounds the samples of one sample statement (per host): a
-// series past it stops, and says so.
-const maxSamples = 100_000
+// maxSamples bounds the samples of one sample statement per host, and
+// maxSampleRows its rows (a sample of each host; each row holds the host's
+// counters, over a kilobyte): a series past either stops, and says so.
+// Samples are taken outside any event, so the event budget does not bound
+// them.
+const (
+	maxSamples    = 100_000
+	maxSampleRows = 200_000
+)
+
+// perHost is how many samples of each host the series keeps.
+func (se *series) perHost() int {
+	return max(1, min(maxSamples, maxSampleRows/max(1, len(se.hosts))))
+}
 
 // series is one sample statement's samples.
 type series struct {
@@ -20,7 +31,7 @@ type series struct {
 	every   time.Duration
 	hosts   []*sim.Host
 	samples []trace.Sample
-	full    bool // maxSamples reached
+	full    bool // perHost reached
 	// list counts each host's endpoints from its list of them (kernel
 	// mode, where the list is what the kernel reported), not from the
 	// observer's counts.
@@ -71,14 +82,11 @@ func (in *interp) cmdSample(st stmt, args []token) error {
 	return nil
 }
 
-// take samples every host of the series at at.
-func (se *series) take(at time.Duration) {
-	if se.full {
-		return
-	}
-	if len(se.samples) >= maxSamples*len(se.hosts) {
+// take samples every host of the series at at; false once it is full.
+func (se *series) take(at time.Duration) bool {
+	if len(se.samples) >= se.perHost()*len(se.hosts) {
 		se.full = true
-		return
+		return false
 	}
 	for _, h := range se.hosts {
 		s := trace.Sample{Series: se.n, At: at, Host: h.Name(), Counters: h.Counters()}
@@ -102,6 +110,7 @@ func (se *series) take(at time.Duration) {
 		se.last[h.Name()] = now
 		se.samples = append(se.samples, s)
 	}
+	return true
 }
 
 // delta is now less before, counter by counter, leaving out zeros.
@@ -163,7 +172,7 @@ func (se *series) table() string {
 		b.WriteString("(no samples: the run ended before the first)\n")
 	}
 	if se.full {
-		fmt.Fprintf(&b, "(sampling stopped after %d samples per host)\n", maxSamples)
+		fmt.Fprintf(&b, "(sampling stopped after %d samples per host)\n", se.perHost())
 	}
 	return b.String()
 }

@@ -30,6 +30,28 @@ func cellErr(code string) error {
 	return err
 }
 
+// TestHostLimit: a notebook declares at most Config.MaxHosts hosts
+// (--max-hosts): each is a whole gVisor stack, built outside the event
+// budget, so a range of 10,000 names, written again and again, ran for as
+// long as FuzzRun let it. A range past the limit is refused before any of
+// it is built.
+func TestHostLimit(t *testing.T) {
+	errOf := func(code string) error {
+		res, err := scenarios.RunText("x.md", "# t\n\n```tcpsim\n"+code+"```\n", scenarios.Config{MaxHosts: 4})
+		if res != nil {
+			assert.LessOrEqual(t, len(res.World.Hosts()), 4, "%q", code)
+			res.Close()
+		}
+		return err
+	}
+	assertErrs(t, errOf, map[string]string{
+		"host a 10.0.0.1\nhost c[1-4] 10.0.1.1\n":                       `x.md:5:6: c[1-4] would make 5 hosts, above the limit of 4 (each is a whole gVisor stack; --max-hosts N raises it)`,
+		"host c[1-4] 10.0.1.1\nhost a 10.0.0.1\n":                       `x.md:5:6: a would make 5 hosts, above the limit of 4`,
+		"host c[1-2] 10.0.1.1\nhost d[1-2] 10.0.2.1\nhost e 10.0.3.1\n": `x.md:6:6: e would make 5 hosts`,
+	})
+	require.NoError(t, errOf("host c[1-4] 10.0.1.1\n"), "four is the limit, not past it")
+}
+
 // TestHostRanges: host c[1-3] declares c1, c2, c3 at consecutive
 // addresses, link c[1-3] links each, and one workload spreads its
 // connections over them in turn.
@@ -128,4 +150,14 @@ func TestWorkloadRamp(t *testing.T) {
 		"workload c server:80 n=10 concurrency=2 ramp=10s\n": `x.md:8:46: ramp needs rate=R/s`,
 		"workload c server:80 n=10 rate=10/s ramp=0s\n":      `x.md:8:42: ramp "0s": want a duration above 0`,
 	})
+}
+
+// TestSampleRows: a sample statement keeps at most 200,000 rows (a
+// sample of a host is one): over 100 hosts, 2,000 samples each, and it says
+// where it stopped. Samples are outside the event budget; at every
+// millisecond over 100 hosts a long run filled memory.
+func TestSampleRows(t *testing.T) {
+	res := runCell(t, "host c[1-100] 10.0.1.1\nsample every=1ms\nrun 3s\n")
+	assert.Len(t, res.Series, 200_000)
+	assert.Contains(t, res.Outputs[0], "(sampling stopped after 2000 samples per host)")
 }

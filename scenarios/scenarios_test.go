@@ -283,7 +283,7 @@ func FuzzRun(f *testing.F) {
 	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nrouter r\nlink a r\nlink r b\nnetem a>r duplicate 100%\nnetem r>b duplicate 100% corrupt 50%\n" +
 		"listen b 80\nconnect a b:80 as c\nrun until c ESTABLISHED within=2s\nsend c 2000000\nclose c\nrun\n```\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000, MaxMemory: 1 << 30})
+		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000, MaxMemory: 1 << 30, MaxHosts: 64})
 		if res != nil {
 			res.Close()
 		}

@@ -42,6 +42,15 @@ func knobOptions() []string {
 	return out
 }
 
+// roomForHosts says, at t, when n more hosts would take the notebook past
+// its World's host limit.
+func (in *interp) roomForHosts(st stmt, t token, n int) error {
+	if max := in.w.MaxHosts(); len(in.hosts)+n > max {
+		return in.errAt(st, t, "%s would make %d hosts, above the limit of %d (each is a whole gVisor stack; --max-hosts N raises it)", t.text, len(in.hosts)+n, max)
+	}
+	return nil
+}
+
 // cmdHost: host NAME IP [msl=D] [profile=gvisor|linux] [kernel=6.18|4.9]
 // [KNOB=VALUE ...].
 func (in *interp) cmdHost(st stmt, args []token) error {
@@ -62,6 +71,9 @@ func (in *interp) cmdHost(st stmt, args []token) error {
 	}
 	if err := sim.CheckHostAddr(addr); err != nil {
 		return in.errAt(st, ipTok, "%v", err)
+	}
+	if err := in.roomForHosts(st, name, 1); err != nil {
+		return err
 	}
 	ho := sim.HostOptions{Name: name.text, Addr: addr, MSL: in.cfg.MSL}
 	if t, ok := o.kv["msl"]; ok {

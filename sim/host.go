@@ -266,6 +266,9 @@ func (w *World) checkHost(o *HostOptions) error {
 	if err := CheckHostAddr(o.Addr); err != nil {
 		return fmt.Errorf("sim: host %s: %v", o.Name, err)
 	}
+	if len(w.hosts) >= w.opts.MaxHosts {
+		return fmt.Errorf("sim: host %s: the World has %d hosts, its limit (Options.MaxHosts)", o.Name, len(w.hosts))
+	}
 	if w.Node(o.Name) != nil {
 		return fmt.Errorf("sim: host %s: the name is taken", o.Name)
 	}

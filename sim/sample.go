@@ -8,18 +8,21 @@ import (
 )
 
 // sampler calls fn at every multiple of every, counted from when it was
-// added, that the run passes.
+// added, that the run passes, until fn returns false.
 type sampler struct {
 	every, next time.Duration
-	fn          func(at time.Duration)
+	fn          func(at time.Duration) bool
 }
 
 // Every calls fn at now+d, now+2d, ... as the run passes those times, with
 // the World's clock at that time: fn sees every event at or before it and
 // none after. It adds no event, so it never keeps the World busy: Run
 // still ends when the last event has run, and no call is made after it.
-// fn must not schedule events or call the stacks.
-func (w *World) Every(d time.Duration, fn func(at time.Duration)) error {
+// When fn returns false it is called no more (a series that is full: the
+// calls are outside the event budget, so a short interval over a long run
+// would cost without bound). fn must not schedule events or call the
+// stacks.
+func (w *World) Every(d time.Duration, fn func(at time.Duration) bool) error {
 	if d <= 0 {
 		return fmt.Errorf("sim: Every needs a positive interval, got %v", d)
 	}
@@ -44,7 +47,10 @@ func (w *World) sampleBefore(t time.Duration, inclusive bool) {
 		if s.next > w.Now() {
 			w.now.Store(int64(s.next))
 		}
-		s.fn(s.next)
+		if !s.fn(s.next) {
+			w.samplers = slices.DeleteFunc(w.samplers, func(x *sampler) bool { return x == s })
+			continue
+		}
 		s.next += s.every
 	}
 }

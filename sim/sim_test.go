@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -336,4 +337,34 @@ func TestCloseWithUnreadData(t *testing.T) {
 	require.NoError(t, cs.Close())
 	v, _ = c2.CounterValue("TcpExtTCPAbortOnData")
 	assert.Equal(t, uint64(1), v, "SO_LINGER {1, 0}")
+}
+
+// TestEveryStops: a sampler that returns false is called no more; the
+// calls are outside the event budget, so one at every millisecond of a
+// long run would cost without bound after its series is full.
+func TestEveryStops(t *testing.T) {
+	w := sim.New(sim.Options{})
+	defer w.Close()
+	var at []time.Duration
+	require.NoError(t, w.Every(time.Millisecond, func(t time.Duration) bool {
+		at = append(at, t)
+		return len(at) < 3
+	}))
+	w.After(time.Second, func() {})
+	require.NoError(t, w.Run())
+	assert.Equal(t, []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}, at)
+}
+
+// TestMaxHosts: a World takes Options.MaxHosts hosts, and refuses the next.
+func TestMaxHosts(t *testing.T) {
+	w := sim.New(sim.Options{MaxHosts: 2})
+	defer w.Close()
+	assert.Equal(t, 2, w.MaxHosts())
+	for i := range 2 {
+		_, err := w.AddHost(sim.HostOptions{Name: fmt.Sprint("h", i), Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
+		require.NoError(t, err)
+	}
+	_, err := w.AddHost(sim.HostOptions{Name: "h2", Addr: netip.MustParseAddr("10.0.0.3")})
+	assert.EqualError(t, err, "sim: host h2: the World has 2 hosts, its limit (Options.MaxHosts)")
+	assert.Equal(t, sim.DefaultMaxHosts, sim.New(sim.Options{}).MaxHosts())
 }

@@ -20,6 +20,8 @@ const (
 	DefaultMaxEvents = 50_000_000
 	// DefaultMaxMemory bounds the process's Go heap (see Options.MaxMemory).
 	DefaultMaxMemory = 4 << 30
+	// DefaultMaxHosts bounds the hosts of a World (see Options.MaxHosts).
+	DefaultMaxHosts = 20_000
 )
 
 // Options configures a World. The zero value is a good default: seed 0, the
@@ -39,6 +41,11 @@ type Options struct {
 	// garbage collector, so it is the one budget that is not exact; a run
 	// that stays within it is unaffected.
 	MaxMemory int64
+	// MaxHosts bounds the hosts a World holds; zero means DefaultMaxHosts.
+	// Each is a whole gVisor stack, built outside any event (about 60 KB
+	// and 0.7 ms on our machines), so the event budget does not bound
+	// them: AddHost past it is an error.
+	MaxHosts int
 	// DiscardTrace keeps no packet trace and no transitions (counts only),
 	// for long workloads and benchmarks. Packet buffers are then recycled.
 	DiscardTrace bool
@@ -138,8 +145,14 @@ func New(opts Options) *World {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
+	if opts.MaxHosts <= 0 {
+		opts.MaxHosts = DefaultMaxHosts
+	}
 	return &World{opts: opts, wake: make(chan struct{}, 1)}
 }
+
+// MaxHosts returns the most hosts the World takes (Options.MaxHosts).
+func (w *World) MaxHosts() int { return w.opts.MaxHosts }
 
 // RealTime reports whether the World runs on a real clock.
 func (w *World) RealTime() bool { return w.opts.Clock != nil }

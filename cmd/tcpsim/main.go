@@ -95,7 +95,14 @@ flags of run:
   --max-events N    event budget (default 50000000)
   --max-memory SIZE memory budget: the live heap (default half the machine's memory;
                     e.g. 512MiB, 2GiB)
+  --max-hosts N     most hosts a notebook may declare (default 20000): each is a whole
+                    gVisor stack, about 60 KB, built outside the event budget
 `
+
+// maxMaxHosts is the most --max-hosts takes: each host's 127.0.0.1 and
+// IPv4 leave a little under 2^24 addresses in 10.0.0.0/8, and a million
+// gVisor stacks is some 60 GB.
+const maxMaxHosts = 1_000_000
 
 // usageError is bad usage or a malformed notebook (pos): exit status 2.
 type usageError struct {
@@ -234,6 +241,7 @@ func parseRun(args []string) (runFlags, error) {
 	maxTime := fs.String("max-time", "", "")
 	maxEvents := fs.String("max-events", "", "")
 	maxMemory := fs.String("max-memory", "", "")
+	maxHosts := fs.String("max-hosts", "", "")
 	fs.StringVar(&rf.pcap, "pcap", "", "")
 	fs.StringVar(&rf.pcapng, "pcapng", "", "")
 	fs.StringVar(&rf.svg, "svg", "", "")
@@ -293,6 +301,13 @@ func parseRun(args []string) (runFlags, error) {
 			return rf, usageError{msg: fmt.Sprintf("--max-events %q: want a whole number above 0", *maxEvents)}
 		}
 		rf.cfg.MaxEvents = n
+	}
+	if *maxHosts != "" {
+		n, err := strconv.Atoi(*maxHosts)
+		if err != nil || n <= 0 || n > maxMaxHosts {
+			return rf, usageError{msg: fmt.Sprintf("--max-hosts %q: want a whole number from 1 to %d", *maxHosts, maxMaxHosts)}
+		}
+		rf.cfg.MaxHosts = n
 	}
 	rf.cfg.MaxMemory = defaultMaxMemory()
 	if *maxMemory != "" {
