@@ -168,6 +168,13 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 	if err != nil {
 		return nil, in.errAt(st, rest[0], "%v", err)
 	}
+	if len(rest) == 1 || rest[1].text != "count" {
+		// Every claim but a count reads the subject's transitions (a
+		// count says below what it needs).
+		if err := in.needRecords(st, rest[0], "expect"); err != nil {
+			return nil, err
+		}
+	}
 	rest = rest[1:]
 	// A claim about now speaks of the instant before this statement: the
 	// transitions observed so far, not those a later statement at the
@@ -325,6 +332,9 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 			// live (the observer is up to date between statements).
 			if subj.sock != nil || subj.local.IsValid() || subj.remote.IsValid() {
 				return nil, in.errAt(st, rest[0], "count of %s needs the run's transitions, and records none keeps none: want a host alone (expect HOST STATE count N)", subj.desc())
+			}
+			if len(rest) == 4 {
+				return nil, in.errAt(st, rest[2], "count at a time needs the run's transitions, and records none keeps none: want the count now (expect HOST STATE count N, after a run to that time)")
 			}
 			got, at := subj.host.StateCount(state), in.w.Now()
 			return func() (bool, string) {

@@ -12,6 +12,9 @@ import (
 // expectPackets: N packet(s) MATCH (see pktMatch), among the packets sent
 // before the statement.
 func (in *interp) expectPackets(st stmt, args []token) (func() (bool, string), error) {
+	if err := in.needRecords(st, args[0], "expect"); err != nil {
+		return nil, err
+	}
 	n, _ := strconv.Atoi(args[0].text)
 	if len(args) < 3 || (args[1].text != "packet" && args[1].text != "packets") {
 		return nil, in.errEnd(st, "want expect N packets FROM>TO [FLAG...] [exact] [pure-ack|data|no-data] [FATE] [retransmitted] [since T]")

@@ -29,7 +29,11 @@ func (in *interp) cmdInject(st stmt, args []token) error {
 	if !remote.IsValid() {
 		return in.errAt(st, o.words[0], "%s has no peer yet: inject needs a connection's tuple", sk.name)
 	}
-	// What the socket's host expects next from its peer, and what it sent.
+	// What the socket's host expects next from its peer, and what it
+	// sent, read from the trace.
+	if err := in.needRecords(st, st.verb(), "inject"); err != nil {
+		return err
+	}
 	var rcvNxt, sndNxt, peerISN, isn, peerTS, ownTS uint32
 	var peerTSAt time.Duration
 	for _, r := range in.rows() {

@@ -197,9 +197,6 @@ func (in *interp) exec(st stmt) error {
 	if needsHosts && len(in.w.Hosts()) == 0 {
 		return in.errAt(st, toks[0], "%s before any host: declare hosts first (host NAME IP)", toks[0].text)
 	}
-	if err := in.checkRecords(st, toks[0], toks[1:]); err != nil {
-		return err
-	}
 	switch toks[0].text {
 	case "host":
 		if done, err := in.expandHosts(st, toks[1:]); done || err != nil {

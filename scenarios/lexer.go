@@ -22,6 +22,16 @@ type stmt struct {
 	toks []token
 }
 
+// verb is the statement's command, after any time prefix (+D, @T).
+func (st stmt) verb() token {
+	for _, t := range st.toks {
+		if !strings.HasPrefix(t.text, "+") && !strings.HasPrefix(t.text, "@") {
+			return t
+		}
+	}
+	return token{}
+}
+
 // posError is an error at a place in a notebook.
 type posError struct {
 	file      string

@@ -55,6 +55,9 @@ func (in *interp) definePacket(st stmt, t token, pn *pktName) error {
 // parseRef reads #N or #NAME (s is the reference without any .FIELD).
 func (in *interp) parseRef(st stmt, t token, s string) (pktRef, error) {
 	ref := pktRef{src: s}
+	if err := in.needRecords(st, t, st.verb().text); err != nil {
+		return ref, err
+	}
 	body := strings.TrimPrefix(s, "#")
 	if n, err := strconv.Atoi(body); err == nil && n >= 1 {
 		ref.id = n
@@ -148,6 +151,9 @@ func pickText(n int) string {
 // picks, resolved where the name is used (among the packets sent before
 // that statement).
 func (in *interp) cmdPacket(st stmt, args []token) error {
+	if err := in.needRecords(st, st.verb(), "packet"); err != nil {
+		return err
+	}
 	if len(args) < 4 || args[1].text != "=" {
 		return in.errEnd(st, "want packet NAME = first|last|Nth MATCH, e.g. packet fin2 = last server>client FIN")
 	}

@@ -1,11 +1,5 @@
 package scenarios
 
-import (
-	"strings"
-
-	"github.com/tcpsim/tcpsim/sim"
-)
-
 // A run at a production's size sends millions of packets; keeping each
 // (and each state transition) costs memory that grows with the run and
 // time to append it. `records none`, before the first host, keeps none:
@@ -37,53 +31,14 @@ func (in *interp) cmdRecords(st stmt, args []token) error {
 	return nil
 }
 
-// needsRecords reports whether a statement reads the packets or the
-// transitions the World recorded, and which of its tokens does.
-func needsRecords(verb string, args []token) (token, bool) {
-	switch verb {
-	case "trace", "ladder", "states", "packet":
-		return token{}, true
-	}
-	for _, a := range args {
-		if strings.HasPrefix(a.text, "#") && !a.quoted { // quoted: text, not a packet
-			return a, true
-		}
-	}
-	if verb != "expect" || len(args) == 0 {
-		return token{}, false
-	}
-	switch a := args[0].text; {
-	case isNumber(a):
-		return args[0], true
-	case a == "connect" || a == "listen" || a == "bytes" || a == "workload":
-		return token{}, false
-	}
-	for i, a := range args {
-		if strings.HasPrefix(a.text, "Tcp") || a.text == "log" || a.text == "error" || a.text == "received" {
-			return token{}, false
-		}
-		if _, err := sim.ParseState(a.text); err == nil && i > 0 {
-			// A host's count of endpoints in a state now is read live.
-			if len(args) == i+3 && args[i+1].text == "count" {
-				return token{}, false
-			}
-			return a, true
-		}
-	}
-	return token{}, false
-}
-
-// checkRecords refuses a statement that needs records under records none.
-func (in *interp) checkRecords(st stmt, verb token, args []token) error {
+// needRecords refuses, under records none, what reads the records: the
+// statement or expectation whose token t reads the packets or the
+// transitions (trace, ladder, states, packet, a packet reference #N,
+// expectations about packets or about a subject's states over time) says
+// so where it is parsed.
+func (in *interp) needRecords(st stmt, t token, what string) error {
 	if !in.noRecords {
 		return nil
 	}
-	t, ok := needsRecords(verb.text, args)
-	if !ok {
-		return nil
-	}
-	if t.text == "" {
-		t = verb
-	}
-	return in.errAt(st, t, "%s needs the packets and transitions the run records, and `records none` (line %d) keeps none: remove it, or use what counts (nstat, ss, sample, expect HOST COUNTER, expect HOST STATE count N)", verb.text, in.recordsAt)
+	return in.errAt(st, t, "%s needs the packets and transitions the run records, and `records none` (line %d) keeps none: remove it, or use what counts (nstat, ss, sample, expect HOST COUNTER, expect HOST STATE count N)", what, in.recordsAt)
 }

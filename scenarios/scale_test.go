@@ -117,8 +117,15 @@ func TestRecordsNone(t *testing.T) {
 		pre + "expect #1.seq = 0\n":                  `x.md:11:8: expect needs`,
 		pre + "packet s = first client>server SYN\n": `x.md:11:1: packet needs`,
 		pre + "expect c ESTABLISHED count 1\n":       `x.md:11:22: count of c needs the run's transitions`,
-		"host a 10.0.0.1\nrecords none\n":            `x.md:5:9: records must come before the first host`,
-		"records some\n":                             `x.md:4:13: records takes all`,
+		pre + "expect client never CLOSED\n":         `x.md:11:21: expect needs`,
+		pre + "+1s states\n":                         `x.md:11:5: states needs`,
+		// Found moving the check to where records are read: inject took
+		// its sequence numbers from a trace that was never kept, and a
+		// count at a time was judged now.
+		pre + "inject c ACK\n":                              `x.md:11:1: inject needs`,
+		pre + "expect server ESTABLISHED count 1 at 0.5s\n": `x.md:11:35: count at a time needs the run's transitions`,
+		"host a 10.0.0.1\nrecords none\n":                   `x.md:5:9: records must come before the first host`,
+		"records some\n":                                    `x.md:4:13: records takes all`,
 	})
 }
 

@@ -45,6 +45,9 @@ func (in *interp) newTransitions(key string, all bool) []sim.Transition {
 }
 
 func (in *interp) cmdTrace(st stmt, args []token) error {
+	if err := in.needRecords(st, st.verb(), "trace"); err != nil {
+		return err
+	}
 	all, err := in.viewAll(st, args)
 	if err != nil {
 		return err
@@ -63,6 +66,9 @@ func (in *interp) cmdTrace(st stmt, args []token) error {
 // Between two named nodes that are not linked, the hops a packet crosses
 // get columns of their own.
 func (in *interp) cmdLadder(st stmt, args []token) error {
+	if err := in.needRecords(st, st.verb(), "ladder"); err != nil {
+		return err
+	}
 	// Trailing words: all, and the form (text by default).
 	all, format := false, "text"
 words:
@@ -144,6 +150,9 @@ func (in *interp) endpointNames() func(host string, endpoint int) string {
 }
 
 func (in *interp) cmdStates(st stmt, args []token) error {
+	if err := in.needRecords(st, st.verb(), "states"); err != nil {
+		return err
+	}
 	all, err := in.viewAll(st, args)
 	if err != nil {
 		return err
