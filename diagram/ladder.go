@@ -195,10 +195,11 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 		fmt.Fprintf(w, `<g class="axis-break"><path class="break" d="M%.1f,%.1f l10,-6 l10,12 l10,-6 H%.1f"/>`, timeLabelW, mid, width-20)
 		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555" font-style="italic">%s later (axis broken)</text></g>`+"\n", (x(0)+x(last))/2, mid-8, durationText(b.d))
 	}
-	// States first, so that arrows draw over them. A label never covers
-	// the one before it in its lane (states passed through at one
-	// instant stack).
-	lastLabel := map[[2]int]float64{} // (column, lane) -> y; lookups only
+	// States first, so that arrows draw over them. The labels of a
+	// column's lanes stand beyond its outermost lane, and a label never
+	// covers the one before it in its column (states passed through at
+	// one instant, or entered at once by two connections, stack).
+	lastLabel := map[int]float64{} // column -> y; lookups only
 	for _, s := range stays {
 		c := col[s.host]
 		y0 := axis.at(s.in)
@@ -226,17 +227,18 @@ func WriteLadderSVG(out io.Writer, l Ladder) error {
 		if len(s.restarts) > 0 {
 			label += fmt.Sprintf(", restarted ×%d", len(s.restarts))
 		}
-		tx := bx + bandW + 6
+		outer := x(c) + side*(6+laneW*float64(max(lanesPerHost[s.host], 1)-1))
+		tx := outer + bandW + 6
 		if side < 0 {
-			tx = bx - 6
+			tx = outer - bandW - 6
 		}
 		fmt.Fprintf(w, `<g class="band state-%s" data-host="%s" data-endpoint="%d"><title>%s</title>`, s.state, esc(s.host), s.endpoint, esc(stayTitle(s)))
 		fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" rx="2"/>`, bx, y0, bandW, max(y1-y0, 2), stateColours[s.state])
 		ly := y0 + 7
-		if prev, ok := lastLabel[[2]int{c, s.lane}]; ok && ly < prev+14 {
+		if prev, ok := lastLabel[c]; ok && ly < prev+14 {
 			ly = prev + 14
 		}
-		lastLabel[[2]int{c, s.lane}] = ly
+		lastLabel[c] = ly
 		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" text-anchor="%s" dominant-baseline="middle" font-size="12">%s</text>`, tx, ly, anchor, esc(label))
 		for _, r := range s.restarts {
 			ry := axis.at(r)

@@ -143,3 +143,45 @@ func TestLadderSVGLoops(t *testing.T) {
 	assert.Equal(t, 3, right, "a's handshake with itself")
 	assert.Equal(t, 2, left, "b's SYN over its lo, and the RST: b listens on 10.0.0.2, not 127.0.0.1")
 }
+
+// TestLadderSVGLabelsDoNotCover: two connections of one host change state
+// at the same instants; their labels stand beyond both lanes' bands and
+// one under the other, never on top of each other. Each lane's labels were
+// placed beside its own band, so the inner lane's covered the outer's.
+func TestLadderSVGLabelsDoNotCover(t *testing.T) {
+	res, err := scenarios.RunText("two.md", "```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b delay=1ms\nlisten b 80\n"+
+		"connect a b:80 as c1\nconnect a b:80 as c2\nrun 1s\nclose c1\nclose c2\nrun 1s\n```\n", scenarios.Config{})
+	require.NoError(t, err)
+	defer res.Close()
+	var b strings.Builder
+	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"a", "b"})))
+	var doc svgNode
+	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc))
+	type box struct{ x, y float64 }
+	var bands []float64 // the left edges of a's bands
+	var labels []box
+	doc.walk(func(g svgNode) {
+		if g.XMLName.Local != "g" || !hasClass(g, "band") || g.attr("data-host") != "a" {
+			return
+		}
+		for _, c := range g.Nodes {
+			switch c.XMLName.Local {
+			case "rect":
+				bands = append(bands, c.num(t, "x"))
+			case "text":
+				labels = append(labels, box{c.num(t, "x"), c.num(t, "y")})
+			}
+		}
+	})
+	require.GreaterOrEqual(t, len(labels), 6, "two connections' states")
+	for i, l := range labels {
+		for _, x := range bands {
+			assert.Less(t, l.x, x, "label %d (anchored at its end) ends left of every band of a", i)
+		}
+		for _, m := range labels[:i] {
+			assert.GreaterOrEqual(t, abs(l.y-m.y), 14.0, "labels at y %v and %v cover each other", l.y, m.y)
+		}
+	}
+}
+
+func abs(x float64) float64 { return max(x, -x) }
