@@ -46,6 +46,28 @@ func (n svgNode) walk(fn func(svgNode)) {
 	}
 }
 
+// ladderDoc draws res's ladder of cols as SVG and parses it.
+func ladderDoc(tb testing.TB, res *scenarios.Result, cols ...string) svgNode {
+	tb.Helper()
+	var b strings.Builder
+	require.NoError(tb, diagram.WriteLadderSVG(&b, res.Ladder(cols)))
+	var doc svgNode
+	require.NoError(tb, xml.Unmarshal([]byte(b.String()), &doc), "the SVG is not well-formed XML")
+	return doc
+}
+
+// lifelines are the x of the columns' lines, left to right.
+func lifelines(tb testing.TB, doc svgNode) []float64 {
+	tb.Helper()
+	var xs []float64
+	doc.walk(func(n svgNode) {
+		if n.XMLName.Local == "line" && hasClass(n, "lifeline") {
+			xs = append(xs, n.num(tb, "x1"))
+		}
+	})
+	return xs
+}
+
 func hasClass(n svgNode, c string) bool { return strings.Contains(" "+n.attr("class")+" ", " "+c+" ") }
 
 // TestLadderSVGGeometry parses the ladder of lost-final-ack: nine packet
@@ -55,18 +77,9 @@ func TestLadderSVGGeometry(t *testing.T) {
 	res, err := scenarios.Run("lost-final-ack", scenarios.Config{})
 	require.NoError(t, err)
 	defer res.Close()
-	var b strings.Builder
-	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"client", "server"})))
-	var doc svgNode
-	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc), "the SVG is not well-formed XML")
-
-	var columns []float64
+	doc := ladderDoc(t, res, "client", "server")
+	columns := lifelines(t, doc)
 	var packets, lost, drops int
-	doc.walk(func(n svgNode) {
-		if n.XMLName.Local == "line" && hasClass(n, "lifeline") {
-			columns = append(columns, n.num(t, "x1"))
-		}
-	})
 	require.Len(t, columns, 2)
 	onColumn := func(x float64) bool { return x == columns[0] || x == columns[1] }
 	doc.walk(func(g svgNode) {
@@ -103,16 +116,8 @@ func TestLadderSVGLoops(t *testing.T) {
 		"connect a a:80\nconnect b 127.0.0.1:80\nrun 1s\n```\n", scenarios.Config{})
 	require.NoError(t, err)
 	defer res.Close()
-	var b strings.Builder
-	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"a", "b"})))
-	var doc svgNode
-	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc), "the SVG is not well-formed XML")
-	var columns []float64
-	doc.walk(func(n svgNode) {
-		if n.XMLName.Local == "line" && hasClass(n, "lifeline") {
-			columns = append(columns, n.num(t, "x1"))
-		}
-	})
+	doc := ladderDoc(t, res, "a", "b")
+	columns := lifelines(t, doc)
 	require.Len(t, columns, 2)
 	var right, left int
 	doc.walk(func(g svgNode) {
@@ -153,10 +158,7 @@ func TestLadderSVGLabelsDoNotCover(t *testing.T) {
 		"connect a b:80 as c1\nconnect a b:80 as c2\nrun 1s\nclose c1\nclose c2\nrun 1s\n```\n", scenarios.Config{})
 	require.NoError(t, err)
 	defer res.Close()
-	var b strings.Builder
-	require.NoError(t, diagram.WriteLadderSVG(&b, res.Ladder([]string{"a", "b"})))
-	var doc svgNode
-	require.NoError(t, xml.Unmarshal([]byte(b.String()), &doc))
+	doc := ladderDoc(t, res, "a", "b")
 	type box struct{ x, y float64 }
 	var bands []float64 // the left edges of a's bands
 	var labels []box
