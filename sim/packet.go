@@ -144,10 +144,12 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 }
 
 // sendOutLocked sends what h wrote: over its lo when lo (a loopback
-// address), back to h when it is for h's own address (Linux routes that
-// through lo too, by its local table; gVisor, which is not asked to handle
-// local traffic itself, writes it to the NIC), else onto h's link.
-// Requires w.mu.
+// address), back to h when it is for h's own address, else onto h's link.
+// Linux routes a host's packets to its own address through lo (its local
+// table); gVisor, not asked to handle local traffic itself, writes them to
+// the NIC, sized by the NIC's MTU (1,500, where Linux's lo has 65,536:
+// docs/gvisor-vs-linux.md), and they come back in on the NIC, which holds
+// the address. Requires w.mu.
 func (w *World) sendOutLocked(h *Host, data []byte, lo bool) {
 	if lo || len(data) >= 20 && netip.AddrFrom4([4]byte(data[16:20])) == h.addr {
 		w.loopLocked(h, data, lo)

@@ -285,10 +285,11 @@ func TestHairpin(t *testing.T) {
 }
 
 // TestConnectToOwnAddress: a host that connects to its own address talks to
-// itself, as Linux does through lo (its local routing table): every packet
-// is from the host to the host, and none leaves on its link. gVisor, asked
-// to leave local traffic to the World, writes these packets to its NIC; they
-// were dropped as having no route before.
+// itself, as Linux does through lo (its local routing table: "local
+// 10.0.0.1 dev lo"): every packet is from the host to the host, and none
+// leaves on its link. The packets went to the link and were dropped as
+// having no route before. (Their size is the NIC's MTU's, not lo's as in
+// Linux: docs/gvisor-vs-linux.md.)
 func TestConnectToOwnAddress(t *testing.T) {
 	for _, p := range []sim.Profile{sim.GVisor, sim.Linux} {
 		t.Run(p.String(), func(t *testing.T) {
