@@ -282,6 +282,11 @@ func FuzzRun(f *testing.F) {
 		"packet f = last a>b FIN\nrun 5s\nexpect #f.seq > #1.seq\nexpect #f.flags = [F.]\nexpect b:80/9 ESTABLISHED\n```\n")
 	f.Add("```tcpsim\nhost a 10.0.0.1\nhost b 10.0.0.2\nrouter r\nlink a r\nlink r b\nnetem a>r duplicate 100%\nnetem r>b duplicate 100% corrupt 50%\n" +
 		"listen b 80\nconnect a b:80 as c\nrun until c ESTABLISHED within=2s\nsend c 2000000\nclose c\nrun\n```\n")
+	// What the scale notebooks use, at a small size: ranges of hosts,
+	// records none, sampling, the workloads, slabtop.
+	f.Add("```tcpsim\nrecords none\nhost s 10.0.0.2 profile=linux tcp_max_tw_buckets=4\nlisten s 80 http\nhost c[1-3] 10.0.1.1\nlink c[1-3] s delay=1ms\n" +
+		"sample every=1s s c[1-2]\nworkload c[1-3] s:80 n=20 rate=50/s ramp=100ms\nworkload c1 s:80 n=6 concurrency=2 per-conn=3 mode=keep-alive\n" +
+		"run 5s\nexpect s TIME-WAIT count 4\nexpect workload done = 6\nss -s s\nnstat c[1-2]\nslabtop s\n```\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		res, _ := scenarios.RunText("fuzz.md", text, scenarios.Config{MaxTime: time.Hour, MaxEvents: 20000, MaxMemory: 1 << 30, MaxHosts: 64})
 		if res != nil {
