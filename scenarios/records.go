@@ -7,10 +7,10 @@ package scenarios
 // state) and the views that read the live state (ss, netstat, nstat,
 // sample, conntrack) and the counting expectations work as before, while
 // every statement that would read the trace (trace, ladder, states,
-// packet, #N, expectations about packets or a subject's states over
-// time) is an error naming the records statement: an expectation judged
-// on records that were never kept would be a wrong answer, not a
-// smaller one.
+// packet, #N, inject, expectations about packets or a subject's states
+// over time) is an error naming the records statement, said by the code
+// that would read them (needRecords): an expectation judged on records
+// that were never kept would be a wrong answer, not a smaller one.
 
 // cmdRecords: records all|none.
 func (in *interp) cmdRecords(st stmt, args []token) error {
