@@ -31,7 +31,9 @@
 // barriered after every packet it receives, and nothing that reaches output
 // iterates a map. The same program and seed give the same packets, times and
 // transitions on any machine and any GOMAXPROCS; docs/determinism.md explains
-// how. Every run is bounded by Options.MaxTime and Options.MaxEvents.
+// how. Every run is bounded by Options.MaxTime, Options.MaxEvents and
+// Options.MaxMemory, and its hosts (built outside any event) by
+// Options.MaxHosts.
 //
 // sim never reads wall-clock time or a global random source, and nothing in
 // it may: that would break the guarantee above.
