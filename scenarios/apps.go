@@ -478,11 +478,12 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 			return
 		}
 		answered := 0
+		var rd httpReader
 		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send(request(k == 1)) }
 		c.OnError = func(c *sim.Socket, err error) { wl.errs[sim.Errno(err)]++; end() }
-		c.OnData = func(c *sim.Socket, _ []byte) {
-			got := responses(c.Received())
-			for ; answered < got && answered < k; answered++ {
+		c.OnData = func(c *sim.Socket, p []byte) {
+			rd.feed(p)
+			for ; answered < rd.done && answered < k; answered++ {
 				wl.done++
 				if answered+1 < k {
 					_, _ = c.Send(request(answered+2 == k))
@@ -551,29 +552,6 @@ func (in *interp) listenerAt(target netip.AddrPort) *sock {
 		}
 	}
 	return nil
-}
-
-// responses counts the whole HTTP responses at the start of b, one after
-// the other.
-func responses(b []byte) int {
-	n := 0
-	for {
-		end := bytes.Index(b, []byte("\r\n\r\n"))
-		if end < 0 {
-			return n
-		}
-		body := 0
-		for _, l := range strings.Split(string(b[:end]), "\r\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "content-length") {
-				body, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-		if len(b)-end-4 < body {
-			return n
-		}
-		n++
-		b = b[end+4+body:]
-	}
 }
 
 // rampAt is when connection k (from 0) of an open loop whose rate rises
