@@ -203,14 +203,18 @@ func (in *interp) serveAccepted(c *sim.Socket, spec *listenSpec) {
 	c.OnData = func(c *sim.Socket, p []byte) {
 		switch {
 		case spec.http:
+			// Only the new bytes (and the three before them, where a
+			// blank line may start) can end a request's header.
+			from := max(0, len(req)-3)
 			req = append(req, p...)
 			for {
-				end := bytes.Index(req, []byte("\r\n\r\n"))
+				end := bytes.Index(req[from:], []byte("\r\n\r\n"))
 				if end < 0 {
 					return
 				}
+				end += from
 				head := string(req[:end])
-				req = req[end+4:]
+				req, from = req[end+4:], 0
 				closeAfter := strings.Contains(strings.ToLower(head), "\r\nconnection: close")
 				resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n", spec.body)
 				if closeAfter {
