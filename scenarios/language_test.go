@@ -410,3 +410,15 @@ func TestReleaseThenJudge(t *testing.T) {
 		"expect #late.arrived = 1.1s\n")
 	assertChecks(t, res)
 }
+
+// TestHTTPListenerSplitRequests: an http listener answers each request
+// whose header ends in a later chunk than it began, the blank line itself
+// split across two, and two requests in one chunk: three requests, three
+// responses of 41 bytes ("HTTP/1.1 200 OK", Content-Length: 3, "xxx").
+func TestHTTPListenerSplitRequests(t *testing.T) {
+	res := runCell(t, "host a 10.0.0.1\nhost b 10.0.0.2\nlink a b delay=1ms\nlisten b 80 http body=3\nconnect a b:80 as c\n"+
+		`+0.1 send c "GET / HTTP/1.1\r\nHost: b\r\n\r"`+"\n"+
+		`+0.1 send c "\nGET / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n"`+"\n"+
+		`+0.1 send c "\r\n"`+"\nrun 1s\nexpect c received 123 bytes\n")
+	assertChecks(t, res)
+}
