@@ -248,11 +248,14 @@ func TestPacketReferenceErrors(t *testing.T) {
 		"packet a = fifth client>server SYN\n":                                    `x.md:7:12: "fifth": want first, last or Nth (2nd, 3rd, 10th)`,
 		"packet a = 2th client>server SYN\n":                                      `x.md:7:12: "2th": want first, last or Nth`,
 		"packet a = first client:x>server SYN\n":                                  `x.md:7:18: direction "client:x>server": port "x": want a number from 1 to 65535`,
-		"run 1s\nexpect #1.flags < [S]\n":                                         `x.md:8:17: flags compares only with = or !=`,
-		"run 1s\nexpect #1.flags = [Q]\n":                                         `x.md:8:19: flags "[Q]": 'Q' is none of S F R P . U E W`,
-		"run 1s\nexpect #1.sent = #1.seq\n":                                       `x.md:8:18: #1.sent and #1.seq are different kinds of field`,
-		"run 1s\nexpect #1.sent = #1.sent + 10\n":                                 `x.md:8:28: offset "10": a duration needs a unit: 10ms or 10s?`,
-		"run 1s\nexpect #1.color = 1\n":                                           `x.md:8:8: packet field "#1.color": want #N.FIELD or #NAME.FIELD with FIELD one of seq, ack`,
+		// Found by FuzzRun: a match of only "since T" indexed an empty list.
+		"run 1s\nexpect 0 packets since 1s\n":     `x.md:8:26: a packet match needs a direction before since`,
+		"packet a = first since 0s\n":             `x.md:7:26: a packet match needs a direction before since`,
+		"run 1s\nexpect #1.flags < [S]\n":         `x.md:8:17: flags compares only with = or !=`,
+		"run 1s\nexpect #1.flags = [Q]\n":         `x.md:8:19: flags "[Q]": 'Q' is none of S F R P . U E W`,
+		"run 1s\nexpect #1.sent = #1.seq\n":       `x.md:8:18: #1.sent and #1.seq are different kinds of field`,
+		"run 1s\nexpect #1.sent = #1.sent + 10\n": `x.md:8:28: offset "10": a duration needs a unit: 10ms or 10s?`,
+		"run 1s\nexpect #1.color = 1\n":           `x.md:8:8: packet field "#1.color": want #N.FIELD or #NAME.FIELD with FIELD one of seq, ack`,
 	} {
 		err := bodyErr(t, body)
 		require.Error(t, err, "%q", body)

@@ -229,6 +229,9 @@ func (in *interp) parseMatch(st stmt, toks []token) (*pktMatch, error) {
 		}
 		m.hasSince = true
 		toks = toks[:k-2]
+		if len(toks) == 0 {
+			return nil, in.errEnd(st, "a packet match needs a direction before since, e.g. client>server FIN since 6s")
+		}
 	}
 	if m.from, m.sport, m.to, m.dport, err = in.tupleDir(st, toks[0]); err != nil {
 		return nil, err
