@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"net/netip"
-
 	"github.com/tcpsim/tcpsim/netem"
 )
 
@@ -18,10 +16,7 @@ import (
 // it. Requires w.mu.
 func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
 	now := w.Now()
-	var dst netip.Addr
-	if len(data) >= 20 {
-		dst = netip.AddrFrom4([4]byte(data[16:20]))
-	}
+	dst := dstAddr(data)
 	hop, _ := at.(*Hop)
 	if hop != nil {
 		// A router checks the IPv4 header before it looks further, as
@@ -51,7 +46,7 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 				w.dropLocked(at, data, why, prev, sender)
 				return
 			}
-			dst = netip.AddrFrom4([4]byte(data[16:20]))
+			dst = dstAddr(data)
 		}
 	}
 	l := w.nextLink(at, dst)
@@ -119,8 +114,8 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 // Requires w.mu.
 func (w *World) dropLocked(at Node, data []byte, why string, prev int, sender string) {
 	to := "?"
-	if len(data) >= 20 {
-		to = netip.AddrFrom4([4]byte(data[16:20])).String()
+	if a := dstAddr(data); a.IsValid() {
+		to = a.String()
 	}
 	w.recordLocked(Packet{Sent: w.Now(), Delivered: -1, From: at.Name(), To: to, Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
 	w.recycleLocked(data)

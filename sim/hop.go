@@ -178,7 +178,7 @@ func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 		return "nat: not TCP"
 	}
 	out := h.outside
-	dst := netip.AddrFrom4([4]byte(data[16:20]))
+	dst := dstAddr(data)
 	switch {
 	case dst != h.nat.Addr():
 		if via == out {

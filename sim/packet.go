@@ -151,11 +151,20 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 // docs/gvisor-vs-linux.md), and they come back in on the NIC, which holds
 // the address. Requires w.mu.
 func (w *World) sendOutLocked(h *Host, data []byte, lo bool) {
-	if lo || len(data) >= 20 && netip.AddrFrom4([4]byte(data[16:20])) == h.addr {
+	if lo || dstAddr(data) == h.addr {
 		w.loopLocked(h, data, lo)
 		return
 	}
 	w.sendLocked(h, nil, data, 0, h.name)
+}
+
+// dstAddr is the destination address of data, an IPv4 packet; the zero
+// Addr if data is too short to have one.
+func dstAddr(data []byte) netip.Addr {
+	if len(data) < 20 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte(data[16:20]))
 }
 
 // loopLocked sends data from h back to h: it is recorded as a packet from h
