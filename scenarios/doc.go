@@ -25,7 +25,8 @@
 // lexer.go (a line into tokens), args.go (durations, times, options,
 // addresses), interp.go (dispatch and time prefixes), world.go (seed, host,
 // link, nat, sysctl), ranges.go (host ranges NAME[A-B]), records.go
-// (records all|none, and the statements that need records),
+// (records all|none, and needRecords, which every reader of the records
+// calls where it is parsed), http.go (counting HTTP responses),
 // sample.go (sample), params.go (param), rules.go (link rules, netem, release), apps.go (listen, connect, send,
 // close, shutdown, workload), inject.go (crafted segments), views.go (trace,
 // ladder, states, ss, netstat, nstat, slabtop, dmesg, conntrack), expect.go (the

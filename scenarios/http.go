@@ -10,8 +10,8 @@ import (
 // chunk at a time, as a workload's client reads them. Its work is the bytes
 // fed, not what came before them: counting afresh from the start of
 // everything received on every chunk made a 5 MB body, which arrives in
-// some 3,500 chunks, cost gigabytes of copying (found by FuzzRun: 6 s for
-// two such responses).
+// some 3,500 chunks, cost gigabytes of copying (found by FuzzRun: 3.1 s
+// for two such responses, 0.5 s now).
 type httpReader struct {
 	head []byte // the header of the response being read, so far
 	body int    // its body's bytes still to come
