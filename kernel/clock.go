@@ -31,15 +31,32 @@ type gate struct {
 	mu      sync.Mutex
 	waiting int
 	open    chan struct{}
+	start   time.Time // the instant open was closed; read only after it is
 }
 
 func (g *gate) arrive() {
 	g.mu.Lock()
 	g.waiting--
 	if g.waiting == 0 {
+		g.start = time.Now()
 		close(g.open)
 	}
 	g.mu.Unlock()
+}
+
+// wait returns the instant the group starts: the one at which the gate
+// opened, shared by every clock of the group (each taking its own
+// time.Now after waking would put its waker's scheduling delay between
+// them, a millisecond on a loaded machine), or the clock's own instant
+// if the gate did not open within gateWait.
+func (g *gate) wait() time.Time {
+	g.arrive()
+	select {
+	case <-g.open:
+		return g.start
+	case <-time.After(gateWait):
+		return time.Now()
+	}
 }
 
 // NewClocks returns n clocks that start at one instant: when every one of
@@ -62,12 +79,9 @@ func (c *Clock) Release() { c.Now() }
 // Now implements sim.Clock.
 func (c *Clock) Now() time.Duration {
 	c.once.Do(func() {
-		if g := c.gate; g != nil {
-			g.arrive()
-			select {
-			case <-g.open:
-			case <-time.After(gateWait):
-			}
+		if c.gate != nil {
+			c.start = c.gate.wait()
+			return
 		}
 		c.start = time.Now()
 	})
