@@ -193,8 +193,10 @@ func TestClocksStartTogether(t *testing.T) {
 	}
 	cs[1].Release()
 	got := <-read
-	if got < 0 || got > 10*time.Millisecond {
-		t.Errorf("the first clock read %v at its start, want about 0", got)
+	// Under 50 ms: the clock did not start before the wait above, and a
+	// loaded machine has room to wake the reader late.
+	if got < 0 || got >= 50*time.Millisecond {
+		t.Errorf("the first clock read %v at its start, want about 0 (under 50ms)", got)
 	}
 	if d := cs[0].start.Sub(cs[1].start); d != 0 {
 		t.Errorf("the clocks started %v apart, want at one instant", d)
