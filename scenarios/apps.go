@@ -24,13 +24,6 @@ type listenSpec struct {
 	opts            sim.SocketOptions
 }
 
-func (in *interp) sock(st stmt, t token) (*sock, error) {
-	if s := in.socks[t.text]; s != nil {
-		return s, nil
-	}
-	return nil, in.errAt(st, t, "unknown socket %q: want one of %s", t.text, in.sockNames())
-}
-
 // name returns the socket name of as=NAME, or def when there is none. An
 // explicit name must be a word no socket, host or hop has; a default name
 // never takes an explicit one over (see freeName).
@@ -45,7 +38,7 @@ func (in *interp) name(st stmt, o options, def string) (string, error) {
 	if in.w.Node(t.text) != nil {
 		return "", in.errAt(st, t, "socket name %q: taken by a host or hop (%s)", t.text, in.nodeNames())
 	}
-	if in.socks[t.text] != nil {
+	if in.named(t.text) != nil {
 		return "", in.errAt(st, t, "socket name %q is taken (sockets so far: %s)", t.text, in.sockNames())
 	}
 	return t.text, nil
@@ -113,17 +106,6 @@ func (in *interp) isHostAddr(a netip.Addr) bool {
 	return false
 }
 
-func (in *interp) record(name string, h *sim.Host, s *sim.Socket, spec *listenSpec) *sock {
-	sk := &sock{name: name, host: h, s: s, created: in.w.Now(), listener: spec}
-	if ph := in.awaited[name]; ph != nil {
-		*ph, sk = *sk, ph // expectations already hold the stand-in
-		delete(in.awaited, name)
-	}
-	in.socks[name] = sk
-	in.order = append(in.order, name)
-	return sk
-}
-
 func (in *interp) callResult(op, name string, err error) {
 	in.last = lastCall{op: op, err: err}
 	if err != nil {
@@ -168,7 +150,7 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 	if err != nil {
 		return err
 	}
-	if in.socks[name] != nil {
+	if in.named(name) != nil {
 		name = fmt.Sprintf("%s:%d@%s", h.Name(), port, strings.TrimSuffix(fmt.Sprint(in.w.Now()), "0s"))
 	}
 	if spec.opts, err = in.socketOptions(st, o); err != nil {
@@ -190,7 +172,7 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 	lk := in.record(name, h, l, spec)
 	l.OnAccept = func(c *sim.Socket) {
 		lk.naccept++
-		in.record(fmt.Sprintf("%s/%d", name, lk.naccept), h, c, nil)
+		in.record(fmt.Sprintf("%s/%d", name, lk.naccept), h, c, nil).of = lk
 		in.serveAccepted(c, spec)
 	}
 	return nil
@@ -549,8 +531,7 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 
 // listenerAt returns the notebook's listener at target, if it has one.
 func (in *interp) listenerAt(target netip.AddrPort) *sock {
-	for _, name := range in.order {
-		sk := in.socks[name]
+	for _, sk := range in.order {
 		if sk.listener != nil && sk.s.Local().Port() == target.Port() && (sk.host.Addr() == target.Addr() || sk.s.Local().Addr() == target.Addr()) {
 			return sk
 		}

@@ -44,11 +44,13 @@ func (in *interp) expectBytesIn(st stmt, args []token) (func() (bool, string), e
 	if err != nil {
 		return nil, err
 	}
+	if in.noRecords {
+		return nil, in.errAt(st, args[4], "a stream expectation reads what every connection of %s received, and `records none` (line %d) lets go of accepted connections once their sockets are gone: remove records none, or expect bytes of a named socket", h.Name(), in.recordsAt)
+	}
 	want := []byte(args[1].text)
 	return func() (bool, string) {
 		var where []string
-		for _, name := range in.sockOrder() {
-			sk := in.socks[name]
+		for _, sk := range in.order {
 			if sk.host == h && bytes.Contains(sk.s.Received(), want) {
 				where = append(where, sk.name)
 			}

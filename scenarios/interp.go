@@ -32,7 +32,13 @@ type interp struct {
 	pending   func() string  // the missing-subject check of the expectation being parsed
 	marks     map[string]int // per view: records already shown
 	workloads []*workload
-	order     []string // socket names in creation order
+	// order holds the sockets in creation order. Under records none a
+	// listener's accepted connections leave it (and socks) once their
+	// socket is gone (see forgotten); sweepAt is the length at which
+	// record looks for them next.
+	order   []*sock
+	sweepAt int
+	swept   int // sockets sweep let go of
 	// pktNames are the named packets (#NAME); lookups only. rowCache is
 	// the decoded trace once the run is over (judging).
 	pktNames map[string]*pktName
@@ -89,6 +95,9 @@ type sock struct {
 	created  time.Duration
 	listener *listenSpec
 	naccept  int
+	// of is the listener that accepted the connection (nil for a socket
+	// the notebook opened).
+	of *sock
 	// awaited marks a stand-in for a connection a listener has not
 	// accepted yet (see awaitedSock); listenerName names that listener.
 	awaited      bool
@@ -121,15 +130,6 @@ func (in *interp) nodeNames() string {
 	}
 	if len(n) == 0 {
 		return "none defined yet"
-	}
-	return strings.Join(n, ", ")
-}
-
-func (in *interp) sockNames() string {
-	n := slices.Clone(in.order)
-	slices.Sort(n)
-	if len(n) == 0 {
-		return "none opened yet"
 	}
 	return strings.Join(n, ", ")
 }

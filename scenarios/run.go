@@ -145,6 +145,8 @@ type Result struct {
 	Mermaid [][]string
 	// Figures are the notebook's ladders as pictures, in order.
 	Figures []Figure
+	// letGo is how many accepted connections records none let go of.
+	letGo int
 	// ran is how many cells ran (all of them unless a budget stopped the
 	// run: see Stopped).
 	ran int
@@ -234,7 +236,11 @@ func (r *Result) WriteCells(w io.Writer) error {
 	}
 	failed := len(r.Failures())
 	if !r.World.Records() {
-		fmt.Fprintf(w, "records none: kept none of the run's %d packets and %d state transitions (counts only)\n", r.World.PacketCount(), r.World.TransitionsSeen())
+		fmt.Fprintf(w, "records none: kept none of the run's %d packets and %d state transitions (counts only)", r.World.PacketCount(), r.World.TransitionsSeen())
+		if r.letGo > 0 {
+			fmt.Fprintf(w, "; let go of %d accepted connections once their sockets were gone", r.letGo)
+		}
+		fmt.Fprintln(w)
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(w, "stopped: %s\n", r.Stopped)
@@ -328,8 +334,14 @@ func RunText(p, text string, cfg Config) (*Result, error) {
 		in.w.Close()
 		return nil, err
 	}
+	if inspect != nil {
+		inspect(in)
+	}
 	return in.finish(nb, text, parts)
 }
+
+// inspect, set by tests, sees the interpreter once every cell has run.
+var inspect func(*interp)
 
 // finish judges the expectations and writes each cell's output.
 func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, error) {
@@ -344,7 +356,11 @@ func (in *interp) finish(nb *Notebook, text string, parts [][]part) (*Result, er
 		res.Notes = append(res.Notes, KernelNote())
 	}
 	if in.noRecords {
-		res.Notes = append(res.Notes, fmt.Sprintf("records none (line %d): the run kept none of its %d packets and %d state transitions, only counts", in.recordsAt, in.w.PacketCount(), in.w.TransitionsSeen()))
+		note := fmt.Sprintf("records none (line %d): the run kept none of its %d packets and %d state transitions, only counts", in.recordsAt, in.w.PacketCount(), in.w.TransitionsSeen())
+		if res.letGo = in.nforgotten(); res.letGo > 0 {
+			note += fmt.Sprintf(", and let go of %d accepted connections once their sockets were gone", res.letGo)
+		}
+		res.Notes = append(res.Notes, note)
 	}
 	for _, se := range in.series {
 		res.Series = append(res.Series, se.samples...)
@@ -439,6 +455,3 @@ func sortedKeys(m map[string]int) []string {
 	slices.Sort(k)
 	return k
 }
-
-// sockOrder returns the notebook's socket names in creation order.
-func (in *interp) sockOrder() []string { return in.order }

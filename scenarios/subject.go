@@ -41,7 +41,7 @@ func (in *interp) subject(st stmt, toks []token) (subject, []token, error) {
 	if len(toks) == 0 {
 		return subject{}, nil, in.errEnd(st, "want a socket or a host")
 	}
-	if sk := in.socks[toks[0].text]; sk != nil {
+	if sk := in.named(toks[0].text); sk != nil {
 		return subject{sock: sk}, toks[1:], nil
 	}
 	if sk := in.awaitedSock(toks[0].text); sk != nil {
@@ -49,6 +49,9 @@ func (in *interp) subject(st stmt, toks []token) (subject, []token, error) {
 	}
 	h := in.hosts[toks[0].text]
 	if h == nil {
+		if err := in.forgottenErr(st, toks[0]); err != nil {
+			return subject{}, nil, err
+		}
 		return subject{}, nil, in.errAt(st, toks[0], "unknown socket or host %q: want a socket (%s) or a host (%s)", toks[0].text, in.sockNames(), in.hostNames())
 	}
 	s := subject{host: h}
@@ -76,13 +79,11 @@ func (in *interp) awaitedSock(name string) *sock {
 	if sk := in.awaited[name]; sk != nil {
 		return sk
 	}
-	l, num, ok := strings.Cut(name, "/")
-	lk := in.socks[l]
-	n, err := strconv.Atoi(num)
-	if !ok || lk == nil || lk.listener == nil || err != nil || n < 1 || n > 1<<30 {
-		return nil
+	lk, n := in.acceptedName(name)
+	if lk == nil || n <= lk.naccept {
+		return nil // not LISTENER/N, or accepted already (and forgotten)
 	}
-	sk := &sock{name: name, host: lk.host, s: lk.host.FailedSocket(nil), awaited: true, listenerName: l}
+	sk := &sock{name: name, host: lk.host, s: lk.host.FailedSocket(nil), awaited: true, listenerName: lk.name}
 	if in.awaited == nil {
 		in.awaited = map[string]*sock{}
 	}

@@ -178,7 +178,7 @@ func (in *interp) nodeName(st stmt, name token, what string) error {
 	if in.w.Node(name.text) != nil {
 		return in.errAt(st, name, "%s name %q: taken (hosts and hops so far: %s)", what, name.text, in.nodeNames())
 	}
-	if in.socks[name.text] != nil {
+	if in.named(name.text) != nil {
 		return in.errAt(st, name, "%s name %q: taken by a socket (sockets so far: %s)", what, name.text, in.sockNames())
 	}
 	return nil

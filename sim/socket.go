@@ -304,6 +304,13 @@ func (h *Host) localAddr(want, remote netip.Addr) (netip.Addr, error) {
 	return want, fmt.Errorf("%v is not an address of %s", want, h.name)
 }
 
+// Released reports whether the World has let go of the socket: the
+// application closed it and its connection is gone, or (linux profile)
+// it entered TIME-WAIT, where Linux frees the full socket and keeps a
+// timewait socket (tcp_time_wait). What a test may still ask of it
+// (bytes, error, state) it still answers.
+func (s *Socket) Released() bool { return s.ep == nil && s.kern == nil }
+
 // released reports an error for a call on a socket that is closed and
 // gone.
 func (s *Socket) released(op string) error {
