@@ -141,6 +141,8 @@ type Host struct {
 	// The segments the linux profile's own code (timewait sockets, the
 	// policy layer) received or sent in gVisor's place, for nstat.
 	ownIn, ownOut, ownRST uint64
+	// validIn is gVisor's count of segments an endpoint took.
+	validIn *tcpip.StatCounter
 	// ports is the linux profile's table of local ports (ports.go).
 	ports map[uint64]portUse
 	// boundPorts holds the ports with a bound owner on any address
@@ -227,6 +229,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	creating.Lock()
 	prev := runtime.GOMAXPROCS(1)
 	h.stack = stack.New(sopts)
+	h.validIn = h.stack.Stats().TCP.ValidSegmentsReceived
 	runtime.GOMAXPROCS(prev)
 	creating.Unlock()
 

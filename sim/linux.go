@@ -184,6 +184,11 @@ type verdict struct {
 	// consumed that the stack does not see it.
 	handled  string
 	consumed bool
+	// counted says tcp_v4_rcv counts the segment in TCP_MIB_INSEGS
+	// before it looks a socket up: the host counts it itself when the
+	// stack takes it into no endpoint (gVisor counts only what an
+	// endpoint takes). World.deliver tells which.
+	counted bool
 }
 
 // editsInbound reports whether inbound may edit packets arriving at the
@@ -219,11 +224,15 @@ func (h *Host) inbound(data []byte) verdict {
 			return v
 		}
 	}
-	if _, found := h.stack.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, t.endpointID(), 0).(*tcp.Endpoint); !found {
-		// tcp_v4_rcv counts TCP_MIB_INSEGS before it looks a socket up;
-		// gVisor counts only what an endpoint takes.
-		h.ownIn++
-	}
+	v = h.connIn(t, data, hd, v)
+	v.counted = true
+	return v
+}
+
+// connIn is inbound's turn on a segment past the checksum and the
+// timewait socket: the per-connection state Linux keeps (timestamps,
+// PAWS, windows, FIN), which may edit or discard it.
+func (h *Host) connIn(t tuple, data []byte, hd netem.Header, v verdict) verdict {
 	// The host notes what it sent in the numbers on the wire (after
 	// adjustOut), so the ACK it reads is the one on the wire too, taken
 	// before adjustIn shifts it into gVisor's numbers.

@@ -239,10 +239,14 @@ func (w *World) deliver(ev *event) {
 		w.mu.Lock()
 		h.noteTupleLocked(data, false)
 		w.mu.Unlock()
+		taken := h.validIn.Value()
 		if ev.pkt.loopback {
 			h.lo.deliver(data)
 		} else {
 			h.nic.deliver(data)
+		}
+		if v.counted && h.validIn.Value() == taken {
+			h.ownIn++ // no endpoint took it: tcp_v4_rcv counted it anyway
 		}
 	}
 	w.mu.Lock()
