@@ -336,7 +336,10 @@ func TestInjectTimestamps(t *testing.T) {
 // connection a second to one server: every 10 s the sample counts its
 // TIME-WAITs (20 once the range is full, all gone 60 s after the last
 // one) and the connects of the interval (10 ok, then EADDRNOTAVAIL for
-// each connect while every port is in TIME-WAIT). Sampling adds no event:
+// each connect while every port is in TIME-WAIT). The heap account is
+// linear in what the host holds: 20 TIME-WAITs (each a gVisor endpoint
+// with its port and the closed socket that waits with it) cost the same at
+// 20 s as at 50 s, and twice the 10 left at 70 s. Sampling adds no event:
 // a plain run still ends with the last one.
 func TestSampleSeries(t *testing.T) {
 	res := runBody(t, "host c2 10.0.0.3 ip_local_port_range=40000-40019\nlink c2 server delay=1ms\nlisten server 80 http\nsample every=10s c2\n"+
@@ -356,7 +359,11 @@ func TestSampleSeries(t *testing.T) {
 		"60.000000 c2 tw=20 ok=0 eaddrnotavail=9",
 		"70.000000 c2 tw=10 ok=0 eaddrnotavail=0",
 	}, got)
-	assert.Contains(t, res.Outputs[0], "sample every 10s:\n       t (s)  host          SYN-SENT   TIME-WAIT connects ok EADDRNOTAVAIL\n")
+	assert.Contains(t, res.Outputs[0], "sample every 10s:\n       t (s)  host          SYN-SENT   TIME-WAIT connects ok EADDRNOTAVAIL   heap KiB\n")
+	heap := func(i int) int64 { return res.Series[i].Heap }
+	assert.Equal(t, heap(1), heap(4), "20 TIME-WAITs at 20 s and at 50 s")
+	assert.Equal(t, heap(1), 2*heap(6), "20 TIME-WAITs against the 10 at 70 s")
+	assert.Greater(t, heap(6), int64(10*6000), "10 gVisor TIME-WAITs: over 6 KB each")
 	assert.Equal(t, "c2", res.Series[0].Host)
 }
 

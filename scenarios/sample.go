@@ -89,7 +89,7 @@ func (se *series) take(at time.Duration) bool {
 		return false
 	}
 	for _, h := range se.hosts {
-		s := trace.Sample{Series: se.n, At: at, Host: h.Name(), Counters: h.Counters()}
+		s := trace.Sample{Series: se.n, At: at, Host: h.Name(), Counters: h.Counters(), Heap: h.HeapBytes()}
 		if se.list {
 			for _, e := range h.Endpoints() {
 				for i, st := range trace.SampledStates {
@@ -154,6 +154,7 @@ func (se *series) table() string {
 	for _, e := range errnos {
 		fmt.Fprintf(&b, " %13s", e)
 	}
+	fmt.Fprintf(&b, " %10s", "heap KiB")
 	b.WriteString("\n")
 	for _, s := range se.samples {
 		fmt.Fprintf(&b, "%12s  %-10s", trace.Seconds(s.At), s.Host)
@@ -165,6 +166,11 @@ func (se *series) table() string {
 		for _, e := range errnos {
 			n, _ := sim.CounterOf(s.Connects, e)
 			fmt.Fprintf(&b, " %13d", n)
+		}
+		if s.Heap < 0 {
+			fmt.Fprintf(&b, " %10s", "-") // a kernel host's memory is the kernel's
+		} else {
+			fmt.Fprintf(&b, " %10d", (s.Heap+512)/1024)
 		}
 		b.WriteString("\n")
 	}

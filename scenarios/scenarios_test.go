@@ -46,7 +46,7 @@ func pictures(tb testing.TB, res *scenarios.Result) (svg, mermaid, page []byte) 
 
 // TestDeterminism runs every shipped notebook 20 times under GOMAXPROCS 1,
 // 2 and 8: the cells, the JSON, the pcap, the pcapng, the SVG ladder, the
-// Mermaid ladder and the HTML report each have one hash.
+// Mermaid ladder, the HTML report and the series CSV each have one hash.
 func TestDeterminism(t *testing.T) {
 	runs := 20
 	if testing.Short() {
@@ -55,7 +55,7 @@ func TestDeterminism(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
 	for _, name := range scenarios.Names() {
-		var want [7][32]byte
+		var want [8][32]byte
 		for _, procs := range []int{1, 2, 8} {
 			runtime.GOMAXPROCS(procs)
 			for i := 0; i < runs; i++ {
@@ -63,13 +63,15 @@ func TestDeterminism(t *testing.T) {
 				require.NoError(t, err)
 				text, js, pcap, pcapng := outputs(t, res)
 				svg, mermaid, page := pictures(t, res)
+				var series bytes.Buffer
+				require.NoError(t, trace.WriteSeriesCSV(&series, res.Series))
 				res.Close()
-				got := [7][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap), sha256.Sum256(pcapng),
-					sha256.Sum256(svg), sha256.Sum256(mermaid), sha256.Sum256(page)}
-				if want == [7][32]byte{} {
+				got := [8][32]byte{sha256.Sum256(text), sha256.Sum256(js), sha256.Sum256(pcap), sha256.Sum256(pcapng),
+					sha256.Sum256(svg), sha256.Sum256(mermaid), sha256.Sum256(page), sha256.Sum256(series.Bytes())}
+				if want == [8][32]byte{} {
 					want = got
 				}
-				for k, what := range []string{"cells", "JSON", "pcap", "pcapng", "SVG", "Mermaid", "HTML"} {
+				for k, what := range []string{"cells", "JSON", "pcap", "pcapng", "SVG", "Mermaid", "HTML", "series CSV"} {
 					require.Equal(t, want[k], got[k], "%s: GOMAXPROCS %d run %d: %s hash differs", name, procs, i, what)
 				}
 			}

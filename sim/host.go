@@ -141,6 +141,9 @@ type Host struct {
 	// The segments the linux profile's own code (timewait sockets, the
 	// policy layer) received or sent in gVisor's place, for nstat.
 	ownIn, ownOut, ownRST uint64
+	// held is the bytes the host's live sockets received and keep
+	// (heap.go).
+	held int64
 	// validIn is gVisor's count of segments an endpoint took.
 	validIn *tcpip.StatCounter
 	// ports is the linux profile's table of local ports (ports.go).

@@ -34,6 +34,8 @@ type epRec struct {
 	reuseAddr bool
 	// picked says the port is in Host.picked (pick.go).
 	picked bool
+	// ownPort says its endpoint reserved a port of its own (heap.go).
+	ownPort bool
 	// act says the record is in observer.active (gVisor hosts; a record
 	// that left it stays in the slice until it is compacted); dirty that
 	// it is in observer.dirty.
@@ -110,6 +112,9 @@ type observer struct {
 	// entered counts entries into each state.
 	entered [numStates]int
 	current [numStates]int
+	// ownPort counts, by state, the records whose endpoint reserved a
+	// port of its own (heap.go).
+	ownPort [numStates]int
 }
 
 func (o *observer) init(h *Host) {
@@ -468,6 +473,10 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	o.entered[to]++
 	o.current[from]--
 	o.current[to]++
+	if r.ownPort {
+		o.ownPort[from]--
+		o.ownPort[to]++
+	}
 	w := o.h.w
 	w.ntransitions++
 	if w.opts.DiscardTrace {

@@ -176,6 +176,7 @@ func (h *Host) Listen(port uint16, opts SocketOptions) (*Socket, error) {
 	}
 	s := h.newSocket(ep, wq, opts)
 	s.listener = true
+	h.obs.ownsPort(s.rec)
 	if terr := ep.Listen(1024); terr != nil {
 		h.portsMayFree()
 		s.closed = true
@@ -236,6 +237,7 @@ func (h *Host) Connect(remote netip.AddrPort, opts SocketOptions) (s *Socket, er
 		}
 	}
 	s = h.newSocket(ep, wq, opts)
+	h.obs.ownsPort(s.rec)
 	fail := func(terr tcpip.Error) (*Socket, error) {
 		if opts.LocalPort != 0 || opts.LocalAddr.IsValid() {
 			h.portsMayFree() // the port bind() reserved
@@ -328,6 +330,9 @@ func (s *Socket) release() {
 		return
 	}
 	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
+	if s.ep != nil {
+		s.h.held -= int64(len(s.received))
+	}
 	if s.kern != nil {
 		delete(s.h.kern.socks, s.kern)
 		s.rec, s.kern = nil, nil
@@ -738,6 +743,7 @@ func (s *Socket) readAll() []byte {
 	}
 	start := len(s.received)
 	s.received = append(s.received, rbuf.Bytes()...)
+	s.h.held += int64(len(s.received) - start)
 	return s.received[start:len(s.received):len(s.received)]
 }
 

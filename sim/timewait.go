@@ -124,6 +124,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	}
 
 	ep := r.ep
+	h.obs.portGone(r)
 	delete(h.obs.byEP, ep)
 	r.ep, r.tw = nil, s
 	if r.sock != nil && r.sock.closed {

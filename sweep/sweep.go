@@ -181,6 +181,9 @@ func runPoint(o Options, p Point) row {
 		for _, c := range h.Counters() {
 			add(h.Name()+":"+c.Name, strconv.FormatUint(c.Value, 10))
 		}
+		if b := h.HeapBytes(); b >= 0 {
+			add(h.Name()+":heap_bytes", strconv.FormatInt(b, 10))
+		}
 	}
 	return r
 }

@@ -56,6 +56,7 @@ func TestSweep(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(one.String()), "\n")
 	require.Len(t, lines, 13)
 	assert.True(t, strings.HasPrefix(lines[0], "point,rate,mode,n,passed,checks,failed,stopped,end_s,events,client:TcpActiveOpens,"))
+	assert.Contains(t, lines[0], ",client:TcpRetransSegs,client:heap_bytes,server:", "each host's counters, then its heap account")
 	for _, l := range lines[1:] {
 		f := strings.Split(l, ",")
 		wantPass := !(f[2] == "keep-alive" && f[3] == "50")

@@ -92,6 +92,8 @@ type jsonSample struct {
 	States   map[string]int    `json:"states"`
 	Connects map[string]uint64 `json:"connects"`
 	Counters map[string]uint64 `json:"counters"`
+	// HeapBytes is absent for a kernel host.
+	HeapBytes *int64 `json:"heap_bytes,omitempty"`
 }
 
 // series turns samples into JSON (maps: encoding/json sorts their keys).
@@ -107,6 +109,9 @@ func series(samples []Sample) []jsonSample {
 		}
 		for _, c := range s.Counters {
 			j.Counters[c.Name] = c.Value
+		}
+		if s.Heap >= 0 {
+			j.HeapBytes = &s.Heap
 		}
 		out = append(out, j)
 	}

@@ -28,6 +28,9 @@ type Sample struct {
 	Connects []sim.Counter
 	// Counters are the host's counters at At.
 	Counters []sim.Counter
+	// Heap is the World's account of the heap it holds for the host's
+	// connections at At (sim.Host.HeapBytes), -1 for a kernel host.
+	Heap int64
 }
 
 // SampledStates are the states a sample counts.
@@ -36,8 +39,9 @@ var SampledStates = [...]sim.State{sim.SynSent, sim.SynReceived, sim.Established
 
 // WriteSeriesCSV writes samples as CSV, one row per sample: series,
 // t_s, host, a column per state, connects_ok and a column per errno seen
-// in any sample (connects that ended in the interval), then every counter
-// (cumulative). The same samples give the same bytes.
+// in any sample (connects that ended in the interval), heap_bytes (empty
+// for a kernel host), then every counter (cumulative). The same samples
+// give the same bytes.
 func WriteSeriesCSV(out io.Writer, samples []Sample) error {
 	var errnos, counters []string
 	for _, s := range samples {
@@ -62,6 +66,7 @@ func WriteSeriesCSV(out io.Writer, samples []Sample) error {
 	for _, e := range errnos {
 		head = append(head, "connects_"+e)
 	}
+	head = append(head, "heap_bytes")
 	head = append(head, counters...)
 	if err := w.Write(head); err != nil {
 		return err
@@ -79,6 +84,11 @@ func WriteSeriesCSV(out io.Writer, samples []Sample) error {
 		for _, e := range errnos {
 			row = append(row, value(s.Connects, e))
 		}
+		heap := ""
+		if s.Heap >= 0 {
+			heap = strconv.FormatInt(s.Heap, 10)
+		}
+		row = append(row, heap)
 		for _, c := range counters {
 			row = append(row, value(s.Counters, c))
 		}
