@@ -227,17 +227,25 @@ func fold(s uint32) uint16 {
 	return uint16(s)
 }
 
-// ChecksumsOK reports whether a TCP/IPv4 packet's IPv4 header checksum and
-// TCP checksum are both right, as a receiver checks them.
-func ChecksumsOK(pkt []byte) bool {
+// IPv4HeaderOK reports whether an IPv4 packet's header is whole and its
+// checksum right, as ip_rcv checks before any transport sees the packet.
+func IPv4HeaderOK(pkt []byte) bool {
 	if len(pkt) < 20 {
 		return false
 	}
 	ihl := int(pkt[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(pkt[2:4]))
-	if ihl < 20 || total < ihl || total > len(pkt) || fold(sum(pkt[:ihl], 0)) != 0xffff {
+	return ihl >= 20 && total >= ihl && total <= len(pkt) && fold(sum(pkt[:ihl], 0)) == 0xffff
+}
+
+// ChecksumsOK reports whether a TCP/IPv4 packet's IPv4 header checksum and
+// TCP checksum are both right, as a receiver checks them.
+func ChecksumsOK(pkt []byte) bool {
+	if !IPv4HeaderOK(pkt) {
 		return false
 	}
+	ihl := int(pkt[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
 	if pkt[9] != 6 {
 		return true
 	}

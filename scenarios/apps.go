@@ -466,7 +466,11 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 		answered := 0
 		var rd httpReader
 		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send(request(k == 1)) }
-		c.OnError = func(c *sim.Socket, err error) { wl.errs[sim.Errno(err)]++; end() }
+		c.OnError = func(c *sim.Socket, err error) {
+			wl.errs[sim.Errno(err)]++
+			_ = c.Close() // as a client closes its descriptor on an error
+			end()
+		}
 		c.OnData = func(c *sim.Socket, p []byte) {
 			rd.feed(p)
 			for ; answered < rd.done && answered < k; answered++ {

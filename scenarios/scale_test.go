@@ -134,6 +134,7 @@ func TestRecordsNone(t *testing.T) {
 		// An accepted connection is named only while its socket exists.
 		pre + "close c\nrun 1s\nexpect server:80/1 received 0 bytes\n": `x.md:13:8: server:80/1 was accepted and its socket is gone, and ` + "`records none`" + ` (line 4) keeps an accepted connection only while its socket exists`,
 		pre + "close c\nrun 1s\nclose server:80/1\n":                   `x.md:13:7: server:80/1 was accepted and its socket is gone`,
+		pre + "expect server:80/01 received 0 bytes\n":                 `x.md:11:8: unknown socket or host "server:80/01"`,
 		pre + "expect bytes \"x\" in server stream\n":                  `x.md:11:28: a stream expectation reads what every connection of server received, and ` + "`records none`" + ` (line 4) lets go of accepted connections`,
 		"host a 10.0.0.1\nrecords none\n":                              `x.md:5:9: records must come before the first host`,
 		"records some\n":                                               `x.md:4:13: records takes all`,

@@ -107,8 +107,8 @@ func (in *interp) acceptedName(name string) (*sock, int) {
 	}
 	lk := in.named(l)
 	n, err := strconv.Atoi(num)
-	if lk == nil || lk.listener == nil || err != nil || n < 1 || n > 1<<30 {
-		return nil, 0
+	if lk == nil || lk.listener == nil || err != nil || n < 1 || n > 1<<30 || strconv.Itoa(n) != num {
+		return nil, 0 // LISTENER/01 or /+1 is no name record gives
 	}
 	return lk, n
 }

@@ -6,6 +6,7 @@
 package sim_test
 
 import (
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ import (
 // a host's connections, agrees within 15 % with the heap the runtime
 // measures (after two collections) for 2,000 connections of each kind:
 // gVisor TIME-WAITs (the client closed first and keeps its socket while
-// the endpoint waits), ESTABLISHED pairs under each profile, and linux
-// TIME-WAITs (timewait sockets). The account is counts times measured
+// the endpoint waits), ESTABLISHED pairs under each profile, linux
+// TIME-WAITs (timewait sockets), and refused connects whose sockets the
+// application never closed (each still holds its ended endpoint). The account is counts times measured
 // sizes; this test is what says the sizes are still right.
 func TestHeapAccount(t *testing.T) {
 	const n = 2000
@@ -29,11 +31,14 @@ func TestHeapAccount(t *testing.T) {
 		name    string
 		profile sim.Profile
 		close   bool
+		port    uint16
+		want    sim.State
 	}{
-		{"gvisor TIME-WAIT", sim.GVisor, true},
-		{"gvisor ESTABLISHED", sim.GVisor, false},
-		{"linux ESTABLISHED", sim.Linux, false},
-		{"linux TIME-WAIT", sim.Linux, true},
+		{"gvisor TIME-WAIT", sim.GVisor, true, 80, sim.TimeWait},
+		{"gvisor ESTABLISHED", sim.GVisor, false, 80, sim.Established},
+		{"linux ESTABLISHED", sim.Linux, false, 80, sim.Established},
+		{"linux TIME-WAIT", sim.Linux, true, 80, sim.TimeWait},
+		{"refused, not closed", sim.GVisor, false, 81, sim.Closed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, c, s := pair(t, sim.Options{DiscardTrace: true}, sim.HostOptions{Profile: tc.profile}, sim.HostOptions{Profile: tc.profile}, netem.Options{})
@@ -48,7 +53,7 @@ func TestHeapAccount(t *testing.T) {
 			heap0, account0 := heapInUse(), account()
 			var keep []*sim.Socket
 			for range n {
-				cs, err := c.Connect(server80, sim.SocketOptions{})
+				cs, err := c.Connect(netip.AddrPortFrom(serverIP, tc.port), sim.SocketOptions{})
 				require.NoError(t, err)
 				cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("request")) }
 				if tc.close {
@@ -58,12 +63,15 @@ func TestHeapAccount(t *testing.T) {
 				require.NoError(t, w.RunFor(10*time.Millisecond))
 			}
 			require.NoError(t, w.RunFor(time.Second))
-			want := sim.Established
 			if tc.close {
-				want = sim.TimeWait
 				keep = nil // the World holds what it holds
 			}
-			require.Equal(t, n, c.StateCount(want), "client endpoints in %v", want)
+			for _, cs := range keep {
+				require.Equal(t, tc.want, cs.State())
+			}
+			if tc.want != sim.Closed {
+				require.Equal(t, n, c.StateCount(tc.want), "client endpoints in %v", tc.want)
+			}
 			measured := float64(heapInUse()-heap0) / n
 			accounted := float64(account()-account0) / n
 			t.Logf("%s: measured %.0f B, accounted %.0f B per connection", tc.name, measured, accounted)

@@ -144,6 +144,9 @@ type Host struct {
 	// held is the bytes the host's live sockets received and keep
 	// (heap.go).
 	held int64
+	// deadEPs counts the ended endpoints that open sockets still hold
+	// (heap.go).
+	deadEPs int
 	// validIn is gVisor's count of segments an endpoint took.
 	validIn *tcpip.StatCounter
 	// ports is the linux profile's table of local ports (ports.go).

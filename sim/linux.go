@@ -214,7 +214,13 @@ func (h *Host) inbound(data []byte) verdict {
 	if !netem.ChecksumsOK(data) {
 		// tcp_v4_rcv verifies the checksum (skb_checksum_init) before it
 		// looks a socket up: a corrupted segment reaches no policy, no
-		// timewait socket; gVisor's own check drops it.
+		// timewait socket; gVisor's own check drops it. It has counted
+		// TCP_MIB_INSEGS already ("Count it even if it's bad"); gVisor
+		// counts no segment that fails its check. (A packet whose IPv4
+		// header is bad never reaches tcp_v4_rcv: ip_rcv drops it.)
+		if netem.IPv4HeaderOK(data) {
+			h.ownIn++
+		}
 		return verdict{}
 	}
 	t := tuple{local: hd.Dst, remote: hd.Src}

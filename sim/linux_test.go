@@ -469,3 +469,27 @@ func TestLinuxPassesFinWait2(t *testing.T) {
 	}
 	assert.Equal(t, []string{"FIN-WAIT-1>FIN-WAIT-2 inferred=true", "FIN-WAIT-2>TIME-WAIT inferred=false"}, got)
 }
+
+// TestLinuxCountsCorruptSegments: tcp_v4_rcv counts TCP_MIB_INSEGS ("Count
+// it even if it's bad") before skb_checksum_init drops a segment whose TCP
+// checksum is wrong; a packet whose IPv4 header checksum is wrong never
+// reaches it (ip_rcv drops it). gVisor counts neither.
+func TestLinuxCountsCorruptSegments(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	syn, err := netem.Segment{Src: netip.AddrPortFrom(c.Addr(), 40000), Dst: server80, Seq: 1, Flags: netem.SYN, Window: 512}.Marshal()
+	require.NoError(t, err)
+	badTCP := append([]byte(nil), syn...)
+	badTCP[len(badTCP)-1] ^= 0xff // the last byte of the TCP header: its checksum no longer fits
+	badIP := append([]byte(nil), syn...)
+	badIP[10] ^= 0xff // the IPv4 header checksum
+	for _, p := range [][]byte{badTCP, badIP} {
+		_, err = w.Inject(s, w.Now(), p)
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	in, _ := s.CounterValue("TcpInSegs")
+	assert.Equal(t, uint64(1), in, "the segment with a bad TCP checksum is counted, the packet with a bad IPv4 header is not")
+	assert.Zero(t, s.StateCount(sim.SynReceived), "neither opened a connection")
+}

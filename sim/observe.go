@@ -477,6 +477,9 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 		o.ownPort[from]--
 		o.ownPort[to]++
 	}
+	if to == Closed {
+		o.h.holdsDead(r.sock)
+	}
 	w := o.h.w
 	w.ntransitions++
 	if w.opts.DiscardTrace {

@@ -64,6 +64,7 @@ type Socket struct {
 	eof        bool
 	closed     bool
 	queued     bool // in h.ready
+	deadEP     bool // counted in h.deadEPs (heap.go)
 	idx        int  // in h.sockets; -1 once released
 	err        error
 	received   []byte
@@ -332,6 +333,10 @@ func (s *Socket) release() {
 	s.final, s.local, s.remote, s.endpoint = s.State(), s.Local(), s.Remote(), s.Endpoint()
 	if s.ep != nil {
 		s.h.held -= int64(len(s.received))
+	}
+	if s.deadEP {
+		s.deadEP = false
+		s.h.deadEPs--
 	}
 	if s.kern != nil {
 		delete(s.h.kern.socks, s.kern)

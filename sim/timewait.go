@@ -131,6 +131,7 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 		r.sock.release() // Linux frees the full socket
 		r.sock = nil
 	}
+	h.holdsDead(r.sock)
 	h.abortSilently(ep)
 	h.obs.twByTuple[t.key()] = r
 	h.ntw++
