@@ -26,6 +26,11 @@
 // hold (pick.go), each giving exactly the port and errno the whole search
 // would.
 //
+// Host.HeapBytes accounts for the heap the World holds for a host's
+// connections (account.go): counts of what it holds times measured sizes,
+// not a reading of the runtime, so that samples are the same bytes on
+// every run.
+//
 // Determinism is the point: one seed (Options.Seed) derives every random
 // stream, the stacks see only the World's clock, a host's TCP processor is
 // barriered after every packet it receives, and nothing that reaches output

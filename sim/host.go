@@ -142,10 +142,10 @@ type Host struct {
 	// policy layer) received or sent in gVisor's place, for nstat.
 	ownIn, ownOut, ownRST uint64
 	// held is the bytes the host's live sockets received and keep
-	// (heap.go).
+	// (account.go).
 	held int64
 	// deadEPs counts the ended endpoints that open sockets still hold
-	// (heap.go).
+	// (account.go).
 	deadEPs int
 	// validIn is gVisor's count of segments an endpoint took.
 	validIn *tcpip.StatCounter

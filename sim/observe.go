@@ -34,7 +34,7 @@ type epRec struct {
 	reuseAddr bool
 	// picked says the port is in Host.picked (pick.go).
 	picked bool
-	// ownPort says its endpoint reserved a port of its own (heap.go).
+	// ownPort says its endpoint reserved a port of its own (account.go).
 	ownPort bool
 	// act says the record is in observer.active (gVisor hosts; a record
 	// that left it stays in the slice until it is compacted); dirty that
@@ -113,7 +113,7 @@ type observer struct {
 	entered [numStates]int
 	current [numStates]int
 	// ownPort counts, by state, the records whose endpoint reserved a
-	// port of its own (heap.go).
+	// port of its own (account.go).
 	ownPort [numStates]int
 }
 

@@ -64,7 +64,7 @@ type Socket struct {
 	eof        bool
 	closed     bool
 	queued     bool // in h.ready
-	deadEP     bool // counted in h.deadEPs (heap.go)
+	deadEP     bool // counted in h.deadEPs (account.go)
 	idx        int  // in h.sockets; -1 once released
 	err        error
 	received   []byte
