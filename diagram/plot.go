@@ -175,3 +175,37 @@ func WriteSeriesPlotSVG(out io.Writer, sp SeriesPlot) error {
 	_, err = wt.WriteTo(out)
 	return err
 }
+
+// WriteHeapPlotSVG draws a host's sampled heap account (the memory the
+// simulator holds for its connections, sim.Host.HeapBytes) in KiB,
+// seconds along x. Samples without an account (a kernel host's) are left
+// out.
+func WriteHeapPlotSVG(out io.Writer, sp SeriesPlot) error {
+	p := plot.New()
+	p.Title.Text = sp.Title
+	p.X.Label.Text = "time (s)"
+	p.Y.Label.Text = "simulator heap for the connections (KiB)"
+	p.Add(plotter.NewGrid())
+	var xys plotter.XYs
+	for _, s := range sp.Samples {
+		if s.Heap >= 0 {
+			xys = append(xys, plotter.XY{X: s.At.Seconds(), Y: float64(s.Heap) / 1024})
+		}
+	}
+	if len(xys) == 0 {
+		return fmt.Errorf("diagram: heap plot: no sample has a heap account")
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return fmt.Errorf("diagram: heap plot: %w", err)
+	}
+	l.LineStyle.Width = vg.Points(2)
+	p.Add(l)
+	p.X.Min, p.Y.Min = 0, 0
+	wt, err := p.WriterTo(8*vg.Inch, 2.5*vg.Inch, "svg")
+	if err != nil {
+		return fmt.Errorf("diagram: heap plot: %w", err)
+	}
+	_, err = wt.WriteTo(out)
+	return err
+}

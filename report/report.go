@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -190,6 +191,15 @@ func writeSeries(w *bufio.Writer, res *scenarios.Result) error {
 		var p bytes.Buffer
 		title := fmt.Sprintf("sample %d, %s", k.n, k.host)
 		if err := diagram.WriteSeriesPlotSVG(&p, diagram.SeriesPlot{Title: title, Samples: byKey[k]}); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(w, "<figure class=\"plot series\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", esc(title), base64.StdEncoding.EncodeToString(p.Bytes()))
+		if !slices.ContainsFunc(byKey[k], func(s trace.Sample) bool { return s.Heap > 0 }) {
+			continue // a kernel host's, or one that held nothing
+		}
+		p.Reset()
+		title = fmt.Sprintf("sample %d, %s: memory", k.n, k.host)
+		if err := diagram.WriteHeapPlotSVG(&p, diagram.SeriesPlot{Title: title, Samples: byKey[k]}); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 		fmt.Fprintf(w, "<figure class=\"plot series\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", esc(title), base64.StdEncoding.EncodeToString(p.Bytes()))

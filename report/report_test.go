@@ -117,3 +117,14 @@ func TestOldDuplicateReportInABrowser(t *testing.T) {
 		assert.Equal(t, n, p.Counts[s], "%s", s)
 	}
 }
+
+// TestSeriesPlots: a sample statement gives, per host, a plot of its
+// states and connects and one of the memory the simulator holds for its
+// connections (port-exhaustion samples its client).
+func TestSeriesPlots(t *testing.T) {
+	res := run(t, "port-exhaustion")
+	var b strings.Builder
+	require.NoError(t, report.WriteHTML(&b, res, report.Options{}))
+	assert.Contains(t, b.String(), `<figure class="plot series"><img alt="sample 1, client" src="data:image/svg+xml;base64,`)
+	assert.Contains(t, b.String(), `<figure class="plot series"><img alt="sample 1, client: memory" src="data:image/svg+xml;base64,`)
+}
