@@ -84,14 +84,21 @@ func WriteStatePlotSVG(out io.Writer, sp StatePlot) error {
 		p.Title.Text += " (no connections)"
 	}
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	return writeSVG(out, p, 3.5*vg.Inch, "plot")
+}
+
+// writeSVG writes p as an 8-inch-wide SVG of the given height, its axes
+// from 0; what names the plot in errors. Nothing is written if rendering
+// fails.
+func writeSVG(out io.Writer, p *plot.Plot, height vg.Length, what string) error {
 	p.X.Min, p.Y.Min = 0, 0
-	wt, err := p.WriterTo(8*vg.Inch, 3.5*vg.Inch, "svg")
+	wt, err := p.WriterTo(8*vg.Inch, height, "svg")
 	if err != nil {
-		return fmt.Errorf("diagram: plot: %w", err)
+		return fmt.Errorf("diagram: %s: %w", what, err)
 	}
 	var b bytes.Buffer
 	if _, err := wt.WriteTo(&b); err != nil {
-		return fmt.Errorf("diagram: plot: %w", err)
+		return fmt.Errorf("diagram: %s: %w", what, err)
 	}
 	_, err = out.Write(b.Bytes())
 	return err
@@ -167,13 +174,7 @@ func WriteSeriesPlotSVG(out io.Writer, sp SeriesPlot) error {
 		p.Add(l)
 		p.Legend.Add(e, l)
 	}
-	p.X.Min, p.Y.Min = 0, 0
-	wt, err := p.WriterTo(8*vg.Inch, 3.5*vg.Inch, "svg")
-	if err != nil {
-		return fmt.Errorf("diagram: series plot: %w", err)
-	}
-	_, err = wt.WriteTo(out)
-	return err
+	return writeSVG(out, p, 3.5*vg.Inch, "series plot")
 }
 
 // WriteHeapPlotSVG draws a host's sampled heap account (the memory the
@@ -201,11 +202,5 @@ func WriteHeapPlotSVG(out io.Writer, sp SeriesPlot) error {
 	}
 	l.LineStyle.Width = vg.Points(2)
 	p.Add(l)
-	p.X.Min, p.Y.Min = 0, 0
-	wt, err := p.WriterTo(8*vg.Inch, 2.5*vg.Inch, "svg")
-	if err != nil {
-		return fmt.Errorf("diagram: heap plot: %w", err)
-	}
-	_, err = wt.WriteTo(out)
-	return err
+	return writeSVG(out, p, 2.5*vg.Inch, "heap plot")
 }

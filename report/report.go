@@ -160,9 +160,7 @@ func writeStates(w *bufio.Writer, res *scenarios.Result) error {
 		if err := diagram.WriteStatePlotSVG(&p, diagram.StatePlot{Host: h.Name(), Transitions: ts, End: end}); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		// A plot is an image of its own (its ids stay its own).
-		fmt.Fprintf(w, "<figure class=\"plot\"><img alt=\"%s: sockets by state over time\" src=\"data:image/svg+xml;base64,%s\"></figure>\n",
-			esc(h.Name()), base64.StdEncoding.EncodeToString(p.Bytes()))
+		plotFigure(w, "plot", h.Name()+": sockets by state over time", p.Bytes())
 	}
 	fmt.Fprintf(w, "</section>\n")
 	return writeSeries(w, res)
@@ -193,7 +191,7 @@ func writeSeries(w *bufio.Writer, res *scenarios.Result) error {
 		if err := diagram.WriteSeriesPlotSVG(&p, diagram.SeriesPlot{Title: title, Samples: byKey[k]}); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		fmt.Fprintf(w, "<figure class=\"plot series\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", esc(title), base64.StdEncoding.EncodeToString(p.Bytes()))
+		plotFigure(w, "plot series", title, p.Bytes())
 		if !slices.ContainsFunc(byKey[k], func(s trace.Sample) bool { return s.Heap > 0 }) {
 			continue // a kernel host's, or one that held nothing
 		}
@@ -202,10 +200,16 @@ func writeSeries(w *bufio.Writer, res *scenarios.Result) error {
 		if err := diagram.WriteHeapPlotSVG(&p, diagram.SeriesPlot{Title: title, Samples: byKey[k]}); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		fmt.Fprintf(w, "<figure class=\"plot series\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", esc(title), base64.StdEncoding.EncodeToString(p.Bytes()))
+		plotFigure(w, "plot series", title, p.Bytes())
 	}
 	fmt.Fprintf(w, "</section>\n")
 	return nil
+}
+
+// plotFigure writes a plot as an image of its own (its ids stay its own),
+// alt its text.
+func plotFigure(w *bufio.Writer, class, alt string, svg []byte) {
+	fmt.Fprintf(w, "<figure class=\"%s\"><img alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n", class, esc(alt), base64.StdEncoding.EncodeToString(svg))
 }
 
 // esc makes text safe in HTML, control characters escaped.

@@ -9,8 +9,9 @@ package sim
 // heap would give a different number on every run, and a series must be
 // the same bytes on every run. TestHeapAccount measures the heap of five
 // populations (gVisor TIME-WAITs, ESTABLISHED pairs under either profile,
-// linux-profile TIME-WAITs, refused connects left open) and fails when the account is off by more
-// than 15 %, as it would be after gVisor or Go changed their sizes.
+// linux-profile TIME-WAITs, refused connects left open) and fails when the
+// account is off by more than 15 %, as it would be after gVisor or Go
+// changed their sizes.
 const (
 	// endpointHeap is a gVisor TCP endpoint and what comes with it, by
 	// allocation site in a heap profile of 3,000 ESTABLISHED pairs: the
