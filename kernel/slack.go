@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/timewait"
 )
 
 // This file is how late the kernel may do what a notebook says it does at
@@ -59,21 +60,17 @@ func readHZ() (int, bool) {
 }
 
 // TimerSlack is how late a kernel timer armed d ahead may fire at hz: the
-// granularity of the timer wheel level it lands in (kernel/time/timer.c:
-// calc_wheel_index rounds the expiry up to the level's granularity, 8^n
-// jiffies at level n, where level n holds timeouts from 63×8^(n-1)
-// jiffies). A 60 s TIME-WAIT at HZ=250 lands in level 3: up to 2.048 s
-// late; at HZ=1000 in level 4: up to 4.096 s.
+// granularity of the timer wheel level it lands in (timewait.WheelFire:
+// calc_wheel_index in kernel/time/timer.c rounds the expiry up to the end
+// of its level's bucket, 8^n jiffies at level n). A 60 s TIME-WAIT at
+// HZ=250 lands in level 3: up to 2.048 s late; at HZ=1000 in level 4: up
+// to 4.096 s.
 func TimerSlack(d time.Duration, hz int) time.Duration {
 	if d <= 0 || hz <= 0 {
 		return 0
 	}
-	jiffies := int64(d) * int64(hz) / int64(time.Second)
-	gran := int64(1)
-	for lvl := 1; lvl < 9 && jiffies >= 63<<(3*(lvl-1)); lvl++ {
-		gran = 1 << (3 * lvl)
-	}
-	return time.Duration(gran) * time.Second / time.Duration(hz)
+	jiffies := uint64(int64(d) * int64(hz) / int64(time.Second))
+	return time.Duration(timewait.WheelGranularity(jiffies)) * time.Second / time.Duration(hz)
 }
 
 // Tolerance is how far from a time a notebook states the kernel may be,

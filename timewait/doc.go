@@ -12,6 +12,11 @@
 // connection may take the tuple over; ACK gives the fields of the segment
 // tcp_v4_timewait_ack() sends.
 //
+// WheelFire and TimerDue say when a kernel timer fires: at the end of the
+// timer wheel bucket calc_wheel_index (kernel/time/timer.c) files it in,
+// up to a bucket's span after its expiry (2.048 s for a 60 s timer at
+// HZ=250), which is when a timewait socket's TIME-WAIT really ends.
+//
 // PAWSCheck, PAWSReject and OOWRateLimited are the timestamp and rate-limit
 // rules the timewait socket applies; they are exported because Linux
 // applies the same ones to a full socket (tcp_validate_incoming), which is

@@ -31,3 +31,18 @@ func ExampleSock_Process() {
 	// out of window: ACK withheld (tcp_invalid_ratelimit), timer restarted
 	// ACK seq 5000 ack 1000
 }
+
+// A 60 s TIME-WAIT begun 10 ms into a host's second hour ends when the
+// timer wheel reaches the end of its 512-jiffy bucket, not at 60 s; two
+// begun a millisecond apart end in the same tick.
+func ExampleTimerDue() {
+	began := time.Hour + 10*time.Millisecond
+	for _, b := range []time.Duration{began, began + time.Millisecond} {
+		fmt.Println(timewait.TimerDue(b, 60*time.Second) - b)
+	}
+	fmt.Println(timewait.TimerExpires(began, 60*time.Second) - began)
+	// Output:
+	// 1m1.814s
+	// 1m1.813s
+	// 59.998s
+}

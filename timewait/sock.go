@@ -386,11 +386,11 @@ func msClock(now time.Duration) uint32 { return uint32(now / time.Millisecond) }
 func seconds(now time.Duration) int64 { return int64(now / time.Second) }
 
 // jiffies is tcp_jiffies32.
-func jiffies(now time.Duration) uint32 { return uint32(now / (time.Second / HZ)) }
+func jiffies(now time.Duration) uint32 { return uint32(now / Jiffy) }
 
 // msecsToJiffies is msecs_to_jiffies: a whole number of jiffies, rounded
 // up, as proc_dointvec_ms_jiffies stores tcp_invalid_ratelimit.
 func msecsToJiffies(d time.Duration) int32 {
-	j := (d + time.Second/HZ - 1) / (time.Second / HZ)
+	j := (d + Jiffy - 1) / Jiffy
 	return int32(min(j, math.MaxInt32))
 }
