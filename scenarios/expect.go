@@ -8,6 +8,7 @@ import (
 
 	"github.com/tcpsim/tcpsim/kernel"
 	"github.com/tcpsim/tcpsim/sim"
+	"github.com/tcpsim/tcpsim/timewait"
 	"github.com/tcpsim/tcpsim/trace"
 )
 
@@ -228,7 +229,7 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 				return false, bad
 			}
 			h := in.history(subj)
-			tol := in.tolerance(te.off)
+			tol := in.tolerance(subj, te.off)
 			if t > in.w.Now()+tol {
 				return false, fmt.Sprintf("the run ended at %s, before %s", trace.Seconds(in.w.Now()), trace.Seconds(t))
 			}
@@ -285,7 +286,7 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 				return false, bad + bad2
 			}
 			sps := spans(in.history(subj), state)
-			tol1, tol2 := in.tolerance(te1.off), in.tolerance(te2.off)
+			tol1, tol2 := in.tolerance(subj, te1.off), in.tolerance(subj, te2.off)
 			for _, sp := range sps {
 				if near(sp.in, t1, tol1) && sp.out >= 0 && near(sp.out, t2, tol2) {
 					return true, fmt.Sprintf("%s %v %s%s", subj.desc(), state, spanText(sp), offText(sp.out, t2, tol2))
@@ -304,7 +305,7 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 		return func() (bool, string) {
 			sps := spans(in.history(subj), state)
 			done := 0
-			tol := in.tolerance(d)
+			tol := in.tolerance(subj, d)
 			for _, sp := range sps {
 				if sp.out < 0 {
 					continue
@@ -368,15 +369,24 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 	return nil, in.errAt(st, rest[0], "unexpected %q: want at T, by T, from T to T, until T, for D or count N", rest[0].text)
 }
 
-// tolerance is how far from a stated time the run may be: zero in the
-// simulator, whose times are exact; in kernel mode the latency of
-// observing a kernel plus the timer-wheel slack of a timer of length off
-// (kernel.Tolerance).
-func (in *interp) tolerance(off time.Duration) time.Duration {
-	if !in.cfg.Kernel {
-		return 0
+// tolerance is how far from a stated time the run may be, when the time
+// is offset off from an event the run saw (a timer of length off). A
+// kernel (kernel mode) is judged within the latency of observing it plus
+// the timer-wheel slack of such a timer (kernel.Tolerance); a
+// linux-profile host of the simulator within the slack alone, since its
+// kernel timers fire on the wheel's tick as the kernel's do
+// (timewait.TimerDue) but are observed exactly; any other host exactly.
+func (in *interp) tolerance(subj subject, off time.Duration) time.Duration {
+	if in.cfg.Kernel {
+		return kernel.Tolerance(off)
 	}
-	return kernel.Tolerance(off)
+	if off < 0 {
+		off = -off
+	}
+	if h := subj.hostOf(); h != nil && h.Options().Profile == sim.Linux {
+		return time.Duration(timewait.WheelGranularity(uint64(off/timewait.Jiffy))) * timewait.Jiffy
+	}
+	return 0
 }
 
 // near reports whether got is within tol of want.

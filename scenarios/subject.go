@@ -22,6 +22,14 @@ type subject struct {
 	local, remote netip.AddrPort
 }
 
+// hostOf is the host the subject is on.
+func (s subject) hostOf() *sim.Host {
+	if s.sock != nil {
+		return s.sock.host
+	}
+	return s.host
+}
+
 func (s subject) desc() string {
 	if s.sock != nil {
 		return s.sock.name

@@ -15,9 +15,10 @@
 // A host with the linux profile behaves as Linux (6.18, or 4.9) where
 // TIME-WAIT is concerned: its TIME-WAIT and orphaned FIN-WAIT-2 become
 // Linux's timewait sockets (timewait.go, with the state machine in package
-// timewait), connect() searches ports as Linux does (ports.go, portset.go),
-// a connection that takes a TIME-WAIT tuple over is shifted onto Linux's
-// sequence numbers (seqadj.go), and a policy layer applies Linux's rules to
+// timewait; their timers fire on the kernel's timer wheel), connect()
+// searches ports as Linux does (ports.go, portset.go), a connection that
+// takes a TIME-WAIT tuple over is shifted onto Linux's sequence numbers
+// (seqadj.go), and a policy layer applies Linux's rules to
 // every packet in and out (linux.go, rto.go, knobs.go).
 //
 // Under either profile, connect() costs what it touches, not the size of

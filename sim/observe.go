@@ -532,7 +532,7 @@ func (h *Host) Endpoints() []Endpoint {
 		}
 		e := Endpoint{Local: r.local, Remote: r.remote, State: r.state, Orphan: r.sock == nil || r.sock.closed}
 		if r.tw != nil {
-			e.Orphan, e.TimeWaitSocket, e.Expires = true, true, r.tw.due-h.w.Now()
+			e.Orphan, e.TimeWaitSocket, e.Expires = true, true, max(r.tw.expires-h.w.Now(), 0)
 		}
 		out = append(out, e)
 	}

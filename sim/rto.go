@@ -16,7 +16,7 @@ import (
 const rtoMinUs = 200_000
 
 // jiffy is one tick of the modelled kernel.
-const jiffy = time.Second / timewait.HZ
+const jiffy = timewait.Jiffy
 
 // sentSeg is a segment that occupies sequence space and is not yet
 // acknowledged.

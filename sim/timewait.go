@@ -22,8 +22,11 @@ import (
 // twsock is a timewait socket and what the host keeps beside it.
 type twsock struct {
 	timewait.Sock
-	due time.Duration // when the timer fires
-	seq uint64        // orders timers due at the same instant
+	due time.Duration // when the timer fires (on the timer wheel's tick)
+	// expires is the timer's own expiry, jiffies + timeout, which ss shows
+	// the time left from; the wheel fires it up to a bucket later (due).
+	expires time.Duration
+	seq     uint64 // orders timers due at the same instant
 	// timeout is tw_timeout: what a restart gives under 4.9 with
 	// tcp_tw_recycle (3.5×RTO) when a FIN turns FIN-WAIT-2 into TIME-WAIT.
 	timeout time.Duration
@@ -72,7 +75,10 @@ func (h *Host) finWait2Orphaned(r *epRec) {
 		h.tcpTimeWait(r, timewait.FinWait2, tmo)
 		return
 	}
-	h.w.After(tmo-tw, func() {
+	// The full socket waits on its keepalive timer (tcp_keepalive_timer,
+	// armed with inet_csk_reset_keepalive_timer), on the timer wheel.
+	_, due := h.timer(tmo - tw)
+	h.w.After(due-h.w.Now(), func() {
 		if r.ep != nil && r.state == FinWait2 {
 			h.tcpTimeWait(r, timewait.FinWait2, tmo-tw)
 		}
@@ -136,8 +142,17 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 	h.obs.twByTuple[t.key()] = r
 	h.ntw++
 	h.portTW(r, +1)
-	s.due = h.w.Now() + timeo
+	s.expires, s.due = h.timer(timeo)
 	h.twPush(r)
+}
+
+// timer is a kernel timer the host arms now to run d later: the expiry it
+// holds (jiffies + d) and when it fires, at the tick of the timer wheel's
+// bucket (timewait.TimerDue), up to a bucket's span late: a 60 s
+// TIME-WAIT ends 60.004 to 62.048 s after it began.
+func (h *Host) timer(d time.Duration) (expires, due time.Duration) {
+	m := h.mono()
+	return timewait.TimerExpires(m, d) - uptime, timewait.TimerDue(m, d) - uptime
 }
 
 // killed is __inet_twsk_schedule's kill: a timewait socket scheduled for 4 s
@@ -200,7 +215,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 			d = s.timeout
 		}
 		s.kill, s.recycled = killed(d), d < h.TimeWait()
-		h.twReschedule(r, h.w.Now()+d)
+		h.twReschedule(r, d)
 	}
 	why := v.Why
 	switch v.Action {
@@ -348,10 +363,11 @@ func (h *Host) twPush(r *epRec) {
 	h.armTimeWait()
 }
 
-// twReschedule moves r's timer to due (inet_twsk_reschedule).
-func (h *Host) twReschedule(r *epRec, due time.Duration) {
+// twReschedule re-arms r's timer to run d from now (inet_twsk_reschedule).
+func (h *Host) twReschedule(r *epRec, d time.Duration) {
 	h.twSeq++
-	r.tw.due, r.tw.seq = due, h.twSeq
+	r.tw.expires, r.tw.due = h.timer(d)
+	r.tw.seq = h.twSeq
 	h.twDown(int(r.tw.idx))
 	h.twUp(int(r.tw.idx))
 	h.armTimeWait()

@@ -99,13 +99,13 @@ func (f twFixture) end(t *testing.T) time.Duration {
 }
 
 // Kernel case 1: a bare ACK at RCV.NXT is answered by nothing but restarts
-// the timer: TIME-WAIT ends 60 s after it.
+// the timer: TIME-WAIT ends 60 s after it (and the timer wheel's rounding).
 func TestLinuxTimeWaitBareACKRestarts(t *testing.T) {
 	f := linuxTW(t, true)
 	f.inject(t, 20*time.Second, f.seg(netem.ACK, 0, 20000))
 	require.NoError(t, f.w.Run())
 	assert.Empty(t, f.replies(20*time.Second), "answer to an in-window ACK")
-	assert.Equal(t, 80*time.Second, f.end(t))
+	onTheWheel(t, f.began+20*time.Second, 60*time.Second, f.began+f.end(t), "TIME-WAIT restarted by the ACK")
 	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"))
 }
 
@@ -129,7 +129,7 @@ func TestLinuxTimeWaitOutOfWindow(t *testing.T) {
 	}
 	assert.Equal(t, uint32(600), got[1].TS.Val-got[0].TS.Val, "the TSvals run on the millisecond clock")
 	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTCPACKSkippedTimeWait"))
-	assert.Equal(t, 70600*time.Millisecond, f.end(t))
+	onTheWheel(t, f.began+10600*time.Millisecond, 60*time.Second, f.began+f.end(t), "TIME-WAIT restarted by the third ACK")
 }
 
 // Kernel case 3: an ACK with an old TSval fails PAWS: a duplicate ACK, the
@@ -143,7 +143,7 @@ func TestLinuxTimeWaitPAWS(t *testing.T) {
 	assert.Equal(t, f.fin.TS.Val, got[0].TS.Ecr)
 	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtPAWSTimewait"))
 	assert.Equal(t, uint64(0), counter(t, f.c, "TcpExtPAWSEstab"))
-	assert.Equal(t, 70*time.Second, f.end(t))
+	onTheWheel(t, f.began+10*time.Second, 60*time.Second, f.began+f.end(t), "TIME-WAIT restarted by the PAWS-rejected ACK")
 }
 
 // Kernel case 4: a retransmitted FIN is ACKed echoing the first FIN's
@@ -155,7 +155,7 @@ func TestLinuxTimeWaitRetransmittedFIN(t *testing.T) {
 	got := f.replies(5 * time.Second)
 	require.Len(t, got, 1)
 	assert.Equal(t, f.fin.TS.Val, got[0].TS.Ecr)
-	assert.Equal(t, 65*time.Second, f.end(t))
+	onTheWheel(t, f.began+5*time.Second, 60*time.Second, f.began+f.end(t), "TIME-WAIT restarted by the retransmitted FIN")
 }
 
 // Kernel case 5: a SYN below RCV.NXT without a timestamp is ACKed (the ACK
@@ -173,7 +173,7 @@ func TestLinuxTimeWaitOldSYN(t *testing.T) {
 	assert.Equal(t, netem.ACK, got[0].Flags)
 	assert.True(t, got[0].HasTS)
 	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTCPACKSkippedTimeWait"))
-	assert.Equal(t, 60*time.Second, f.end(t))
+	onTheWheel(t, f.began, 60*time.Second, f.began+f.end(t), "TIME-WAIT not restarted by the SYN")
 }
 
 // serverTW has a linux-profile server close first and hold TIME-WAIT (60
@@ -309,7 +309,7 @@ func TestLinuxFinWait2Substate(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 7*time.Second, toTW)
-	assert.Equal(t, 67*time.Second, end, "TIME-WAIT lasts 60 s from the FIN")
+	onTheWheel(t, f.began+7*time.Second, 60*time.Second, f.began+end, "TIME-WAIT lasts 60 s from the FIN")
 	assert.Equal(t, uint64(1), counter(t, f.c, "TcpExtTW"), "not counted again")
 
 	f = finWait2(t)
@@ -330,7 +330,9 @@ func TestLinuxFinWait2Substate(t *testing.T) {
 // (tcp_keepalive_timer), then becomes a timewait socket for fin_timeout -
 // 60 s again, counted in TcpExtTW then: gone 2 x (fin_timeout - 60) after
 // the ACK of its FIN. The real 6.18 kernel: 20.5, 62 and 122-123 s for 70,
-// 90 and 120 (the timer wheel adds up to 2 s), nothing sent.
+// 90 and 120 (each of the two timers fires on the timer wheel's tick, up
+// to a bucket late: 256 ms for 10 s, 2.048 s for 30 and 60 s), nothing
+// sent.
 func TestLinuxFinWait2LongTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		finTimeout int
@@ -340,7 +342,9 @@ func TestLinuxFinWait2LongTimeout(t *testing.T) {
 			f := finWait2(t, fmt.Sprintf("tcp_fin_timeout=%d", tc.finTimeout))
 			sent := len(f.w.Packets())
 			at := func(d time.Duration) time.Duration { return f.began + d - f.w.Now() }
-			require.NoError(t, f.w.RunFor(at(tc.half-time.Millisecond)))
+			// The keepalive timer is on the wheel too.
+			ka := sim.KernelTimerFires(f.began, tc.half)
+			require.NoError(t, f.w.RunFor(at(ka-f.began-time.Millisecond)))
 			assert.Equal(t, 0, f.c.TimeWaitSockets(), "a full socket first")
 			assert.Equal(t, uint64(0), counter(t, f.c, "TcpExtTW"))
 			require.NoError(t, f.w.RunFor(2*time.Millisecond))
@@ -353,7 +357,8 @@ func TestLinuxFinWait2LongTimeout(t *testing.T) {
 					end = tr.At - f.began
 				}
 			}
-			assert.Equal(t, 2*tc.half, end, "gone 2 x (tcp_fin_timeout - 60 s) after the ACK of the FIN")
+			onTheWheel(t, f.began, tc.half, ka, "the keepalive timer")
+			onTheWheel(t, ka, tc.half, f.began+end, "the timewait socket's timer: gone 2 x (tcp_fin_timeout - 60 s) after the ACK of the FIN, and the wheel's rounding of each")
 			assert.Len(t, f.w.Packets(), sent, "nothing sent")
 		})
 	}
@@ -602,7 +607,7 @@ func TestLinuxRTOOnReusedTuple(t *testing.T) {
 		}
 	}
 	require.NotZero(t, from, "the reusing connection reached FIN-WAIT-2")
-	assert.Equal(t, 1052*time.Millisecond, to-from, "FIN-WAIT-2 of the reusing connection: 3.5×RTO")
+	onTheWheel(t, from, 1052*time.Millisecond, to, "FIN-WAIT-2 of the reusing connection: 3.5×RTO")
 }
 
 // Linux's bind bucket is per port, whatever the address: connect()'s search
