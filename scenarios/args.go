@@ -59,6 +59,10 @@ func (in *interp) duration(st stmt, t token, what string) (time.Duration, error)
 	return d, nil
 }
 
+// timeWaitLen is TCP_TIMEWAIT_LEN, the longest single timer a time in an
+// expectation is taken to end when it does not say (see timeExpr.timer).
+const timeWaitLen = 60 * time.Second
+
 // timeExpr is a point in virtual time as a notebook writes it:
 // 1.5s (absolute), +1s (from the statement's time), #7.sent or #7.arrived
 // (a packet's times), each optionally followed by +D or -D.
@@ -67,8 +71,14 @@ type timeExpr struct {
 	ref    pktRef // #REF.sent or #REF.arrived when ref.src is set
 	arrive bool
 	off    time.Duration
-	src    string
-	upto   int // the packets sent before the statement, for a pick's ref
+	// timer is the length of the timer whose end the time names, for the
+	// tolerance of a kernel's timer wheel: the D of #REF+D or +D, the
+	// addends after the first of T+D, and for a bare T (a time from the
+	// start, not a timer's length) at most TCP_TIMEWAIT_LEN's 60 s, the
+	// longest single timer TIME-WAIT runs.
+	timer time.Duration
+	src   string
+	upto  int // the packets sent before the statement, for a pick's ref
 }
 
 func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
@@ -108,7 +118,7 @@ func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
 			if rest[end] == '-' {
 				d = -d
 			}
-			te.off = d
+			te.off, te.timer = d, max(d, -d)
 		}
 		return te, nil
 	case strings.HasPrefix(s, "+"):
@@ -116,15 +126,24 @@ func (in *interp) parseTime(st stmt, t token) (timeExpr, error) {
 		s = s[1:]
 	}
 	// Absolute or relative: a sum of durations, e.g. 60s+360ms.
-	var total time.Duration
-	for _, part := range strings.Split(s, "+") {
+	var total, first time.Duration
+	for i, part := range strings.Split(s, "+") {
 		d, ok := parseDuration(part)
 		if !ok || d < 0 {
 			return bad()
 		}
+		if i == 0 {
+			first = d
+		}
 		total += d
 	}
-	te.off = total
+	te.off, te.timer = total, total-first
+	switch {
+	case te.rel:
+		te.timer = total
+	case total == first:
+		te.timer = min(total, timeWaitLen)
+	}
 	return te, nil
 }
 

@@ -229,7 +229,7 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 				return false, bad
 			}
 			h := in.history(subj)
-			tol := in.tolerance(subj, te.off)
+			tol := in.tolerance(subj, state, te.timer)
 			if t > in.w.Now()+tol {
 				return false, fmt.Sprintf("the run ended at %s, before %s", trace.Seconds(in.w.Now()), trace.Seconds(t))
 			}
@@ -286,7 +286,10 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 				return false, bad + bad2
 			}
 			sps := spans(in.history(subj), state)
-			tol1, tol2 := in.tolerance(subj, te1.off), in.tolerance(subj, te2.off)
+			tol1, tol2 := in.tolerance(subj, state, te1.timer), in.tolerance(subj, state, te2.timer)
+			if !in.cfg.Kernel {
+				tol1 = 0 // a packet starts a stay in the simulator: exact
+			}
 			for _, sp := range sps {
 				if near(sp.in, t1, tol1) && sp.out >= 0 && near(sp.out, t2, tol2) {
 					return true, fmt.Sprintf("%s %v %s%s", subj.desc(), state, spanText(sp), offText(sp.out, t2, tol2))
@@ -305,7 +308,7 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 		return func() (bool, string) {
 			sps := spans(in.history(subj), state)
 			done := 0
-			tol := in.tolerance(subj, d)
+			tol := in.tolerance(subj, state, d)
 			for _, sp := range sps {
 				if sp.out < 0 {
 					continue
@@ -370,21 +373,26 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 }
 
 // tolerance is how far from a stated time the run may be, when the time
-// is offset off from an event the run saw (a timer of length off). A
-// kernel (kernel mode) is judged within the latency of observing it plus
-// the timer-wheel slack of such a timer (kernel.Tolerance); a
-// linux-profile host of the simulator within the slack alone, since its
-// kernel timers fire on the wheel's tick as the kernel's do
-// (timewait.TimerDue) but are observed exactly; any other host exactly.
-func (in *interp) tolerance(subj subject, off time.Duration) time.Duration {
+// is the end of a timer of length timer (timeExpr.timer). A kernel (kernel
+// mode) is judged within the latency of observing it plus the timer-wheel
+// slack of such a timer (kernel.Tolerance). In the simulator a
+// linux-profile host is judged within the slack alone where a wheel timer
+// decides the time: a stay in TIME-WAIT or FIN-WAIT-2 (the timewait
+// socket's timer, an orphan's keepalive timer), or entering CLOSED when
+// one ends; its kernel timers fire on the wheel's tick as the kernel's do
+// (timewait.TimerDue) and are observed exactly. Anything else is exact.
+func (in *interp) tolerance(subj subject, state sim.State, timer time.Duration) time.Duration {
 	if in.cfg.Kernel {
-		return kernel.Tolerance(off)
+		return kernel.Tolerance(timer)
 	}
-	if off < 0 {
-		off = -off
+	h := subj.hostOf()
+	if h == nil || h.Options().Profile != sim.Linux {
+		return 0
 	}
-	if h := subj.hostOf(); h != nil && h.Options().Profile == sim.Linux {
-		return time.Duration(timewait.WheelGranularity(uint64(off/timewait.Jiffy))) * timewait.Jiffy
+	switch state {
+	case sim.TimeWait, sim.FinWait2, sim.Closed:
+		ticks := uint64((max(timer, 0) + timewait.Jiffy - 1) / timewait.Jiffy)
+		return time.Duration(timewait.WheelGranularity(ticks)) * timewait.Jiffy
 	}
 	return 0
 }

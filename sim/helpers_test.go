@@ -109,13 +109,14 @@ func clientCloses(tb testing.TB, w *sim.World, c, s *sim.Host, before, after tim
 }
 
 // onTheWheel asserts that a linux-profile kernel timer armed at armed to
-// run d later fired at got as the kernel's timer wheel fires it: not before
-// its expiry, at most one bucket of its wheel level after it
-// (timewait.WheelGranularity), at the tick the wheel gives.
+// run d later fired at got as the kernel's timer wheel fires it: strictly
+// after armed + d (calc_index never lets a timer fire early), at most one
+// bucket of its wheel level after it (timewait.WheelGranularity), at the
+// tick the wheel gives.
 func onTheWheel(tb testing.TB, armed, d, got time.Duration, what string) {
 	tb.Helper()
 	gran := time.Duration(timewait.WheelGranularity(uint64(d/timewait.Jiffy))) * timewait.Jiffy
-	if lo, hi := armed+d-timewait.Jiffy, armed+d+gran; got < lo || got > hi {
+	if lo, hi := armed+d, armed+d+gran; got <= lo || got > hi {
 		tb.Errorf("%s: fired at %v, want within (%v, %v]: a %v timer armed at %v", what, got, lo, hi, d, armed)
 	}
 	if want := sim.KernelTimerFires(armed, d); got != want {

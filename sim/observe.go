@@ -512,8 +512,11 @@ type Endpoint struct {
 	// (it closed it, or never accepted it).
 	Orphan bool
 	// TimeWaitSocket is set for a linux-profile timewait socket (TIME-WAIT
-	// or orphaned FIN-WAIT-2); Expires is then how long until its timer
-	// fires, as ss -o prints it (timer:(timewait,...)).
+	// or orphaned FIN-WAIT-2); Expires is then the time left on its timer
+	// as ss -o prints it (timer:(timewait,...)): from the timer's expiry,
+	// in whole jiffies (inet_twsk_diag_fill: tw_timer.expires - jiffies),
+	// never below zero, though the timer wheel fires it up to a bucket
+	// later.
 	TimeWaitSocket bool
 	Expires        time.Duration
 }
@@ -532,7 +535,7 @@ func (h *Host) Endpoints() []Endpoint {
 		}
 		e := Endpoint{Local: r.local, Remote: r.remote, State: r.state, Orphan: r.sock == nil || r.sock.closed}
 		if r.tw != nil {
-			e.Orphan, e.TimeWaitSocket, e.Expires = true, true, max(r.tw.expires-h.w.Now(), 0)
+			e.Orphan, e.TimeWaitSocket, e.Expires = true, true, max(r.tw.expires-h.jiffyStart(), 0)
 		}
 		out = append(out, e)
 	}

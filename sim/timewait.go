@@ -149,10 +149,16 @@ func (h *Host) tcpTimeWait(r *epRec, sub timewait.Substate, timeo time.Duration)
 // timer is a kernel timer the host arms now to run d later: the expiry it
 // holds (jiffies + d) and when it fires, at the tick of the timer wheel's
 // bucket (timewait.TimerDue), up to a bucket's span late: a 60 s
-// TIME-WAIT ends 60.004 to 62.048 s after it began.
+// TIME-WAIT ends more than 60 s and at most 62.048 s after it began.
 func (h *Host) timer(d time.Duration) (expires, due time.Duration) {
 	m := h.mono()
 	return timewait.TimerExpires(m, d) - uptime, timewait.TimerDue(m, d) - uptime
+}
+
+// jiffyStart is the start of the current jiffy, as virtual time: what the
+// kernel's jiffies say the time is.
+func (h *Host) jiffyStart() time.Duration {
+	return (h.mono()/timewait.Jiffy)*timewait.Jiffy - uptime
 }
 
 // killed is __inet_twsk_schedule's kill: a timewait socket scheduled for 4 s

@@ -27,7 +27,8 @@ func TestWheelFire(t *testing.T) {
 		now, delta uint64
 		want       uint64
 	}{
-		// Level 0 rounds up by one jiffy: the delayed ACK's "+1".
+		// Level 0 rounds up by one jiffy (calc_index's +1, which the
+		// delayed ACK's timer gets too).
 		{"level 0", 1000, 10, 1011},
 		// A 60 s TIME-WAIT at HZ=250 from jiffy 900,000: due 915,000,
 		// level 3, buckets of 512: 915,000 >> 9 = 1,787, so the bucket
@@ -39,6 +40,12 @@ func TestWheelFire(t *testing.T) {
 		// 4 s (1,000 jiffies, level 2, buckets of 64): 1,000 >> 6 = 15,
 		// so 16 × 64 = 1,024.
 		{"4 s", 0, 1000, 1024},
+		// Past WHEEL_TIMEOUT_CUTOFF (LVL_START(9) = 63 << 24 jiffies,
+		// 48.7 days at HZ=250) the kernel files the timer at
+		// WHEEL_TIMEOUT_MAX = cutoff − LVL_GRAN(8): 1,056,964,608 −
+		// 16,777,216 = 1,040,187,392 jiffies, level 8, so the bucket
+		// ending at (1,040,187,392 >> 24) + 1 = 63 buckets of 2^24.
+		{"past the cutoff", 0, 2_000_000_000, 63 << 24},
 	} {
 		if got := timewait.WheelFire(c.now, c.delta); got != c.want {
 			t.Errorf("%s: WheelFire(%d, %d) = %d, want %d", c.name, c.now, c.delta, got, c.want)
@@ -59,8 +66,10 @@ func TestWheelFireBounds(t *testing.T) {
 }
 
 func TestTimerDue(t *testing.T) {
-	// 1 h of uptime is jiffy 900,000 at HZ=250; 60 s later plus the
-	// bucket's 456 jiffies.
+	// 1 h of uptime is jiffy 900,000 at HZ=250 in the model, whose
+	// jiffies count from boot (the kernel's start at INITIAL_JIFFIES and
+	// a boot offset no run can know); 60 s later plus the bucket's 456
+	// jiffies.
 	got := timewait.TimerDue(time.Hour, 60*time.Second)
 	want := time.Hour + 60*time.Second + 456*timewait.Jiffy
 	if got != want {
