@@ -5,11 +5,6 @@ package conformance
 // difference here is a fact about the model to fix or a limit of a real
 // kernel to live with, never a number to make a comparison pass.
 var KernelDiffs = []Known{
-	// Not modelled: the order of timers that expire in one tick.
-	{Notebook: "linux-fin-wait-2", Aspect: States, Where: "k5 e", Why: lifoTimers},
-	{Notebook: "linux-fin-wait-2", Aspect: Segments, Where: "k5-p: k5 e", Why: lifoTimers},
-	{Notebook: "linux-fin-wait-2", Aspect: Counters, Where: "k5 TcpOutRsts", Why: lifoTimers},
-
 	// Limits of a real kernel: ISNs it draws at random.
 	{Notebook: "nat-port-reuse", Aspect: States, Why: randomISN},
 	{Notebook: "nat-port-reuse", Aspect: Segments, Why: randomISN},
@@ -19,10 +14,6 @@ var KernelDiffs = []Known{
 }
 
 const (
-	lifoTimers = "which of k5's three orphans finds no timewait bucket depends on the order p's delayed ACKs of the three FINs leave: " +
-		"their timers expire in one tick, and a timer wheel bucket runs its timers newest first (kernel/time/timer.c: enqueue_timer " +
-		"adds at the head, expire_timers takes from the head), so the kernel ACKs e3 first and e1 is the one refused; the linux profile " +
-		"fires timers of one instant in the order they were set"
 	randomISN = "whether a new client's SYN through the NAT is below or above the TIME-WAIT's RCV.NXT (an ACK, or a SYN-ACK) depends on " +
 		"the two clients' ISNs, which the kernel draws from a keyed hash of each client's own tuple (secure_tcp_seq) and a clock; " +
 		"the notebook's seed fixes them in the simulator, the kernel's choice differs run to run, and what follows (RSTs, counters) follows it"

@@ -37,11 +37,33 @@ type delack struct {
 	lrcv   int64
 	rcvMSS int
 	// ack is the acknowledgement number of the FIN's ACK while the timer
-	// runs; held is gVisor's pure ACK of it once it came; ev the timer.
+	// runs; held is gVisor's pure ACK of it once it came; tick is the
+	// jiffy whose timers include it, and gen tells this arming from an
+	// earlier one.
 	armed bool
 	ack   uint32
 	held  []byte
-	ev    *event
+	tick  *delackTick
+	gen   uint32
+}
+
+// delackTick is a host's delayed-ACK timers due in one jiffy, run by one
+// World event. A timer wheel bucket runs its timers newest first
+// (kernel/time/timer.c: enqueue_timer adds a timer at the head of its
+// bucket's list, expire_timers takes them from the head), so three ACKs
+// whose timers expire in one tick leave in the reverse of the order their
+// FINs came.
+type delackTick struct {
+	at     time.Duration
+	ev     *event
+	timers []delackTimer // in the order armed
+	live   int
+}
+
+type delackTimer struct {
+	t   tuple
+	c   *lconn
+	gen uint32
 }
 
 // dataReceived is tcp_event_data_recv's update of ato on an in-order data
@@ -93,12 +115,56 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 		return
 	}
 	fire := (int64(h.mono()/jiffy) + d.timeout(int64(c.rtt.srtt>>3)) + 1) * int64(jiffy)
-	d.armed, d.ack, d.held = true, hd.Seq+uint32(hd.PayloadLen)+1, nil
 	w := h.w
-	d.ev = &event{kind: evApp, index: -1, fn: func() { h.delackFired(t, c) }}
 	w.mu.Lock()
-	w.scheduleLocked(d.ev, time.Duration(fire)-h.mono())
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	h.delackCancelLocked(d)
+	d.armed, d.ack, d.held = true, hd.Seq+uint32(hd.PayloadLen)+1, nil
+	at := time.Duration(fire) - uptime
+	tk := h.delackTicks[at]
+	if tk == nil {
+		tk = &delackTick{at: at}
+		tk.ev = &event{kind: evApp, index: -1, fn: func() { h.delackTickFired(tk) }}
+		if h.delackTicks == nil {
+			h.delackTicks = map[time.Duration]*delackTick{}
+		}
+		h.delackTicks[at] = tk
+		w.scheduleLocked(tk.ev, at-w.Now())
+	}
+	d.gen++
+	d.tick = tk
+	tk.timers = append(tk.timers, delackTimer{t: t, c: c, gen: d.gen})
+	tk.live++
+}
+
+// delackCancelLocked clears d's timer (sk_stop_timer), and the World
+// event of its jiffy if no other timer is left in it. Requires World.mu.
+func (h *Host) delackCancelLocked(d *delack) {
+	tk := d.tick
+	if tk == nil {
+		return
+	}
+	d.tick = nil
+	d.gen++
+	if tk.live--; tk.live == 0 {
+		if tk.ev.index >= 0 {
+			h.w.heap.remove(tk.ev)
+		}
+		delete(h.delackTicks, tk.at)
+	}
+}
+
+// delackTickFired runs the delayed-ACK timers of one jiffy, newest first.
+func (h *Host) delackTickFired(tk *delackTick) {
+	h.w.mu.Lock()
+	delete(h.delackTicks, tk.at)
+	h.w.mu.Unlock()
+	for i := len(tk.timers) - 1; i >= 0; i-- {
+		x := tk.timers[i]
+		if x.c.delack.tick == tk && x.c.delack.gen == x.gen {
+			h.delackFired(x.t, x.c)
+		}
+	}
 }
 
 // delackOut decides an outbound segment of a connection whose FIN's ACK is
@@ -119,10 +185,8 @@ func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 	if d.held != nil {
 		h.swallowed++
 	}
-	if d.ev.index >= 0 {
-		h.w.heap.remove(d.ev)
-	}
-	d.armed, d.held, d.ev = false, nil, nil
+	h.delackCancelLocked(d)
+	d.armed, d.held = false, nil
 	return false
 }
 
@@ -134,7 +198,7 @@ func (h *Host) delackFired(t tuple, c *lconn) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	data := d.held
-	d.armed, d.held, d.ev = false, nil, nil
+	d.armed, d.held, d.tick = false, nil, nil
 	if data == nil || h.pol.conns[t.key()] != c {
 		return // gVisor never sent it (the connection went), nothing to do
 	}

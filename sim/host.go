@@ -135,6 +135,9 @@ type Host struct {
 	twEv  *event
 	twSeq uint64
 	ntw   int
+	// delackTicks are the linux profile's delayed-ACK timers by the jiffy
+	// they fire in (delack.go; lookups only, guarded by World.mu).
+	delackTicks map[time.Duration]*delackTick
 	// twRestarts holds the new expiry of each gVisor TIME-WAIT timer the
 	// stack reset since the last observation (guarded by World.mu).
 	twRestarts []time.Duration

@@ -400,6 +400,46 @@ func TestLinuxDelaysTheACKOfAFIN(t *testing.T) {
 	}
 }
 
+// TestLinuxDelayedACKsOfOneTickNewestFirst: three FINs arriving in one
+// jiffy arm three delayed-ACK timers that expire in the same tick, and a
+// timer wheel bucket runs its timers newest first (enqueue_timer adds at
+// the head of the bucket's list, expire_timers takes from the head): the
+// kernel ACKed the third FIN first (the conformance run of
+// linux-fin-wait-2). In the order they were set, the first would go
+// first.
+func TestLinuxDelayedACKsOfOneTickNewestFirst(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
+	_, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	var socks []*sim.Socket
+	for range 3 {
+		cs, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(t, err)
+		socks = append(socks, cs)
+	}
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	for _, cs := range socks {
+		require.NoError(t, cs.Close())
+	}
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	var fins, acks []uint16
+	var finAt, ackAt []time.Duration
+	for _, p := range w.Packets() {
+		h, _ := netem.Decode(p.Data)
+		switch {
+		case p.From == "client" && h.Flags&netem.FIN != 0:
+			fins, finAt = append(fins, h.Src.Port()), append(finAt, p.Delivered)
+		case p.From == "server" && h.Flags == netem.ACK && p.Sent > finAt[0]:
+			acks, ackAt = append(acks, h.Dst.Port()), append(ackAt, p.Sent)
+		}
+	}
+	require.Len(t, fins, 3)
+	require.Len(t, acks, 3, "the server's pure ACKs of the three FINs")
+	require.Equal(t, finAt[0], finAt[2], "the FINs arrive in one instant")
+	require.Equal(t, ackAt[0], ackAt[2], "their timers expire in one tick")
+	assert.Equal(t, []uint16{fins[2], fins[1], fins[0]}, acks, "the ACKs leave newest timer first")
+}
+
 // TestLinuxCountsSegmentsToNoSocket: tcp_v4_rcv counts TCP_MIB_INSEGS
 // before it looks a socket up, so a SYN to a port nobody listens on is an
 // InSeg of the host that resets it; gVisor counts only segments an

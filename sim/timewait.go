@@ -314,15 +314,18 @@ func (h *Host) expireTimeWaits() {
 // orphaned FIN-WAIT-2) the host holds: tcp_max_tw_buckets counts these.
 func (h *Host) TimeWaitSockets() int { return h.ntw }
 
-// The host's timewait timers: a min-heap of records by (due, seq), with
-// one World event at the earliest.
+// The host's timewait timers: a min-heap of records by due time, with one
+// World event at the earliest. Timers due in one tick run newest first, as
+// a timer wheel bucket runs them (enqueue_timer adds a timer at the head
+// of its bucket's list, expire_timers takes them from the head): by seq,
+// highest first.
 
 func (h *Host) twLess(i, j int) bool {
 	a, b := h.twq[i].tw, h.twq[j].tw
 	if a.due != b.due {
 		return a.due < b.due
 	}
-	return a.seq < b.seq
+	return a.seq > b.seq
 }
 
 func (h *Host) twSwap(i, j int) {
@@ -370,10 +373,16 @@ func (h *Host) twPush(r *epRec) {
 }
 
 // twReschedule re-arms r's timer to run d from now (inet_twsk_reschedule).
+// A timer that stays in its bucket keeps its place in the bucket's list
+// (__mod_timer only updates its expiry); one that moves goes to the head
+// of its new bucket's list.
 func (h *Host) twReschedule(r *epRec, d time.Duration) {
-	h.twSeq++
+	old := r.tw.due
 	r.tw.expires, r.tw.due = h.timer(d)
-	r.tw.seq = h.twSeq
+	if r.tw.due != old {
+		h.twSeq++
+		r.tw.seq = h.twSeq
+	}
 	h.twDown(int(r.tw.idx))
 	h.twUp(int(r.tw.idx))
 	h.armTimeWait()

@@ -651,3 +651,46 @@ func TestLinux49PortSearchHint(t *testing.T) {
 		assert.Equal(t, 40000+(ports[0]-40000+2*i)%20, ports[i], "connect %d of %v", i, ports)
 	}
 }
+
+// TestLinuxTimeWaitsOfOneTickNewestFirst: TIME-WAITs begun a millisecond
+// apart fall in one 512-jiffy bucket of the timer wheel and end in the same
+// tick, the newest first (expire_timers takes a bucket's timers from the
+// head of its list, where enqueue_timer adds them).
+func TestLinuxTimeWaitsOfOneTickNewestFirst(t *testing.T) {
+	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{}, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnEOF = func(a *sim.Socket) { require.NoError(t, a.Close()) }
+	}
+	var socks []*sim.Socket
+	for range 3 {
+		cs, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(t, err)
+		socks = append(socks, cs)
+	}
+	require.NoError(t, w.RunFor(100*time.Millisecond))
+	for _, cs := range socks {
+		require.NoError(t, cs.Close())
+		require.NoError(t, w.RunFor(time.Millisecond))
+	}
+	require.NoError(t, w.RunFor(70*time.Second))
+	began := map[int]time.Duration{}
+	var ended []sim.Transition
+	for _, tr := range w.Transitions() {
+		switch {
+		case tr.Host == "client" && tr.To == sim.TimeWait:
+			began[tr.Endpoint] = tr.At
+		case tr.Host == "client" && tr.From == sim.TimeWait:
+			ended = append(ended, tr)
+		}
+	}
+	require.Len(t, ended, 3)
+	for i, tr := range ended {
+		assert.Equal(t, ended[0].At, tr.At, "one tick")
+		onTheWheel(t, began[tr.Endpoint], 60*time.Second, tr.At, "TIME-WAIT")
+		if i > 0 {
+			assert.Greater(t, began[ended[i-1].Endpoint], began[tr.Endpoint], "the newest TIME-WAIT ends first")
+		}
+	}
+}
