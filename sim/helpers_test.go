@@ -123,3 +123,27 @@ func onTheWheel(tb testing.TB, armed, d, got time.Duration, what string) {
 		tb.Errorf("%s: fired at %v, want %v, the wheel's tick for a %v timer armed at %v", what, got, want, d, armed)
 	}
 }
+
+// connections builds a pair (client options co, server options so) whose
+// server listens on port 80, closing each accepted connection when it
+// reads EOF if closeOnEOF, and has the client open n connections to it;
+// it returns when they are established.
+func connections(tb testing.TB, n int, co, so sim.HostOptions, closeOnEOF bool) (*sim.World, []*sim.Socket) {
+	tb.Helper()
+	w, c, s := pair(tb, sim.Options{}, co, so, netem.Options{})
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	if closeOnEOF {
+		l.OnAccept = func(a *sim.Socket) {
+			a.OnEOF = func(a *sim.Socket) { require.NoError(tb, a.Close()) }
+		}
+	}
+	var socks []*sim.Socket
+	for range n {
+		cs, err := c.Connect(server80, sim.SocketOptions{})
+		require.NoError(tb, err)
+		socks = append(socks, cs)
+	}
+	require.NoError(tb, w.RunFor(100*time.Millisecond))
+	return w, socks
+}

@@ -408,16 +408,7 @@ func TestLinuxDelaysTheACKOfAFIN(t *testing.T) {
 // linux-fin-wait-2). In the order they were set, the first would go
 // first.
 func TestLinuxDelayedACKsOfOneTickNewestFirst(t *testing.T) {
-	w, c, s := pair(t, sim.Options{}, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, netem.Options{})
-	_, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	var socks []*sim.Socket
-	for range 3 {
-		cs, err := c.Connect(server80, sim.SocketOptions{})
-		require.NoError(t, err)
-		socks = append(socks, cs)
-	}
-	require.NoError(t, w.RunFor(100*time.Millisecond))
+	w, socks := connections(t, 3, sim.HostOptions{}, sim.HostOptions{Profile: sim.Linux}, false)
 	for _, cs := range socks {
 		require.NoError(t, cs.Close())
 	}

@@ -657,19 +657,7 @@ func TestLinux49PortSearchHint(t *testing.T) {
 // tick, the newest first (expire_timers takes a bucket's timers from the
 // head of its list, where enqueue_timer adds them).
 func TestLinuxTimeWaitsOfOneTickNewestFirst(t *testing.T) {
-	w, c, s := pair(t, sim.Options{}, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{}, netem.Options{})
-	l, err := s.Listen(80, sim.SocketOptions{})
-	require.NoError(t, err)
-	l.OnAccept = func(a *sim.Socket) {
-		a.OnEOF = func(a *sim.Socket) { require.NoError(t, a.Close()) }
-	}
-	var socks []*sim.Socket
-	for range 3 {
-		cs, err := c.Connect(server80, sim.SocketOptions{})
-		require.NoError(t, err)
-		socks = append(socks, cs)
-	}
-	require.NoError(t, w.RunFor(100*time.Millisecond))
+	w, socks := connections(t, 3, sim.HostOptions{Profile: sim.Linux}, sim.HostOptions{}, true)
 	for _, cs := range socks {
 		require.NoError(t, cs.Close())
 		require.NoError(t, w.RunFor(time.Millisecond))
