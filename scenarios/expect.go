@@ -381,20 +381,40 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 // socket's timer, an orphan's keepalive timer), or entering CLOSED when
 // one ends; its kernel timers fire on the wheel's tick as the kernel's do
 // (timewait.TimerDue) and are observed exactly. Anything else is exact.
+//
+// An orphan whose tcp_fin_timeout passes TIME-WAIT's 60 s stays in
+// FIN-WAIT-2 on two timers in turn, the keepalive timer and then the
+// timewait socket's, each of tcp_fin_timeout − 60 s and each rounded by
+// the wheel (docs/knobs.md): twice that slack.
 func (in *interp) tolerance(subj subject, state sim.State, timer time.Duration) time.Duration {
-	if in.cfg.Kernel {
-		return kernel.Tolerance(timer)
-	}
 	h := subj.hostOf()
-	if h == nil || h.Options().Profile != sim.Linux {
-		return 0
-	}
-	switch state {
-	case sim.TimeWait, sim.FinWait2, sim.Closed:
-		ticks := uint64((max(timer, 0) + timewait.Jiffy - 1) / timewait.Jiffy)
+	slack := func(d time.Duration) time.Duration {
+		ticks := uint64((max(d, 0) + timewait.Jiffy - 1) / timewait.Jiffy)
 		return time.Duration(timewait.WheelGranularity(ticks)) * timewait.Jiffy
 	}
-	return 0
+	if in.cfg.Kernel {
+		hz, _ := kernel.HZ()
+		slack = func(d time.Duration) time.Duration { return kernel.TimerSlack(d, hz) }
+	}
+	twice := false
+	if h != nil && state == sim.FinWait2 {
+		if tmo := h.Options().FinTimeout; tmo > timeWaitLen {
+			timer, twice = tmo-timeWaitLen, true
+		}
+	}
+	var tol time.Duration
+	switch {
+	case in.cfg.Kernel:
+		tol = kernel.Latency + slack(max(timer, -timer))
+	case h == nil || h.Options().Profile != sim.Linux:
+		return 0
+	case state == sim.TimeWait || state == sim.FinWait2 || state == sim.Closed:
+		tol = slack(timer)
+	}
+	if twice {
+		tol += slack(timer)
+	}
+	return tol
 }
 
 // near reports whether got is within tol of want.
