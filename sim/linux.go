@@ -97,6 +97,12 @@ func (h *Host) Log() []LogLine { return slices.Clone(h.logs) }
 // tcp_clock_ms, ktime_get_seconds) and gVisor's timestamps count from.
 func (h *Host) mono() time.Duration { return uptime + h.w.Now() }
 
+// jiffyStart is the start of the current jiffy, as virtual time: what the
+// kernel's jiffies say the time is.
+func (h *Host) jiffyStart() time.Duration {
+	return (h.mono()/timewait.Jiffy)*timewait.Jiffy - uptime
+}
+
 // monoSeconds is ktime_get_seconds() at virtual time at.
 func monoSeconds(at time.Duration) int64 { return timewait.Seconds(uptime + at) }
 

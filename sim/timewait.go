@@ -155,12 +155,6 @@ func (h *Host) timer(d time.Duration) (expires, due time.Duration) {
 	return timewait.TimerExpires(m, d) - uptime, timewait.TimerDue(m, d) - uptime
 }
 
-// jiffyStart is the start of the current jiffy, as virtual time: what the
-// kernel's jiffies say the time is.
-func (h *Host) jiffyStart() time.Duration {
-	return (h.mono()/timewait.Jiffy)*timewait.Jiffy - uptime
-}
-
 // killed is __inet_twsk_schedule's kill: a timewait socket scheduled for 4 s
 // or less counts as TWKilled, a longer one as TW.
 func killed(timeo time.Duration) bool { return timeo <= 4*time.Second }
