@@ -215,7 +215,7 @@ func KernelNote() string {
 		hzText = "HZ unknown, taken as 1000"
 	}
 	return fmt.Sprintf("kernel mode: every host is a network namespace of this machine's Linux %s; times are wall time since the start; "+
-		"times in expectations are judged within %v plus the timer-wheel slack of the offset they add (%s: up to %v for a 60 s timer)",
+		"times in expectations are judged within %v plus the timer-wheel slack of the timer they name (%s: up to %v for a 60 s timer; a bare time counts as at most 60 s)",
 		kernel.Release(), kernel.Latency, hzText, kernel.TimerSlack(60*time.Second, hz))
 }
 
