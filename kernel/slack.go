@@ -69,7 +69,8 @@ func TimerSlack(d time.Duration, hz int) time.Duration {
 	if d <= 0 || hz <= 0 {
 		return 0
 	}
-	jiffies := uint64(int64(d) * int64(hz) / int64(time.Second))
+	// In whole jiffies, rounded up, as msecs_to_jiffies arms a timer.
+	jiffies := uint64((int64(d)*int64(hz) + int64(time.Second) - 1) / int64(time.Second))
 	return time.Duration(timewait.WheelGranularity(jiffies)) * time.Second / time.Duration(hz)
 }
 

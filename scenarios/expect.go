@@ -388,33 +388,24 @@ func (in *interp) expectAbout(st stmt, subj subject, rest []token) (func() (bool
 // the wheel (docs/knobs.md): twice that slack.
 func (in *interp) tolerance(subj subject, state sim.State, timer time.Duration) time.Duration {
 	h := subj.hostOf()
-	slack := func(d time.Duration) time.Duration {
-		ticks := uint64((max(d, 0) + timewait.Jiffy - 1) / timewait.Jiffy)
-		return time.Duration(timewait.WheelGranularity(ticks)) * timewait.Jiffy
-	}
+	hz := timewait.HZ
 	if in.cfg.Kernel {
-		hz, _ := kernel.HZ()
-		slack = func(d time.Duration) time.Duration { return kernel.TimerSlack(d, hz) }
+		hz, _ = kernel.HZ()
 	}
-	twice := false
+	timers := time.Duration(1)
 	if h != nil && state == sim.FinWait2 {
 		if tmo := h.Options().FinTimeout; tmo > timeWaitLen {
-			timer, twice = tmo-timeWaitLen, true
+			timer, timers = tmo-timeWaitLen, 2
 		}
 	}
-	var tol time.Duration
+	slack := timers * kernel.TimerSlack(timer, hz)
 	switch {
 	case in.cfg.Kernel:
-		tol = kernel.Latency + slack(max(timer, -timer))
-	case h == nil || h.Options().Profile != sim.Linux:
-		return 0
-	case state == sim.TimeWait || state == sim.FinWait2 || state == sim.Closed:
-		tol = slack(timer)
+		return kernel.Latency + slack
+	case h != nil && h.Options().Profile == sim.Linux && (state == sim.TimeWait || state == sim.FinWait2 || state == sim.Closed):
+		return slack
 	}
-	if twice {
-		tol += slack(timer)
-	}
-	return tol
+	return 0
 }
 
 // near reports whether got is within tol of want.

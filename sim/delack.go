@@ -38,13 +38,12 @@ type delack struct {
 	rcvMSS int
 	// ack is the acknowledgement number of the FIN's ACK while the timer
 	// runs; held is gVisor's pure ACK of it once it came; tick is the
-	// jiffy whose timers include it, and gen tells this arming from an
-	// earlier one.
-	armed bool
-	ack   uint32
-	held  []byte
-	tick  *delackTick
-	gen   uint32
+	// jiffy whose timers include it (nil: no timer runs), and gen tells
+	// this arming from an earlier one.
+	ack  uint32
+	held []byte
+	tick *delackTick
+	gen  uint32
 }
 
 // delackTick is a host's delayed-ACK timers due in one jiffy, run by one
@@ -119,7 +118,7 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	h.delackCancelLocked(d)
-	d.armed, d.ack, d.held = true, hd.Seq+uint32(hd.PayloadLen)+1, nil
+	d.ack, d.held = hd.Seq+uint32(hd.PayloadLen)+1, nil
 	at := time.Duration(fire) - uptime
 	tk := h.delackTicks[at]
 	if tk == nil {
@@ -173,7 +172,7 @@ func (h *Host) delackTickFired(tk *delackTick) {
 // Requires World.mu.
 func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 	d := &c.delack
-	if !d.armed || hd.Flags&netem.ACK == 0 || int32(hd.Ack-d.ack) < 0 {
+	if d.tick == nil || hd.Flags&netem.ACK == 0 || int32(hd.Ack-d.ack) < 0 {
 		return false
 	}
 	if hd.Flags == netem.ACK && hd.PayloadLen == 0 && hd.Ack == d.ack && d.held == nil {
@@ -186,7 +185,7 @@ func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 		h.swallowed++
 	}
 	h.delackCancelLocked(d)
-	d.armed, d.held = false, nil
+	d.held = nil
 	return false
 }
 
@@ -198,7 +197,7 @@ func (h *Host) delackFired(t tuple, c *lconn) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	data := d.held
-	d.armed, d.held, d.tick = false, nil, nil
+	d.held, d.tick = nil, nil
 	if data == nil || h.pol.conns[t.key()] != c {
 		return // gVisor never sent it (the connection went), nothing to do
 	}
