@@ -231,14 +231,19 @@ type Out struct {
 
 // Link is a point-to-point link between side A and side B. It works on
 // packet bytes only and never touches a stack. A Link is not safe for
-// concurrent use; the simulator serialises calls.
+// concurrent use, except that Send in one direction may run beside Send
+// in the other when the link has no rules (each direction has its own
+// path, random streams and scratch; rules count both).
 type Link struct {
 	paths [2]Path
 	rngs  [2]*rand.Rand
 	imps  [2]*impair // nil when a direction needs no tc-netem engine
 	rules []ruleState
-	out   []Out
-	nout  []netemOut
+	// out and nout are each direction's scratch: the two directions of a
+	// link with no rules may be sent on at once (a parallel World's
+	// lanes), so they share nothing.
+	out  [2][]Out
+	nout [2][]netemOut
 }
 
 type ruleState struct {
@@ -254,7 +259,7 @@ func New(opts Options) (*Link, error) {
 	for i, p := range []Path{opts.AtoB, opts.BtoA} {
 		errs = append(errs, p.check([]string{"A>B", "B>A"}[i])...)
 	}
-	l := &Link{paths: [2]Path{opts.AtoB, opts.BtoA}, out: make([]Out, 0, 2)}
+	l := &Link{paths: [2]Path{opts.AtoB, opts.BtoA}, out: [2][]Out{make([]Out, 0, 2), make([]Out, 0, 2)}}
 	for i, r := range opts.Rules {
 		if r.Name == "" {
 			r.Name = fmt.Sprintf("rule %d", i+1)
@@ -311,7 +316,7 @@ func checkRule(name string, r Rule) error {
 
 // Send puts pkt on the link in direction dir (AtoB or BtoA) at virtual time
 // now and returns the copies that come out. The returned slice is reused by
-// the next call. A packet that is not TCP/IPv4 is matched by no rule.
+// the next call in the same direction. A packet that is not TCP/IPv4 is matched by no rule.
 func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 	idx := 0
 	if dir == BtoA {
@@ -336,11 +341,11 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 			}
 		}
 	}
-	out := l.out[:0]
+	out := l.out[idx][:0]
 	switch {
 	case act != nil && act.Action.Kind == Drop:
 		out = append(out, Out{Fate: Dropped, At: -1, Rule: act.name, Corrupt: -1})
-		l.out = out
+		l.out[idx] = out
 		return out
 	case act != nil && act.Action.Kind == Hold:
 		until := time.Duration(-1)
@@ -348,7 +353,7 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 			until = max(act.Action.Until, now)
 		}
 		out = append(out, Out{Fate: Held, At: until, Rule: act.name, Corrupt: -1})
-		l.out = out
+		l.out[idx] = out
 		return out
 	}
 	// The qdisc: tc-netem's engine, or a plain delay on a perfect path.
@@ -361,9 +366,9 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 		rule = act.name
 	}
 	if im := l.imps[idx]; im != nil {
-		l.nout = im.enqueue(now, pkt, true, l.nout[:0])
-		n := len(l.nout)
-		for i, o := range l.nout {
+		l.nout[idx] = im.enqueue(now, pkt, true, l.nout[idx][:0])
+		n := len(l.nout[idx])
+		for i, o := range l.nout[idx] {
 			c := Out{Fate: Delivered, At: o.at + extra, Rule: rule, Corrupt: o.flip, CorruptBit: o.flipBit}
 			switch {
 			case o.drop != "":
@@ -384,7 +389,7 @@ func (l *Link) Send(now time.Duration, dir Dir, pkt []byte) []Out {
 	if act != nil && act.Action.Kind == Duplicate && out[0].Fate == Delivered {
 		out = append(out, Out{Fate: Duplicated, At: out[0].At + act.Action.Delay, Rule: act.name, Corrupt: -1})
 	}
-	l.out = out
+	l.out[idx] = out
 	return out
 }
 

@@ -136,39 +136,39 @@ func (h eventHeap) down(i0 int) bool {
 	return i > i0
 }
 
-// hostClock is the tcpip.Clock one host's stack sees. All hosts share the
-// World's virtual time; the clock only remembers which host a timer belongs
-// to, so that firing it barriers that host alone.
+// hostClock is the tcpip.Clock one host's stack sees: its lane's virtual
+// time. The clock remembers which host a timer belongs to, so that firing
+// it barriers that host alone.
 type hostClock struct {
-	w *World
 	h *Host
 }
 
 var _ tcpip.Clock = hostClock{}
 
 // Now implements tcpip.Clock.
-func (c hostClock) Now() time.Time { return epoch.Add(c.w.Now()) }
+func (c hostClock) Now() time.Time { return epoch.Add(c.h.ln.Now()) }
 
 // NowMonotonic implements tcpip.Clock.
 func (c hostClock) NowMonotonic() tcpip.MonotonicTime {
-	return tcpip.MonotonicTime{}.Add(uptime + c.w.Now())
+	return tcpip.MonotonicTime{}.Add(uptime + c.h.ln.Now())
 }
 
 // AfterFunc implements tcpip.Clock. The callback runs on the simulation
 // goroutine when the run loop reaches it, never on a goroutine of its own; a
 // zero or negative duration queues it at the current instant.
 func (c hostClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
-	t := &timer{w: c.w, ev: event{kind: evTimer, host: c.h, fn: f, index: -1}, timeWait: isTimeWaitExpiry(f)}
-	c.w.mu.Lock()
-	c.w.noteAsync()
-	c.w.scheduleLocked(&t.ev, d)
-	c.w.mu.Unlock()
+	ln := c.h.ln
+	t := &timer{ln: ln, ev: event{kind: evTimer, host: c.h, fn: f, index: -1}, timeWait: isTimeWaitExpiry(f)}
+	ln.mu.Lock()
+	ln.noteAsync()
+	ln.scheduleLocked(&t.ev, d)
+	ln.mu.Unlock()
 	return t
 }
 
-// timer implements tcpip.Timer on the World's heap.
+// timer implements tcpip.Timer on its host's lane's heap.
 type timer struct {
-	w  *World
+	ln *lane
 	ev event
 	// timeWait marks gVisor's TIME-WAIT timer: its Reset is a restart of
 	// TIME-WAIT, which the observer records (observe.go).
@@ -203,22 +203,22 @@ var _ tcpip.Timer = (*timer)(nil)
 
 // Stop implements tcpip.Timer.
 func (t *timer) Stop() bool {
-	t.w.mu.Lock()
-	defer t.w.mu.Unlock()
-	t.w.noteAsync()
+	t.ln.mu.Lock()
+	defer t.ln.mu.Unlock()
+	t.ln.noteAsync()
 	if t.ev.index < 0 {
 		return false
 	}
-	t.w.heap.remove(&t.ev)
+	t.ln.heap.remove(&t.ev)
 	return true
 }
 
 // Reset implements tcpip.Timer.
 func (t *timer) Reset(d time.Duration) {
-	t.w.mu.Lock()
-	defer t.w.mu.Unlock()
-	t.w.noteAsync()
-	t.w.scheduleLocked(&t.ev, d)
+	t.ln.mu.Lock()
+	defer t.ln.mu.Unlock()
+	t.ln.noteAsync()
+	t.ln.scheduleLocked(&t.ev, d)
 	if t.timeWait {
 		h := t.ev.host
 		h.twRestarts = append(h.twRestarts, t.ev.at)

@@ -114,7 +114,7 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 		return
 	}
 	fire := (int64(h.mono()/jiffy) + d.timeout(int64(c.rtt.srtt>>3)) + 1) * int64(jiffy)
-	w := h.w
+	w := h.ln
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	h.delackCancelLocked(d)
@@ -147,7 +147,7 @@ func (h *Host) delackCancelLocked(d *delack) {
 	d.gen++
 	if tk.live--; tk.live == 0 {
 		if tk.ev.index >= 0 {
-			h.w.heap.remove(tk.ev)
+			h.ln.heap.remove(tk.ev)
 		}
 		delete(h.delackTicks, tk.at)
 	}
@@ -155,9 +155,9 @@ func (h *Host) delackCancelLocked(d *delack) {
 
 // delackTickFired runs the delayed-ACK timers of one jiffy, newest first.
 func (h *Host) delackTickFired(tk *delackTick) {
-	h.w.mu.Lock()
+	h.ln.mu.Lock()
 	delete(h.delackTicks, tk.at)
-	h.w.mu.Unlock()
+	h.ln.mu.Unlock()
 	for i := len(tk.timers) - 1; i >= 0; i-- {
 		x := tk.timers[i]
 		if x.c.delack.tick == tk && x.c.delack.gen == x.gen {
@@ -193,7 +193,7 @@ func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 // now, echoing ts_recent.
 func (h *Host) delackFired(t tuple, c *lconn) {
 	d := &c.delack
-	w := h.w
+	w := h.ln
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	data := d.held

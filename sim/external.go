@@ -128,16 +128,16 @@ func (w *World) AddKernelHost(o HostOptions, k Kernel) (*Host, error) {
 	if err := w.checkHost(&o); err != nil {
 		return nil, err
 	}
-	h := &Host{w: w, name: o.Name, addr: o.Addr, opts: o, knobs: defaultKnobs(o),
+	h := &Host{w: w, ln: w.lanes[0], name: o.Name, addr: o.Addr, opts: o, knobs: defaultKnobs(o),
 		kern: &kernelHost{k: k, last: map[tkey]KernelEndpoint{}, socks: map[KernelSocket]*Socket{}, relist: true}}
 	h.obs.init(h)
 	if err := h.setSysctls(o.Sysctls); err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
+	w.lockAll()
 	w.hosts = append(w.hosts, h)
-	w.routes = nil
-	w.mu.Unlock()
+	w.forgetRoutesLocked()
+	w.unlockAll()
 	w.kernel.hosts = append(w.kernel.hosts, h)
 	return h, nil
 }
@@ -151,10 +151,11 @@ func (h *Host) IsKernel() bool { return h.kern != nil }
 func (h *Host) Emit(data []byte) {
 	w := h.w
 	w.Post(func() {
-		w.mu.Lock()
-		w.sendLocked(h, nil, data, 0, h.name)
-		w.mu.Unlock()
-		w.touch(h)
+		ln := h.ln
+		ln.mu.Lock()
+		ln.sendLocked(h, nil, data, 0, h.name)
+		ln.mu.Unlock()
+		ln.touch(h)
 		w.kernelActive()
 	})
 }
@@ -174,15 +175,16 @@ func (w *World) armKernelTick() {
 	ev.fn = func() {
 		w.kernel.tick = nil
 		for _, h := range w.kernel.hosts {
-			w.touch(h)
+			h.ln.touch(h)
 		}
 		// settle lists the sockets; the next tick is armed after it
 		// (kernelSettled).
 	}
 	w.kernel.tick = ev
-	w.mu.Lock()
-	w.scheduleLocked(ev, KernelTick)
-	w.mu.Unlock()
+	ln := w.lanes[0] // a real-time World has one lane
+	ln.mu.Lock()
+	ln.scheduleLocked(ev, KernelTick)
+	ln.mu.Unlock()
 }
 
 // kernelSettled re-arms the tick while anything is in motion.

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"time"
+
 	"github.com/tcpsim/tcpsim/netem"
 )
 
@@ -13,8 +15,8 @@ import (
 // via, on the link toward its destination; prev is the trace ID of the
 // packet as it arrived (0 when at sent it). A middle hop translates (NAT),
 // decrements the TTL and forwards; what it refuses is recorded as dropped by
-// it. Requires w.mu.
-func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
+// it. Requires ln.mu.
+func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
 	now := w.Now()
 	dst := dstAddr(data)
 	hop, _ := at.(*Hop)
@@ -37,7 +39,7 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 			w.dropLocked(at, data, "nat: bad TCP checksum (conntrack: invalid)", prev, sender)
 			return
 		}
-		if !w.opts.DiscardTrace {
+		if !w.w.opts.DiscardTrace {
 			// The trace keeps the bytes as they arrived.
 			data = append(w.bufLocked(0)[:0], data...)
 		}
@@ -105,14 +107,14 @@ func (w *World) sendLocked(at Node, via *Link, data []byte, prev int, sender str
 		default:
 			ev := w.newFlightLocked(to, l, d, id)
 			ev.pkt.sender = sender
-			w.scheduleLocked(ev, o.At-now)
+			w.sendEventLocked(ev, o.At)
 		}
 	}
 }
 
 // dropLocked records data as dropped by node at before it reached a link.
-// Requires w.mu.
-func (w *World) dropLocked(at Node, data []byte, why string, prev int, sender string) {
+// Requires ln.mu.
+func (w *lane) dropLocked(at Node, data []byte, why string, prev int, sender string) {
 	to := "?"
 	if a := dstAddr(data); a.IsValid() {
 		to = a.String()
@@ -122,10 +124,10 @@ func (w *World) dropLocked(at Node, data []byte, why string, prev int, sender st
 }
 
 // newFlightLocked returns the event that brings data over link via to node
-// to. Requires w.mu.
-func (w *World) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
+// to. Requires ln.mu.
+func (w *lane) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
 	ev := w.newEventLocked()
-	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, w.traceIndex(id), via
+	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, w.w.traceIndex(id), via
 	switch to := to.(type) {
 	case *Host:
 		ev.kind, ev.host, ev.pkt.to = evDeliver, to, to
@@ -136,9 +138,29 @@ func (w *World) newFlightLocked(to Node, via *Link, data []byte, id int) *event 
 }
 
 // forward runs a middle hop on a packet that reached it.
-func (w *World) forward(ev *event) {
+func (w *lane) forward(ev *event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sendLocked(ev.pkt.hop, ev.pkt.via, ev.pkt.data, ev.pkt.id, ev.pkt.sender)
 	w.freeEventLocked(ev)
+}
+
+// sendEventLocked queues ev, a packet's arrival at a node at time at: on
+// this lane if the node is the lane's, else for the node's lane when the
+// window ends (parallel.go). Requires ln.mu.
+func (w *lane) sendEventLocked(ev *event, at time.Duration) {
+	if to := ev.pkt.dest(); to == w {
+		w.scheduleLocked(ev, at-w.Now())
+		return
+	}
+	ev.at = at
+	w.out = append(w.out, ev)
+}
+
+// dest is the lane of the node the packet travels to.
+func (f *flight) dest() *lane {
+	if f.hop != nil {
+		return f.hop.ln
+	}
+	return f.to.ln
 }

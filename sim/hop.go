@@ -47,6 +47,7 @@ type HopOptions struct {
 // arrive.
 type Hop struct {
 	w    *World
+	ln   *lane
 	name string
 	opts HopOptions
 	nat  *netem.NAT
@@ -63,7 +64,7 @@ func (w *World) AddHop(o HopOptions) (*Hop, error) {
 	if w.Node(o.Name) != nil {
 		return nil, fmt.Errorf("sim: hop %s: the name is taken", o.Name)
 	}
-	hop := &Hop{w: w, name: o.Name, opts: o}
+	hop := &Hop{w: w, ln: w.laneFor(o.Name), name: o.Name, opts: o}
 	if o.NAT != nil {
 		if o.Outside == "" {
 			return nil, fmt.Errorf("sim: nat %s: name its outside neighbour (HopOptions.Outside)", o.Name)
@@ -87,10 +88,10 @@ func (w *World) AddHop(o HopOptions) (*Hop, error) {
 	} else if o.Outside != "" {
 		return nil, fmt.Errorf("sim: hop %s: Outside is for a NAT; set NAT too", o.Name)
 	}
-	w.mu.Lock()
+	w.lockAll()
 	w.hops = append(w.hops, hop)
-	w.routes = nil
-	w.mu.Unlock()
+	w.forgetRoutesLocked()
+	w.unlockAll()
 	return hop, nil
 }
 
@@ -124,9 +125,9 @@ func (h *Hop) Table() []netem.Binding {
 	if h.nat == nil {
 		return nil
 	}
-	h.w.mu.Lock()
-	defer h.w.mu.Unlock()
-	return h.nat.Table(h.w.Now())
+	h.ln.mu.Lock()
+	defer h.ln.mu.Unlock()
+	return h.nat.Table(h.ln.Now())
 }
 
 // Hops returns the middle hops in the order they were added.

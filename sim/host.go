@@ -88,6 +88,7 @@ type HostOptions struct {
 // a NIC of the World's own.
 type Host struct {
 	w     *World
+	ln    *lane
 	name  string
 	addr  netip.Addr
 	taddr tcpip.Address
@@ -201,7 +202,7 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 	if err := w.checkHost(&o); err != nil {
 		return nil, err
 	}
-	h := &Host{w: w, name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o,
+	h := &Host{w: w, ln: w.laneFor(o.Name), name: o.Name, addr: o.Addr, taddr: tcpip.AddrFrom4(o.Addr.As4()), opts: o,
 		knobs: defaultKnobs(o),
 		pol:   policy{conns: map[tkey]*lconn{}, peers: map[netip.Addr]peerTS{}, adj: map[tkey]*seqAdj{}}}
 	h.nic = &nic{h: h, mtu: 1500}
@@ -228,11 +229,11 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 			h.tcp = tcp.NewProtocol(s)
 			return h.tcp
 		}},
-		Clock:      hostClock{w: w, h: h},
+		Clock:      hostClock{h: h},
 		RandSource: &lockedSource{src: rand.NewSource(int64(splitmix(seed ^ 1)))},
 		SecureRNG:  h.rng,
 	}
-	done := w.enter()
+	done := h.ln.enter()
 	defer done()
 
 	creating.Lock()
@@ -250,10 +251,10 @@ func (w *World) AddHost(o HostOptions) (*Host, error) {
 		h.stack.Destroy()
 		return nil, err
 	}
-	w.mu.Lock()
+	w.lockAll()
 	w.hosts = append(w.hosts, h)
-	w.routes = nil
-	w.mu.Unlock()
+	w.forgetRoutesLocked()
+	w.unlockAll()
 	return h, nil
 }
 

@@ -39,8 +39,11 @@ func (l *Link) Path(from Node) netem.Path { return l.nl.Path(l.Dir(from)) }
 // on (tc qdisc change).
 func (l *Link) SetPath(from Node, p netem.Path) error {
 	w := worldOf(l.a)
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.lockAll()
+	defer w.unlockAll()
+	if err := w.checkCrossing(l, from, p); err != nil {
+		return err
+	}
 	return l.nl.SetPath(l.Dir(from), p)
 }
 
@@ -48,8 +51,11 @@ func (l *Link) SetPath(from Node, p netem.Path) error {
 // then on.
 func (l *Link) AddRule(r netem.Rule) error {
 	w := worldOf(l.a)
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.lockAll()
+	defer w.unlockAll()
+	if laneOf(l.a) != laneOf(l.b) {
+		return fmt.Errorf("sim: link %s-%s joins two lanes: a rule on it would see both directions at once (give it to a link within one lane)", l.a.Name(), l.b.Name())
+	}
 	return l.nl.AddRule(r)
 }
 
@@ -93,15 +99,18 @@ func (w *World) AddLink(a, b Node, opts netem.Options) (*Link, error) {
 		return nil, fmt.Errorf("sim: link %s-%s: %w", a.Name(), b.Name(), err)
 	}
 	l := &Link{a: a, b: b, nl: nl}
-	w.mu.Lock()
+	if err := w.checkLink(l, opts); err != nil {
+		return nil, err
+	}
+	w.lockAll()
 	for _, ends := range [2][2]Node{{a, b}, {b, a}} {
 		if h, ok := ends[0].(*Hop); ok && h.nat != nil && h.opts.Outside == ends[1].Name() {
 			h.outside = l
 		}
 	}
 	w.links = append(w.links, l)
-	w.routes = nil
-	w.mu.Unlock()
+	w.forgetRoutesLocked()
+	w.unlockAll()
 	return l, nil
 }
 
@@ -153,7 +162,7 @@ func (*nic) SetOnCloseAction(func())                 {}
 func (n *nic) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	k := 0
 	for _, pkt := range pkts.AsSlice() {
-		n.h.w.emit(n.h, pkt, n.loopback)
+		n.h.ln.emit(n.h, pkt, n.loopback)
 		k++
 	}
 	return k, nil

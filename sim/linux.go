@@ -95,7 +95,7 @@ func (h *Host) Log() []LogLine { return slices.Clone(h.logs) }
 
 // mono is the host's monotonic clock: what Linux's clocks (jiffies,
 // tcp_clock_ms, ktime_get_seconds) and gVisor's timestamps count from.
-func (h *Host) mono() time.Duration { return uptime + h.w.Now() }
+func (h *Host) mono() time.Duration { return uptime + h.ln.Now() }
 
 // jiffyStart is the start of the current jiffy, as virtual time: what the
 // kernel's jiffies say the time is.
@@ -141,7 +141,7 @@ func (h *Host) outboundLocked(data []byte) (held bool) {
 	if h.delackOut(c, data, hd) {
 		return true
 	}
-	now := h.w.Now()
+	now := h.ln.Now()
 	if syn {
 		if c.synSent && hd.Seq == c.synSeq && hd.HasTS && c.haveTSOff {
 			// Linux stamps every (re)transmission of its SYN and SYN-ACK
@@ -252,7 +252,7 @@ func (h *Host) connIn(t tuple, data []byte, hd netem.Header, v verdict) verdict 
 	if len(h.pol.adj) > 0 {
 		h.adjustIn(t, data, &hd)
 	}
-	now := h.w.Now()
+	now := h.ln.Now()
 	if hd.Flags&netem.SYN != 0 && hd.Flags&netem.ACK == 0 {
 		// A SYN a timewait socket let through carries its ISN and skips
 		// tcp_tw_recycle's check (tcp_conn_request checks only when isn
@@ -369,19 +369,19 @@ func (h *Host) listening(local netip.AddrPort) bool {
 func (h *Host) destroy(r *epRec, cause string) {
 	h.abortSilently(r.ep)
 	r.cause = cause
-	h.obs.poll(r, h.w.Now())
+	h.obs.poll(r, h.ln.Now())
 	h.obs.mark(r) // to leave the active records at the next observation
 }
 
 // abortSilently aborts a gVisor endpoint and swallows what it sends.
 func (h *Host) abortSilently(ep *tcp.Endpoint) {
-	h.w.mu.Lock()
+	h.ln.mu.Lock()
 	h.silent = true
-	h.w.mu.Unlock()
+	h.ln.mu.Unlock()
 	ep.Abort()
-	h.w.mu.Lock()
+	h.ln.mu.Lock()
 	h.silent = false
-	h.w.mu.Unlock()
+	h.ln.mu.Unlock()
 }
 
 // stripTS rewrites the timestamp option to NOPs and fixes the checksum, as

@@ -144,7 +144,7 @@ func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 	}
 	h.obs.tuples = append(h.obs.tuples, t)
 	if syn && h.obs.twByTuple[t.key()] != nil {
-		h.obs.noteSYN(t, outbound, h.w.Now())
+		h.obs.noteSYN(t, outbound, h.ln.Now())
 	}
 }
 
@@ -209,7 +209,7 @@ func (h *Host) observe() {
 		return
 	}
 	o := &h.obs
-	w := h.w
+	w := h.ln
 	now := w.Now()
 
 	w.mu.Lock()
@@ -343,7 +343,7 @@ func (o *observer) checkQuiet() {
 	for _, r := range o.active {
 		if r.act && r.ep != nil {
 			if s := stateOf(r.ep.EndpointState()); s != r.state {
-				panic(fmt.Sprintf("sim: host %s: endpoint %d (%v-%v) went from %v to %v unobserved at %v", o.h.name, r.id, r.local, r.remote, r.state, s, o.h.w.Now()))
+				panic(fmt.Sprintf("sim: host %s: endpoint %d (%v-%v) went from %v to %v unobserved at %v", o.h.name, r.id, r.local, r.remote, r.state, s, o.h.ln.Now()))
 			}
 		}
 	}
@@ -429,7 +429,7 @@ func (o *observer) set(r *epRec, s State, cause string) {
 		return
 	}
 	r.cause = cause
-	o.record(r, o.h.w.Now(), r.state, s, false)
+	o.record(r, o.h.ln.Now(), r.state, s, false)
 	r.state, r.cause = s, ""
 	if s == Closed {
 		o.ended(r)
@@ -443,7 +443,7 @@ func (o *observer) restarted(r *epRec, until time.Duration, cause string) {
 		return
 	}
 	w.restarts = append(w.restarts, TimeWaitRestart{
-		At: w.Now(), Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, Until: until, Cause: cause, Order: o.nextOrder(),
+		At: o.h.ln.Now(), Host: o.h.name, Endpoint: r.id, Local: r.local, Remote: r.remote, Until: until, Cause: cause, Order: o.nextOrder(),
 	})
 }
 
@@ -480,8 +480,8 @@ func (o *observer) record(r *epRec, now time.Duration, from, to State, inferred 
 	if to == Closed {
 		o.h.holdsDead(r.sock)
 	}
+	o.h.ln.ntransitions++
 	w := o.h.w
-	w.ntransitions++
 	if w.opts.DiscardTrace {
 		return
 	}

@@ -80,34 +80,35 @@ const (
 )
 
 // bufLocked returns a byte slice of length n, reused when the trace is
-// discarded. Requires w.mu.
-func (w *World) bufLocked(n int) []byte {
-	if k := len(w.bufs); k > 0 {
-		b := w.bufs[k-1]
+// discarded. Requires ln.mu.
+func (ln *lane) bufLocked(n int) []byte {
+	if k := len(ln.bufs); k > 0 {
+		b := ln.bufs[k-1]
 		if cap(b) >= n {
-			w.bufs = w.bufs[:k-1]
+			ln.bufs = ln.bufs[:k-1]
 			return b[:n]
 		}
 	}
 	return make([]byte, n, (n+bufClass-1)/bufClass*bufClass)
 }
 
-// newEventLocked returns a cleared delivery event. Requires w.mu.
-func (w *World) newEventLocked() *event {
-	if k := len(w.free); k > 0 {
-		ev := w.free[k-1]
-		w.free = w.free[:k-1]
+// newEventLocked returns a cleared delivery event. Requires ln.mu.
+func (ln *lane) newEventLocked() *event {
+	if k := len(ln.free); k > 0 {
+		ev := ln.free[k-1]
+		ln.free = ln.free[:k-1]
 		return ev
 	}
 	return &event{kind: evDeliver, index: -1, pkt: &flight{}}
 }
 
-// recordLocked appends p to the trace and returns its ID. Requires w.mu.
-func (w *World) recordLocked(p Packet) int {
-	w.npackets++
-	p.ID = w.npackets
-	p.Order = w.order.Add(1)
-	if !w.opts.DiscardTrace {
+// recordLocked appends p to the trace and returns its ID. Requires ln.mu.
+// (A World that keeps its trace has one lane, whose count is the World's.)
+func (ln *lane) recordLocked(p Packet) int {
+	ln.npackets++
+	p.ID = ln.npackets
+	if w := ln.w; !w.opts.DiscardTrace {
+		p.Order = w.order.Add(1)
 		w.packets = append(w.packets, p)
 	}
 	return p.ID
@@ -115,10 +116,11 @@ func (w *World) recordLocked(p Packet) int {
 
 // emit is called by a host's link endpoint, possibly on a gVisor processor
 // goroutine, for every packet the stack writes (on its lo when loopback).
-func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
+func (ln *lane) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
+	w := ln
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if ln.w.closed.Load() {
 		return
 	}
 	w.noteAsync()
@@ -149,8 +151,8 @@ func (w *World) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 // table); gVisor, not asked to handle local traffic itself, writes them to
 // the NIC, sized by the NIC's MTU (1,500, where Linux's lo has 65,536:
 // docs/gvisor-vs-linux.md), and they come back in on the NIC, which holds
-// the address. Requires w.mu.
-func (w *World) sendOutLocked(h *Host, data []byte, lo bool) {
+// the address. Requires ln.mu.
+func (w *lane) sendOutLocked(h *Host, data []byte, lo bool) {
 	if lo || dstAddr(data) == h.addr {
 		w.loopLocked(h, data, lo)
 		return
@@ -169,8 +171,8 @@ func dstAddr(data []byte) netip.Addr {
 
 // loopLocked sends data from h back to h: it is recorded as a packet from h
 // to h and arrives at once, in an event of its own, on h's lo when lo, else
-// on its NIC (which holds h's address). Requires w.mu.
-func (w *World) loopLocked(h *Host, data []byte, lo bool) {
+// on its NIC (which holds h's address). Requires ln.mu.
+func (w *lane) loopLocked(h *Host, data []byte, lo bool) {
 	// gVisor leaves the checksums of what it sends on a loopback
 	// interface to the interface (as Linux's lo offloads them); the
 	// packet is recorded and delivered with them filled in.
@@ -189,31 +191,31 @@ func (w *World) traceIndex(id int) int {
 	return id
 }
 
-func (w *World) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
+func (w *lane) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
 	w.scheduleLocked(w.newFlightLocked(to, nil, data, id), at-w.Now())
 }
 
-// freeEventLocked returns a delivery event to the free list. Requires w.mu.
-func (w *World) freeEventLocked(ev *event) {
+// freeEventLocked returns a delivery event to the free list. Requires ln.mu.
+func (w *lane) freeEventLocked(ev *event) {
 	ev.pkt.data, ev.host, ev.pkt.to, ev.pkt.hop, ev.pkt.via, ev.pkt.sender, ev.pkt.loopback = nil, nil, nil, nil, nil, "", false
 	if len(w.free) < maxFreeEvents {
 		w.free = append(w.free, ev)
 	}
 }
 
-func (w *World) recycleLocked(data []byte) {
-	if w.opts.DiscardTrace && len(w.bufs) < maxFreeBufs {
+func (w *lane) recycleLocked(data []byte) {
+	if w.w.opts.DiscardTrace && len(w.bufs) < maxFreeBufs {
 		w.bufs = append(w.bufs, data)
 	}
 }
 
 // deliver hands a packet to its host's stack.
-func (w *World) deliver(ev *event) {
+func (w *lane) deliver(ev *event) {
 	h := ev.pkt.to
 	w.touch(h)
 	data := ev.pkt.data
 	if h.kern != nil {
-		w.deliverKernel(h, data)
+		w.w.deliverKernel(h, data)
 		w.mu.Lock()
 		w.freeEventLocked(ev)
 		w.mu.Unlock()
@@ -227,7 +229,7 @@ func (w *World) deliver(ev *event) {
 	v := h.inbound(data)
 	if ev.pkt.id > 0 && (v.discard != "" || v.handled != "") {
 		w.mu.Lock()
-		p := &w.packets[ev.pkt.id-1]
+		p := &w.w.packets[ev.pkt.id-1]
 		if v.discard != "" {
 			p.Discarded = h.name + ": " + v.discard
 		} else {
@@ -268,22 +270,28 @@ func (w *World) Inject(to *Host, at time.Duration, data []byte) (int, error) {
 		}
 		return 0, fmt.Errorf("sim: inject: not a well-formed IPv4/TCP packet")
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	at = max(at, w.Now())
+	ln := to.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	at = max(at, ln.Now())
 	d := append([]byte(nil), data...)
-	id := w.recordLocked(Packet{Sent: at, Delivered: at, To: to.name, Data: d, Fate: netem.Injected})
-	w.scheduleDeliveryLocked(to, d, id, at)
+	id := ln.recordLocked(Packet{Sent: at, Delivered: at, To: to.name, Data: d, Fate: netem.Injected})
+	ln.scheduleDeliveryLocked(to, d, id, at)
 	return id, nil
 }
 
 // Held returns the IDs of packets held by a link rule and not yet released.
 func (w *World) Held() []int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	ids := make([]int, 0, len(w.held))
-	for _, ev := range w.held {
-		ids = append(ids, ev.pkt.id)
+	var ids []int
+	for _, ln := range w.lanes {
+		ln.mu.Lock()
+		for _, ev := range ln.held {
+			ids = append(ids, ev.pkt.id)
+		}
+		ln.mu.Unlock()
+	}
+	if ids == nil {
+		ids = []int{}
 	}
 	return ids
 }
@@ -291,28 +299,40 @@ func (w *World) Held() []int {
 // Release delivers the held packet with that trace ID at virtual time at (now,
 // if at has passed). Release(0, at) releases every held packet, oldest first.
 func (w *World) Release(id int, at time.Duration) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	found := false
-	kept := w.held[:0]
-	for _, ev := range w.held {
+	for _, ln := range w.lanes {
+		if ln.release(id, at) {
+			found = true
+		}
+	}
+	if !found && id != 0 {
+		return fmt.Errorf("sim: release: packet %d is not held", id)
+	}
+	return nil
+}
+
+// release schedules the lane's held packet id (every one when id is 0) for
+// at, and reports whether it held one.
+func (ln *lane) release(id int, at time.Duration) bool {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	found := false
+	kept := ln.held[:0]
+	for _, ev := range ln.held {
 		if id != 0 && ev.pkt.id != id {
 			kept = append(kept, ev)
 			continue
 		}
 		found = true
-		at := max(at, w.Now())
+		at := max(at, ln.Now())
 		if ev.pkt.id > 0 {
-			w.packets[ev.pkt.id-1].Delivered = at
+			ln.w.packets[ev.pkt.id-1].Delivered = at
 		}
-		w.scheduleLocked(ev, at-w.Now())
+		ln.scheduleLocked(ev, at-ln.Now())
 	}
-	clear(w.held[len(kept):])
-	w.held = kept
-	if !found && id != 0 {
-		return fmt.Errorf("sim: release: packet %d is not held", id)
-	}
-	return nil
+	clear(ln.held[len(kept):])
+	ln.held = kept
+	return found
 }
 
 // payload returns a delivered packet's bytes as a gVisor buffer.

@@ -12,17 +12,25 @@ import "net/netip"
 // the topology changes. The maps are only looked up, never iterated.
 
 // nextLink returns the link a packet at node n takes toward dst, or nil.
-// Requires w.mu (or the run loop with no stack running).
-func (w *World) nextLink(n Node, dst netip.Addr) *Link {
-	if w.routes == nil {
-		w.routes = map[netip.Addr]map[Node]*Link{}
+// Requires ln.mu (or the run loop with no stack running).
+func (ln *lane) nextLink(n Node, dst netip.Addr) *Link {
+	if ln.routes == nil {
+		ln.routes = map[netip.Addr]map[Node]*Link{}
 	}
-	next, ok := w.routes[dst]
+	next, ok := ln.routes[dst]
 	if !ok {
-		next = w.computeRoutes(dst)
-		w.routes[dst] = next
+		next = ln.w.computeRoutes(dst)
+		ln.routes[dst] = next
 	}
 	return next[n]
+}
+
+// forgetRoutesLocked drops every lane's routes: the topology changed.
+// Requires every lane's mu (lockAll).
+func (w *World) forgetRoutesLocked() {
+	for _, ln := range w.lanes {
+		ln.routes = nil
+	}
 }
 
 // computeRoutes runs a breadth-first search out from dst's owner over the
@@ -74,11 +82,12 @@ func (w *World) computeRoutes(dst netip.Addr) map[Node]*Link {
 // n first and dst's owner last, or nil when there is no route. It follows
 // routing only: a NAT on the way may still refuse the packet.
 func (w *World) Route(n Node, dst netip.Addr) []Node {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := w.lanes[0]
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	path := []Node{n}
 	for range len(w.hosts) + len(w.hops) {
-		l := w.nextLink(n, dst)
+		l := ln.nextLink(n, dst)
 		if l == nil {
 			break
 		}

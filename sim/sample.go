@@ -45,7 +45,7 @@ func (w *World) sampleBefore(t time.Duration, inclusive bool) {
 			return
 		}
 		if s.next > w.Now() {
-			w.now.Store(int64(s.next))
+			w.setNow(s.next)
 		}
 		if !s.fn(s.next) {
 			w.samplers = slices.DeleteFunc(w.samplers, func(x *sampler) bool { return x == s })

@@ -127,14 +127,14 @@ func (h *Host) opErr(op, addr string, err tcpip.Error) *OpError {
 // packets the call sent: gVisor changes state first in connect, close and
 // shutdown, then sends.
 func (h *Host) call(s *Socket) func() {
-	done := h.w.enter()
+	done := h.ln.enter()
 	start := h.w.order.Add(1)
 	if h.kern != nil {
 		// The kernel may now send, or change state, on its own.
 		h.w.kernelActive()
 	}
 	return func() {
-		h.w.touch(h)
+		h.ln.touch(h)
 		if s != nil {
 			h.obs.mark(s.rec)
 		}

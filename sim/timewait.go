@@ -78,7 +78,7 @@ func (h *Host) finWait2Orphaned(r *epRec) {
 	// The full socket waits on its keepalive timer (tcp_keepalive_timer,
 	// armed with inet_csk_reset_keepalive_timer), on the timer wheel.
 	_, due := h.timer(tmo - tw)
-	h.w.After(due-h.w.Now(), func() {
+	h.At(due, func() {
 		if r.ep != nil && r.state == FinWait2 {
 			h.tcpTimeWait(r, timewait.FinWait2, tmo-tw)
 		}
@@ -168,7 +168,7 @@ func killed(timeo time.Duration) bool { return timeo <= 4*time.Second }
 func (h *Host) rememberStamp(ip netip.Addr, ts uint32, at time.Duration) {
 	p, ok := h.pol.peers[ip]
 	if !ok || int32(p.ts-ts) <= 0 ||
-		(uint32(monoSeconds(h.w.Now())-monoSeconds(p.at)) > timewait.PAWSMSL && monoSeconds(p.at) <= monoSeconds(at)) {
+		(uint32(monoSeconds(h.ln.Now())-monoSeconds(p.at)) > timewait.PAWSMSL && monoSeconds(p.at) <= monoSeconds(at)) {
 		h.pol.peers[ip] = peerTS{ts: ts, at: at}
 	}
 }
@@ -206,7 +206,7 @@ func (h *Host) twReceive(r *epRec, data []byte, hd netem.Header) verdict {
 	if v.Entered {
 		h.obs.set(r, TimeWait, "")
 		if s.timeout < h.TimeWait() && s.TSRecentStamp != 0 {
-			h.rememberStamp(t.remote.Addr(), s.TSRecent, h.w.Now()) // tcp_tw_remember_stamp
+			h.rememberStamp(t.remote.Addr(), s.TSRecent, h.ln.Now()) // tcp_tw_remember_stamp
 		}
 	}
 	if v.Restart {
@@ -253,7 +253,7 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: a timewait reply on %v > %v: %v", t.local, t.remote, err)) // both addresses are IPv4
 	}
-	w := h.w
+	w := h.ln
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	h.ownOut++
@@ -283,7 +283,7 @@ func (h *Host) twRemove(r *epRec) {
 // expireTimeWaits runs when the host's timewait timer fires: every
 // timewait socket due now ends (inet_twsk_kill from tw_timer_handler).
 func (h *Host) expireTimeWaits() {
-	now := h.w.Now()
+	now := h.ln.Now()
 	for len(h.twq) > 0 && h.twq[0].tw.due <= now {
 		r := h.twq[0]
 		if h.opts.Kernel == timewait.Linux49 {
@@ -399,7 +399,7 @@ func (h *Host) twDelete(r *epRec) {
 // armTimeWait keeps the host's timer event at the earliest timewait
 // timer.
 func (h *Host) armTimeWait() {
-	w := h.w
+	w := h.ln
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if h.twEv == nil {

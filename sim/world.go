@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -88,40 +86,34 @@ func (e *BudgetError) Error() string {
 // still does not hold.
 var ErrIdle = errors.New("sim: no events left and the condition does not hold")
 
-// World owns virtual time: one heap of events ordered by (virtual time,
-// insertion sequence), the hosts, the links between them and what was
-// observed. All methods must be called from one goroutine.
+// World owns virtual time: the hosts, the links between them, what was
+// observed, and one lane (lane.go) or several (Parallel) whose heaps of
+// events, ordered by (virtual time, insertion sequence), it runs. All
+// methods must be called from one goroutine.
 type World struct {
 	opts Options
 
-	// mu guards the heap, seq, the packet trace and the links; gVisor's
-	// processor goroutines reach them through timers and packet writes.
-	mu   sync.Mutex
-	heap eventHeap
-	seq  uint64
-	now  atomic.Int64
+	// lanes run the events; lanes[0] also runs the World's own (At, Post)
+	// when there is one lane.
+	lanes []*lane
+	// laneOf names the lane of each node named in Parallel.
+	laneOf map[string]int
+	// global holds, with several lanes, the events of no node (At): they
+	// run between windows, every lane stopped at their time (parallel.go).
+	global eventHeap
+	gseq   uint64
 
-	events  int64
-	inEvent atomic.Bool
-	async   atomic.Int64
-	order   atomic.Int64
-	closed  bool
+	async  atomic.Int64
+	order  atomic.Int64
+	closed atomic.Bool
 
-	hosts   []*Host
-	hops    []*Hop
-	links   []*Link
-	routes  map[netip.Addr]map[Node]*Link // see route.go
-	touched []*Host
+	hosts []*Host
+	hops  []*Hop
+	links []*Link
 
 	packets     []Packet
 	transitions []Transition
 	restarts    []TimeWaitRestart
-	held        []*event
-	free        []*event
-	bufs        [][]byte
-	npackets    int
-	// ntransitions counts the transitions observed, kept or not.
-	ntransitions int
 
 	// samplers are the Every callbacks (sample.go).
 	samplers []*sampler
@@ -132,6 +124,9 @@ type World struct {
 	// holds the worlds' kernel-host bookkeeping (external.go).
 	wake   chan struct{}
 	kernel kernelWorld
+
+	// par runs the lanes' windows (parallel.go); nil with one lane.
+	par *parallel
 }
 
 // New returns an empty World at virtual time zero.
@@ -148,7 +143,9 @@ func New(opts Options) *World {
 	if opts.MaxHosts <= 0 {
 		opts.MaxHosts = DefaultMaxHosts
 	}
-	return &World{opts: opts, wake: make(chan struct{}, 1)}
+	w := &World{opts: opts, wake: make(chan struct{}, 1)}
+	w.lanes = []*lane{newLane(w, 0)}
+	return w
 }
 
 // MaxHosts returns the most hosts the World takes (Options.MaxHosts).
@@ -162,9 +159,10 @@ func (w *World) RealTime() bool { return w.opts.Clock != nil }
 // goroutine; it is how a real-time World learns of what happens outside
 // it (a packet a kernel sent).
 func (w *World) Post(fn func()) {
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
+	ln := w.lanes[0] // a real-time World has one lane
+	ln.mu.Lock()
+	if w.closed.Load() {
+		ln.mu.Unlock()
 		return
 	}
 	ev := &event{kind: evApp, fn: fn, index: -1}
@@ -172,8 +170,8 @@ func (w *World) Post(fn func()) {
 	if c := w.opts.Clock; c != nil {
 		d = c.Now() - w.Now()
 	}
-	w.scheduleLocked(ev, d)
-	w.mu.Unlock()
+	ln.scheduleLocked(ev, d)
+	ln.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -183,11 +181,18 @@ func (w *World) Post(fn func()) {
 // Seed returns the world's seed.
 func (w *World) Seed() uint64 { return w.opts.Seed }
 
-// Now returns the virtual time since the start of the run.
-func (w *World) Now() time.Duration { return time.Duration(w.now.Load()) }
+// Now returns the virtual time since the start of the run. Between runs
+// every lane is at it; an event's own code reads its lane's clock.
+func (w *World) Now() time.Duration { return w.lanes[0].Now() }
 
 // Events returns how many events have run.
-func (w *World) Events() int64 { return w.events }
+func (w *World) Events() int64 {
+	var n int64
+	for _, ln := range w.lanes {
+		n += ln.events
+	}
+	return n
+}
 
 // AsyncOps counts timer operations and packet writes that happened outside
 // an event window. Anything but zero means a stack did work the barrier did
@@ -212,17 +217,22 @@ func (w *World) Links() []*Link { return slices.Clone(w.links) }
 
 // Packets returns the packet trace so far, in sending order.
 func (w *World) Packets() []Packet {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := w.lanes[0] // a World that keeps its packets has one lane
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	return slices.Clone(w.packets)
 }
 
 // PacketCount returns how many packets were sent or injected, also when the
 // trace is discarded.
 func (w *World) PacketCount() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.npackets
+	n := 0
+	for _, ln := range w.lanes {
+		ln.mu.Lock()
+		n += ln.npackets
+		ln.mu.Unlock()
+	}
+	return n
 }
 
 // Transitions returns every state transition observed so far, in order.
@@ -239,7 +249,13 @@ func (w *World) Records() bool { return !w.opts.DiscardTrace }
 
 // TransitionsSeen returns how many transitions were observed so far,
 // whether kept or not (TransitionCount counts those kept).
-func (w *World) TransitionsSeen() int { return w.ntransitions }
+func (w *World) TransitionsSeen() int {
+	n := 0
+	for _, ln := range w.lanes {
+		n += ln.ntransitions
+	}
+	return n
+}
 
 // TransitionCount returns how many transitions were observed so far: a
 // mark that Transitions()[:n] later cuts at.
@@ -259,32 +275,31 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// noteAsync counts an operation made while no event is running.
-func (w *World) noteAsync() {
-	if !w.inEvent.Load() {
-		w.async.Add(1)
-	}
-}
-
-// scheduleLocked (re)queues ev to run d from now. Requires w.mu.
-func (w *World) scheduleLocked(ev *event, d time.Duration) {
-	ev.at = w.Now() + max(d, 0)
-	w.seq++
-	ev.seq = w.seq
-	if ev.index >= 0 {
-		w.heap.fix(ev)
-	} else {
-		w.heap.push(ev)
-	}
-}
-
 // At schedules fn to run on the simulation goroutine at virtual time t (or
-// now, if t has passed). fn may call any Host or Socket method.
+// now, if t has passed). fn may call any Host or Socket method. With
+// several lanes it runs between windows, every lane stopped at t, before
+// the lanes' own events at t (parallel.go).
 func (w *World) At(t time.Duration, fn func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	if w.par != nil {
+		w.par.at(t, fn)
+		return
+	}
+	ln := w.lanes[0]
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	ev := &event{kind: evApp, fn: fn, index: -1}
-	w.scheduleLocked(ev, t-w.Now())
+	ln.scheduleLocked(ev, t-ln.Now())
+}
+
+// At schedules fn to run at virtual time t (or now, if t has passed) as an
+// event of the host's lane: fn may call the methods of the host and of the
+// other nodes of its lane. With one lane it is World.At.
+func (h *Host) At(t time.Duration, fn func()) {
+	ln := h.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	ev := &event{kind: evApp, fn: fn, index: -1}
+	ln.scheduleLocked(ev, t-ln.Now())
 }
 
 // After schedules fn to run d from now.
@@ -292,81 +307,86 @@ func (w *World) After(d time.Duration, fn func()) { w.At(w.Now()+d, fn) }
 
 // Pending returns how many events are queued.
 func (w *World) Pending() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.heap)
+	n := len(w.global)
+	for _, ln := range w.lanes {
+		ln.mu.Lock()
+		n += len(ln.heap)
+		ln.mu.Unlock()
+	}
+	return n
 }
 
 // NextEventAt returns the time of the next queued event.
 func (w *World) NextEventAt() (time.Duration, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.heap) == 0 {
-		return 0, false
+	var next time.Duration
+	ok := false
+	if len(w.global) > 0 {
+		next, ok = w.global[0].at, true
 	}
-	return w.heap[0].at, true
+	for _, ln := range w.lanes {
+		if at, has := ln.nextAt(); has && (!ok || at < next) {
+			next, ok = at, true
+		}
+	}
+	return next, ok
 }
 
 // Step runs the next event. It reports false when no event is left. On a
 // real clock it first waits for the event's time (running an event posted
-// meanwhile instead, if one is).
+// meanwhile instead, if one is). With several lanes it runs the next
+// window: every event of every lane up to the window's end.
 func (w *World) Step() (bool, error) {
+	if w.par != nil {
+		return w.par.step()
+	}
 	if len(w.samplers) > 0 {
 		if at, ok := w.NextEventAt(); ok {
 			w.sampleBefore(at, false)
 		}
 	}
-	w.mu.Lock()
-	if len(w.heap) == 0 {
-		w.mu.Unlock()
+	ln := w.lanes[0]
+	ln.mu.Lock()
+	if len(ln.heap) == 0 {
+		ln.mu.Unlock()
 		return false, nil
 	}
-	ev := w.heap[0]
-	for c := w.opts.Clock; c != nil && ev.at <= w.opts.MaxTime; ev = w.heap[0] {
+	ev := ln.heap[0]
+	for c := w.opts.Clock; c != nil && ev.at <= w.opts.MaxTime; ev = ln.heap[0] {
 		if ev.at <= c.Now() {
 			break
 		}
-		w.mu.Unlock()
+		ln.mu.Unlock()
 		c.Sleep(ev.at, w.wake)
-		w.mu.Lock()
+		ln.mu.Lock()
 	}
-	if ev.at > w.opts.MaxTime {
-		w.mu.Unlock()
-		return true, &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: ev.at, Events: w.events}
+	if err := w.budget(ev.at, ln.events); err != nil {
+		ln.mu.Unlock()
+		return true, err
 	}
-	if w.events >= w.opts.MaxEvents {
-		w.mu.Unlock()
-		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: ev.at, Events: w.events}
-	}
-	if w.events%memoryCheckEvents == 0 && overMemory(w.opts.MaxMemory) {
-		w.mu.Unlock()
-		return true, &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: ev.at, Events: w.events}
-	}
-	w.heap.pop()
-	w.now.Store(int64(ev.at))
-	w.mu.Unlock()
+	ln.heap.pop()
+	ln.now.Store(int64(ev.at))
+	ln.mu.Unlock()
 
-	w.events++
-	if w.opts.Progress != nil && w.events%ProgressEvents == 0 {
-		w.opts.Progress(ev.at, w.until, w.events)
+	if w.opts.Progress != nil && (ln.events+1)%ProgressEvents == 0 {
+		w.opts.Progress(ev.at, w.until, ln.events+1)
 	}
-	w.inEvent.Store(true)
-	switch ev.kind {
-	case evTimer:
-		w.touch(ev.host)
-		ev.fn()
-	case evDeliver:
-		ev.host.pending = true
-		w.deliver(ev)
-	case evForward:
-		w.forward(ev)
-	case evApp:
-		ev.fn()
-	}
-	w.settle()
-	w.kernelSettled()
-	w.inEvent.Store(false)
+	ln.run(ev)
 	return true, nil
+}
+
+// budget says whether an event at at, after events events, is past a
+// budget.
+func (w *World) budget(at time.Duration, events int64) error {
+	if at > w.opts.MaxTime {
+		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: at, Events: events}
+	}
+	if events >= w.opts.MaxEvents {
+		return &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: at, Events: events}
+	}
+	if events%memoryCheckEvents == 0 && overMemory(w.opts.MaxMemory) {
+		return &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: at, Events: events}
+	}
+	return nil
 }
 
 // RunFor runs every event due within d of now, then advances the clock to
@@ -376,7 +396,10 @@ func (w *World) RunFor(d time.Duration) error {
 	w.until = end
 	defer func() { w.until = 0 }()
 	if end > w.opts.MaxTime {
-		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: end, Events: w.events}
+		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: end, Events: w.Events()}
+	}
+	if w.par != nil {
+		return w.par.runFor(end)
 	}
 	for {
 		at, ok := w.NextEventAt()
@@ -393,7 +416,7 @@ func (w *World) RunFor(d time.Duration) error {
 		c.Sleep(end, w.wake) // an event may be posted meanwhile
 	}
 	w.sampleBefore(end, true)
-	w.now.Store(int64(end))
+	w.lanes[0].now.Store(int64(end))
 	return nil
 }
 
@@ -422,47 +445,6 @@ func (w *World) Run() error {
 	}
 }
 
-// touch marks h as touched by the running event: it is barriered and
-// observed before the event ends.
-func (w *World) touch(h *Host) {
-	if !h.touched {
-		h.touched = true
-		w.touched = append(w.touched, h)
-	}
-}
-
-// settle barriers every host a packet was delivered to, records what
-// changed on every touched host, and runs the application callbacks that the
-// event made ready (which may touch more hosts).
-func (w *World) settle() {
-	for i := 0; i < len(w.touched); i++ {
-		h := w.touched[i]
-		h.touched = false
-		if h.pending {
-			h.barrier()
-			h.pending = false
-		}
-		h.observe()
-		h.dispatch()
-	}
-	clear(w.touched)
-	w.touched = w.touched[:0]
-}
-
-// enter runs a call from outside the run loop (a scenario calling a Socket
-// method between RunFor calls) as an event of its own. It returns the
-// function that ends it.
-func (w *World) enter() func() {
-	if w.inEvent.Load() {
-		return func() {}
-	}
-	w.inEvent.Store(true)
-	return func() {
-		w.settle()
-		w.inEvent.Store(false)
-	}
-}
-
 // Epoch is the wall-clock instant virtual time zero maps to, in the stacks'
 // Now() and in pcap timestamps.
 func Epoch() time.Time { return epoch }
@@ -470,10 +452,27 @@ func Epoch() time.Time { return epoch }
 // Close shuts every host down: sockets first in creation order, then the
 // stacks. Nothing is traced after Close.
 func (w *World) Close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
+	w.lockAll()
+	w.closed.Store(true)
+	w.unlockAll()
+	if w.par != nil {
+		w.par.stop()
+	}
 	for _, h := range w.hosts {
 		h.close()
+	}
+}
+
+// lockAll locks every lane, in order: for the rare change (a link's path,
+// a rule, the topology) that must not meet a packet in flight.
+func (w *World) lockAll() {
+	for _, ln := range w.lanes {
+		ln.mu.Lock()
+	}
+}
+
+func (w *World) unlockAll() {
+	for i := len(w.lanes) - 1; i >= 0; i-- {
+		w.lanes[i].mu.Unlock()
 	}
 }

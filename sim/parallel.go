@@ -1,0 +1,421 @@
+package sim
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/tcpsim/tcpsim/netem"
+)
+
+// A parallel World runs its nodes in lanes, each on a goroutine of its own
+// (lane.go), in windows of virtual time. A window starts at the earliest
+// event of any lane and ends before the shortest delay of a link between
+// two lanes has passed (the lookahead): a packet one lane sends within a
+// window cannot arrive at another lane's node before the window ends. Such
+// packets wait in the sender's lane until then, and are queued at their
+// lane in a fixed order (lane by lane, each in sending order), so the run
+// does not depend on which lane finished first. Events of no node (At) run
+// between windows, every lane stopped at their time; so do the samplers.
+//
+// What this changes against one lane is the order of events at one
+// instant on two lanes: one lane runs them in the order they were made,
+// lanes in parallel each in their own order, and a packet from another
+// lane after the lane's own events of its instant. Outputs are the same
+// for every run and every GOMAXPROCS, but may differ from the one-lane
+// run's at such instants; that is why a World is parallel only when asked.
+
+// parallel runs a World's lanes.
+type parallel struct {
+	w *World
+	// epoch is raised to start a window (or to stop, with quit); done
+	// counts the lanes past it that have finished it.
+	epoch atomic.Uint64
+	done  atomic.Int64
+	quit  atomic.Bool
+	// limit is the running window's last instant; errs the error each
+	// lane stopped on in it.
+	limit time.Duration
+	max   []int64
+	errs  []error
+	wake  []chan struct{}
+	// started says the workers run; memAt is the event count at the
+	// last memory check.
+	started bool
+	memAt   int64
+}
+
+// Parallel splits the World's nodes into lanes that run at once: lane 0
+// holds every node not named, and each group of names is a lane of its
+// own, in order. It must be called before the first host or hop, on a
+// World that keeps no trace (Options.DiscardTrace: which of two lanes'
+// packets comes first at one instant would depend on the machine) and
+// runs on virtual time. Links between two lanes must have a delay, no
+// jitter, no reordering and no rules (see AddLink); the shortest such
+// delay is how far the lanes may run apart.
+func (w *World) Parallel(groups [][]string) error {
+	switch {
+	case w.opts.Clock != nil:
+		return fmt.Errorf("sim: parallel: a World on a real clock runs in one lane")
+	case !w.opts.DiscardTrace:
+		return fmt.Errorf("sim: parallel: a World that keeps its packets runs in one lane (the order of two lanes' packets at one instant would depend on the machine): discard the trace (records none)")
+	case w.par != nil:
+		return fmt.Errorf("sim: parallel: the World is parallel already")
+	case len(w.hosts)+len(w.hops) > 0:
+		return fmt.Errorf("sim: parallel: it must come before the first host or hop")
+	case len(groups) == 0:
+		return fmt.Errorf("sim: parallel: name at least one group of nodes")
+	}
+	laneOf := map[string]int{}
+	for i, g := range groups {
+		if len(g) == 0 {
+			return fmt.Errorf("sim: parallel: group %d is empty", i+1)
+		}
+		for _, name := range g {
+			if name == "" {
+				return fmt.Errorf("sim: parallel: group %d has an empty name", i+1)
+			}
+			if j, ok := laneOf[name]; ok {
+				return fmt.Errorf("sim: parallel: %s is in group %d and group %d", name, j, i+1)
+			}
+			laneOf[name] = i + 1
+		}
+	}
+	w.laneOf = laneOf
+	for i := range groups {
+		ln := newLane(w, i+1)
+		ln.now.Store(int64(w.Now()))
+		w.lanes = append(w.lanes, ln)
+	}
+	n := len(w.lanes)
+	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), wake: make([]chan struct{}, n)}
+	for i := range w.par.wake {
+		w.par.wake[i] = make(chan struct{}, 1)
+	}
+	return nil
+}
+
+// Lanes returns how many lanes the World runs: 1 unless it is Parallel.
+func (w *World) Lanes() int { return len(w.lanes) }
+
+// LaneOf returns the lane the node runs on.
+func (w *World) LaneOf(n Node) int { return laneOf(n).idx }
+
+// laneFor returns the lane of the node named name.
+func (w *World) laneFor(name string) *lane {
+	if i, ok := w.laneOf[name]; ok {
+		return w.lanes[i]
+	}
+	return w.lanes[0]
+}
+
+// laneOf returns the lane a node runs on.
+func laneOf(n Node) *lane {
+	switch n := n.(type) {
+	case *Host:
+		return n.ln
+	case *Hop:
+		return n.ln
+	}
+	return nil
+}
+
+// checkLink says why l, about to be added with opts, cannot join its ends'
+// lanes, or nil.
+func (w *World) checkLink(l *Link, opts netem.Options) error {
+	if laneOf(l.a) == laneOf(l.b) {
+		return nil
+	}
+	if len(opts.Rules) > 0 {
+		return fmt.Errorf("sim: link %s-%s joins two lanes: it takes no rules (a rule would see both directions at once)", l.a.Name(), l.b.Name())
+	}
+	if err := crossingPath(l, l.a, opts.AtoB); err != nil {
+		return err
+	}
+	return crossingPath(l, l.b, opts.BtoA)
+}
+
+// checkCrossing says why the path p from node from cannot replace the
+// current one on l, or nil.
+func (w *World) checkCrossing(l *Link, from Node, p netem.Path) error {
+	if laneOf(l.a) == laneOf(l.b) {
+		return nil
+	}
+	return crossingPath(l, from, p)
+}
+
+// crossingPath says why packets from node from cannot take path p across
+// two lanes, or nil: each must arrive at least p.Delay after it left.
+func crossingPath(l *Link, from Node, p netem.Path) error {
+	switch {
+	case p.Delay <= 0:
+		return fmt.Errorf("sim: link %s-%s joins two lanes: packets from %s need a delay (it is how far the lanes may run apart)", l.a.Name(), l.b.Name(), from.Name())
+	case p.Jitter != 0 || p.Reorder != 0:
+		return fmt.Errorf("sim: link %s-%s joins two lanes: packets from %s may not have jitter or reordering (they could arrive before the delay)", l.a.Name(), l.b.Name(), from.Name())
+	}
+	return nil
+}
+
+// lookahead is the shortest delay of a link between two lanes; 0 when no
+// link joins two lanes (the lanes never meet).
+func (p *parallel) lookahead() time.Duration {
+	var d time.Duration
+	for _, l := range p.w.links {
+		if laneOf(l.a) == laneOf(l.b) {
+			continue
+		}
+		for _, from := range []Node{l.a, l.b} {
+			if x := l.Path(from).Delay; d == 0 || x < d {
+				d = x
+			}
+		}
+	}
+	return d
+}
+
+// at queues fn, an event of no node, for virtual time t.
+func (p *parallel) at(t time.Duration, fn func()) {
+	w := p.w
+	w.gseq++
+	ev := &event{kind: evApp, fn: fn, index: -1, at: max(t, w.Now()), seq: w.gseq}
+	w.global.push(ev)
+}
+
+// setNow sets every lane's clock to t: between windows, the World is at t.
+func (w *World) setNow(t time.Duration) {
+	for _, ln := range w.lanes {
+		ln.now.Store(int64(t))
+	}
+}
+
+// runFor runs every event due by end, window after window.
+func (p *parallel) runFor(end time.Duration) error {
+	for {
+		ran, err := p.advance(end)
+		if err != nil {
+			return err
+		}
+		if !ran {
+			break
+		}
+	}
+	p.w.sampleBefore(end, true)
+	p.w.setNow(end)
+	return nil
+}
+
+// step runs the next window, or the next event of no node; false when no
+// event is left.
+func (p *parallel) step() (bool, error) {
+	ran, err := p.advance(time.Duration(1<<63 - 1))
+	return ran, err
+}
+
+// advance runs, if anything is due by end, the events of no node at the
+// earliest instant or the lanes' next window, and reports whether it ran
+// anything.
+func (p *parallel) advance(end time.Duration) (bool, error) {
+	w := p.w
+	start, ok := time.Duration(0), false
+	for _, ln := range w.lanes {
+		if at, has := ln.nextAt(); has && (!ok || at < start) {
+			start, ok = at, true
+		}
+	}
+	global := len(w.global) > 0 && (!ok || w.global[0].at <= start)
+	if global {
+		start, ok = w.global[0].at, true
+	}
+	if !ok || start > end {
+		return false, nil
+	}
+	if start > w.opts.MaxTime {
+		return true, &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: start, Events: w.Events()}
+	}
+	w.sampleBefore(start, false)
+	w.setNow(start)
+	before := w.Events()
+	if before >= w.opts.MaxEvents {
+		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: start, Events: before}
+	}
+	if before-p.memAt >= memoryCheckEvents {
+		p.memAt = before
+		if overMemory(w.opts.MaxMemory) {
+			return true, &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: start, Events: before}
+		}
+	}
+	var err error
+	if global {
+		err = p.runGlobal(start)
+	} else {
+		err = p.window(start, end)
+	}
+	if err != nil {
+		return true, err
+	}
+	if after := w.Events(); w.opts.Progress != nil && after/ProgressEvents != before/ProgressEvents {
+		w.opts.Progress(w.Now(), w.until, after)
+	}
+	return true, nil
+}
+
+// runGlobal runs the events of no node due at t, each as one event of
+// every lane.
+func (p *parallel) runGlobal(t time.Duration) error {
+	w := p.w
+	for len(w.global) > 0 && w.global[0].at == t {
+		ev := w.global.pop()
+		w.lanes[0].events++
+		for _, ln := range w.lanes {
+			ln.inEvent.Store(true)
+		}
+		ev.fn()
+		for _, ln := range w.lanes {
+			ln.settle()
+		}
+		for _, ln := range w.lanes {
+			ln.inEvent.Store(false)
+		}
+		w.setNow(t)
+	}
+	return p.merge(t)
+}
+
+// window runs every lane's events from start to the window's end, at once.
+func (p *parallel) window(start, end time.Duration) error {
+	w := p.w
+	limit := end
+	if d := p.lookahead(); d > 0 {
+		limit = min(limit, start+d-1)
+	}
+	if len(w.global) > 0 {
+		limit = min(limit, w.global[0].at-1)
+	}
+	for _, s := range w.samplers {
+		if s.next >= start {
+			limit = min(limit, s.next)
+		}
+	}
+	p.limit = limit
+	left := w.opts.MaxEvents - w.Events()
+	for i := range w.lanes {
+		p.max[i] = w.lanes[i].events + left
+		p.errs[i] = nil
+	}
+	p.start()
+	p.done.Store(0)
+	p.epoch.Add(1)
+	for _, c := range p.wake[1:] {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	p.errs[0] = w.lanes[0].runWindow(limit, p.max[0])
+	for n := int64(len(w.lanes) - 1); p.done.Load() != n; {
+		runtime.Gosched()
+	}
+	if err := p.merge(limit); err != nil {
+		return err
+	}
+	for _, err := range p.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge queues, lane by lane and each in sending order, the packets the
+// lanes sent each other up to limit.
+func (p *parallel) merge(limit time.Duration) error {
+	var bad error
+	for _, ln := range p.w.lanes {
+		for i, ev := range ln.out {
+			to := ev.pkt.dest()
+			if ev.at <= limit && bad == nil {
+				bad = fmt.Errorf("sim: parallel: a packet from lane %d arrives at lane %d at %v, within the window it was sent in (ending %v)", ln.idx, to.idx, ev.at, limit)
+			}
+			to.mu.Lock()
+			to.seq++
+			ev.seq = to.seq
+			to.heap.push(ev)
+			to.mu.Unlock()
+			ln.out[i] = nil
+		}
+		ln.out = ln.out[:0]
+	}
+	return bad
+}
+
+// runWindow runs the lane's events up to limit, no further than its event
+// count max.
+func (ln *lane) runWindow(limit time.Duration, max int64) error {
+	for {
+		ln.mu.Lock()
+		if len(ln.heap) == 0 || ln.heap[0].at > limit {
+			ln.mu.Unlock()
+			return nil
+		}
+		ev := ln.heap[0]
+		if ln.events >= max {
+			ln.mu.Unlock()
+			return &BudgetError{Budget: "event", Limit: fmt.Sprint(ln.w.opts.MaxEvents), At: ev.at, Events: ln.w.opts.MaxEvents}
+		}
+		ln.heap.pop()
+		ln.now.Store(int64(ev.at))
+		ln.mu.Unlock()
+		ln.run(ev)
+	}
+}
+
+// start starts a goroutine for every lane but lane 0, which runs on the
+// caller's.
+func (p *parallel) start() {
+	if p.started {
+		return
+	}
+	p.started = true
+	for i := 1; i < len(p.w.lanes); i++ {
+		go p.worker(i, p.epoch.Load())
+	}
+}
+
+// worker runs lane i's windows: it waits for the epoch to move past seen,
+// spinning a while (windows follow each other closely) before it blocks.
+func (p *parallel) worker(i int, seen uint64) {
+	ln := p.w.lanes[i]
+	for {
+		for spins := 0; p.epoch.Load() == seen; spins++ {
+			if spins < 256 {
+				runtime.Gosched()
+				continue
+			}
+			<-p.wake[i]
+			spins = 0
+		}
+		seen = p.epoch.Load()
+		if p.quit.Load() {
+			return
+		}
+		p.errs[i] = ln.runWindow(p.limit, p.max[i])
+		p.done.Add(1)
+	}
+}
+
+// stop ends the workers.
+func (p *parallel) stop() {
+	if !p.started {
+		return
+	}
+	p.quit.Store(true)
+	p.epoch.Add(1)
+	for _, c := range p.wake[1:] {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+	p.started = false
+}
