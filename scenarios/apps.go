@@ -172,7 +172,7 @@ func (in *interp) cmdListen(st stmt, args []token) error {
 	lk := in.record(name, h, l, spec)
 	l.OnAccept = func(c *sim.Socket) {
 		lk.naccept++
-		in.record(fmt.Sprintf("%s/%d", name, lk.naccept), h, c, nil).of = lk
+		in.accepted(fmt.Sprintf("%s/%d", name, lk.naccept), h, c, lk)
 		in.serveAccepted(c, spec)
 	}
 	return nil
@@ -338,12 +338,6 @@ func (in *interp) cmdShutdown(st stmt, args []token) error {
 	return nil
 }
 
-// workload is a request/response workload's tally.
-type workload struct {
-	started, done int
-	errs          map[string]int // by errno; printed sorted
-}
-
 // cmdWorkload: workload CLIENT TARGET n=N [rate=R/s | concurrency=C]
 // [per-conn=K] [mode=close|keep-alive] makes N HTTP/1.1 requests, K on
 // each connection (default 1), one after the other. Open loop (rate): a
@@ -429,95 +423,11 @@ func (in *interp) cmdWorkload(st stmt, args []token) error {
 			return in.errAt(st, t, "mode %q: want close or keep-alive", t.text)
 		}
 	}
-	wl := &workload{errs: map[string]int{}}
+	wl := &workload{clients: clients, target: target, n: n, perConn: perConn, gap: gap, ramp: ramp, connRate: connRate, concurrency: concurrency, keepAlive: keepAlive}
+	if err := wl.start(in.w); err != nil {
+		return in.errAt(st, o.words[0], "%v", err)
+	}
 	in.workloads = append(in.workloads, wl)
-	request := func(last bool) []byte {
-		req := "GET / HTTP/1.1\r\nHost: " + target.String() + "\r\n"
-		if last && !keepAlive {
-			req += "Connection: close\r\n"
-		}
-		return []byte(req + "\r\n")
-	}
-	conns := (n + perConn - 1) / perConn
-	opened := 0
-	var open func()
-	// A connection makes its share of the requests, one after the other;
-	// in a closed loop its end opens the next.
-	connect := func() {
-		k := min(perConn, n-opened*perConn)
-		h := clients[opened%len(clients)] // one client after the other
-		opened++
-		wl.started += k
-		ended := false
-		end := func() {
-			if !ended {
-				ended = true
-				if concurrency > 0 {
-					open()
-				}
-			}
-		}
-		c, err := h.Connect(target, sim.SocketOptions{})
-		if err != nil {
-			wl.errs[sim.Errno(err)]++
-			end()
-			return
-		}
-		answered := 0
-		var rd httpReader
-		c.OnConnect = func(c *sim.Socket) { _, _ = c.Send(request(k == 1)) }
-		c.OnError = func(c *sim.Socket, err error) {
-			wl.errs[sim.Errno(err)]++
-			_ = c.Close() // as a client closes its descriptor on an error
-			end()
-		}
-		c.OnData = func(c *sim.Socket, p []byte) {
-			rd.feed(p)
-			for ; answered < rd.done && answered < k; answered++ {
-				wl.done++
-				if answered+1 < k {
-					_, _ = c.Send(request(answered+2 == k))
-				}
-			}
-			if answered == k && keepAlive {
-				_ = c.Close()
-				end()
-			}
-		}
-		c.OnEOF = func(c *sim.Socket) { _ = c.Close(); end() }
-	}
-	open = func() {
-		if opened < conns {
-			connect()
-		}
-	}
-	// Each start schedules the next, so a large n costs nothing up front.
-	start := in.w.Now()
-	var next func()
-	next = func() {
-		if opened == conns {
-			return
-		}
-		if opened+1 < conns {
-			if ramp > 0 {
-				in.w.At(start+rampAt(opened+1, connRate, ramp), next)
-			} else {
-				in.w.After(gap, next)
-			}
-		}
-		connect()
-	}
-	switch {
-	case n == 0:
-	case concurrency > 0:
-		// An event each, so that the event budget bounds them (100,000
-		// connects in one event ran past it).
-		for range concurrency {
-			in.w.At(in.w.Now(), open)
-		}
-	default:
-		in.w.At(in.w.Now(), next)
-	}
 	mode := "Connection: close (the server closes first)"
 	if keepAlive {
 		mode = "keep-alive (the client closes first)"

@@ -143,9 +143,9 @@ func (in *interp) expectWorkload(st stmt, args []token) (func() (bool, string), 
 	what := args[1].text
 	var got uint64
 	if what == "done" {
-		got = uint64(wl.done)
+		got = uint64(wl.done())
 	} else {
-		got = uint64(wl.errs[what])
+		got = uint64(wl.errs()[what])
 	}
 	return func() (bool, string) {
 		if what == "done" {

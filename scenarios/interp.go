@@ -38,6 +38,12 @@ type interp struct {
 	// record looks for them next.
 	order   []*sock
 	sweepAt int
+	// laneGroups are the parallel statement's groups, given at line
+	// parallelAt; laneSocks the connections each lane accepted in the
+	// running window (accepted); nil with one lane.
+	laneGroups [][]string
+	parallelAt int
+	laneSocks  [][]*sock
 	swept   int // sockets sweep let go of
 	// pktNames are the named packets (#NAME); lookups only. rowCache is
 	// the decoded trace once the run is over (judging).
@@ -149,7 +155,7 @@ func init() {
 		"netstat": (*interp).cmdNetstat, "nstat": (*interp).cmdCounters, "dmesg": (*interp).cmdDmesg, "slabtop": (*interp).cmdSlabtop,
 		"ss": (*interp).cmdSS, "trace": (*interp).cmdTrace, "ladder": (*interp).cmdLadder,
 		"states": (*interp).cmdStates, "counters": (*interp).cmdCounters, "note": (*interp).cmdNote,
-		"packet": (*interp).cmdPacket, "records": (*interp).cmdRecords, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,
+		"packet": (*interp).cmdPacket, "records": (*interp).cmdRecords, "parallel": (*interp).cmdParallel, "sample": (*interp).cmdSample, "param": (*interp).cmdParam,
 	}
 }
 
@@ -193,7 +199,7 @@ func (in *interp) exec(st stmt) error {
 	if !ok {
 		return in.errAt(st, toks[0], "unknown command %q: want one of %s", toks[0].text, verbs())
 	}
-	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note" && toks[0].text != "param" && toks[0].text != "records"
+	needsHosts := toks[0].text != "seed" && toks[0].text != "host" && toks[0].text != "note" && toks[0].text != "param" && toks[0].text != "records" && toks[0].text != "parallel"
 	if needsHosts && len(in.w.Hosts()) == 0 {
 		return in.errAt(st, toks[0], "%s before any host: declare hosts first (host NAME IP)", toks[0].text)
 	}

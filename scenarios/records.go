@@ -20,6 +20,9 @@ func (in *interp) cmdRecords(st stmt, args []token) error {
 	if len(in.w.Hosts()) > 0 {
 		return in.errAt(st, args[0], "records must come before the first host")
 	}
+	if in.laneGroups != nil {
+		return in.errAt(st, args[0], "records must come before parallel (line %d)", in.parallelAt)
+	}
 	if in.cfg.Kernel && args[0].text == "none" {
 		return in.errAt(st, args[0], "records none: a kernel-mode run keeps its records (its runs are real time, not large)")
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	Kernel bool
 	// Progress, when set, is told the run's progress (sim.Options.Progress).
 	Progress func(now, until time.Duration, events int64)
+	// Lanes, when set, is told how many lanes a parallel statement made,
+	// before any of them runs: a command that keeps the process on one
+	// core for a World of one lane may give it more (each lane runs on
+	// one core at a time; sim.World.Parallel).
+	Lanes func(n int)
 	// Clock, in kernel mode, is the run's clock (kernel.NewClocks starts
 	// runs together); nil makes one.
 	Clock *kernel.Clock

@@ -31,7 +31,36 @@ const maxNamesShown = 20
 
 // record names a socket the notebook opened or accepted.
 func (in *interp) record(name string, h *sim.Host, s *sim.Socket, spec *listenSpec) *sock {
-	sk := &sock{name: name, host: h, s: s, created: in.w.Now(), listener: spec}
+	return in.keep(&sock{name: name, host: h, s: s, created: h.Now(), listener: spec})
+}
+
+// accepted names a connection listener lk accepted, in an event of its
+// host's lane. Under parallel the lanes run at once: each lane's go to a
+// list of its own, which gather takes in, lane by lane, between windows.
+func (in *interp) accepted(name string, h *sim.Host, s *sim.Socket, lk *sock) {
+	sk := &sock{name: name, host: h, s: s, created: h.Now(), of: lk}
+	if in.laneSocks == nil {
+		in.keep(sk)
+		return
+	}
+	i := in.w.LaneOf(h)
+	in.laneSocks[i] = append(in.laneSocks[i], sk)
+}
+
+// gather keeps the connections the lanes accepted in the last window.
+func (in *interp) gather() {
+	for i, sks := range in.laneSocks {
+		for j, sk := range sks {
+			in.keep(sk)
+			sks[j] = nil
+		}
+		in.laneSocks[i] = sks[:0]
+	}
+}
+
+// keep adds sk to the notebook's sockets.
+func (in *interp) keep(sk *sock) *sock {
+	name := sk.name
 	if ph := in.awaited[name]; ph != nil {
 		*ph, sk = *sk, ph // expectations already hold the stand-in
 		delete(in.awaited, name)

@@ -236,9 +236,10 @@ func (in *interp) cmdCounters(st stmt, args []token) error {
 	}
 	var b strings.Builder
 	for i, wl := range in.workloads {
-		fmt.Fprintf(&b, "workload %d: %d started, %d answered", i+1, wl.started, wl.done)
-		for _, e := range sortedKeys(wl.errs) {
-			fmt.Fprintf(&b, ", %d %s", wl.errs[e], e)
+		fmt.Fprintf(&b, "workload %d: %d started, %d answered", i+1, wl.started(), wl.done())
+		errs := wl.errs()
+		for _, e := range sortedKeys(errs) {
+			fmt.Fprintf(&b, ", %d %s", errs[e], e)
 		}
 		b.WriteString("\n")
 	}

@@ -23,6 +23,9 @@ func (in *interp) cmdSeed(st stmt, args []token) error {
 	if err != nil {
 		return in.errAt(st, args[0], "seed %q: want a whole number from 0 to 18446744073709551615", args[0].text)
 	}
+	if in.laneGroups != nil {
+		return in.errAt(st, args[0], "seed must come before parallel (line %d)", in.parallelAt)
+	}
 	if in.cfg.Seed == nil {
 		in.seed = n
 		in.w = newWorld(in.cfg, n, in.noRecords)

@@ -29,21 +29,22 @@ import (
 // parallel runs a World's lanes.
 type parallel struct {
 	w *World
-	// epoch is raised to start a window (or to stop, with quit); done
-	// counts the lanes past it that have finished it.
+	// epoch is raised to start a window (or, with the crew's quit, to stop); next is
+	// the next lane a runner takes in it, done counts the lanes finished.
 	epoch atomic.Uint64
+	next  atomic.Int64
 	done  atomic.Int64
-	quit  atomic.Bool
 	// limit is the running window's last instant; errs the error each
 	// lane stopped on in it.
 	limit time.Duration
 	max   []int64
 	errs  []error
-	wake  []chan struct{}
-	// started says the workers run; memAt is the event count at the
-	// last memory check.
-	started bool
-	memAt   int64
+	// crew are the workers (nil before the first window).
+	crew *crew
+	// memAt is the event count at the last memory check; procs is
+	// GOMAXPROCS when the run started.
+	memAt int64
+	procs int
 }
 
 // Parallel splits the World's nodes into lanes that run at once: lane 0
@@ -89,12 +90,14 @@ func (w *World) Parallel(groups [][]string) error {
 		w.lanes = append(w.lanes, ln)
 	}
 	n := len(w.lanes)
-	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), wake: make([]chan struct{}, n)}
-	for i := range w.par.wake {
-		w.par.wake[i] = make(chan struct{}, 1)
-	}
+	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n)}
 	return nil
 }
+
+// OnWindow sets fn to run after each window of a parallel World, and after
+// each event of no node, every lane stopped: for what lanes' events leave
+// to be gathered in a fixed order. A World of one lane never calls it.
+func (w *World) OnWindow(fn func()) { w.onWindow = fn }
 
 // Lanes returns how many lanes the World runs: 1 unless it is Parallel.
 func (w *World) Lanes() int { return len(w.lanes) }
@@ -191,6 +194,7 @@ func (w *World) setNow(t time.Duration) {
 
 // runFor runs every event due by end, window after window.
 func (p *parallel) runFor(end time.Duration) error {
+	p.procs = runtime.GOMAXPROCS(0)
 	for {
 		ran, err := p.advance(end)
 		if err != nil {
@@ -208,6 +212,7 @@ func (p *parallel) runFor(end time.Duration) error {
 // step runs the next window, or the next event of no node; false when no
 // event is left.
 func (p *parallel) step() (bool, error) {
+	p.procs = runtime.GOMAXPROCS(0)
 	ran, err := p.advance(time.Duration(1<<63 - 1))
 	return ran, err
 }
@@ -217,6 +222,10 @@ func (p *parallel) step() (bool, error) {
 // anything.
 func (p *parallel) advance(end time.Duration) (bool, error) {
 	w := p.w
+	// What the notebook's own calls sent between runs waits to be queued.
+	if err := p.merge(w.Now() - 1); err != nil {
+		return true, err
+	}
 	start, ok := time.Duration(0), false
 	for _, ln := range w.lanes {
 		if at, has := ln.nextAt(); has && (!ok || at < start) {
@@ -253,6 +262,9 @@ func (p *parallel) advance(end time.Duration) (bool, error) {
 	}
 	if err != nil {
 		return true, err
+	}
+	if w.onWindow != nil {
+		w.onWindow()
 	}
 	if after := w.Events(); w.opts.Progress != nil && after/ProgressEvents != before/ProgressEvents {
 		w.opts.Progress(w.Now(), w.until, after)
@@ -304,17 +316,13 @@ func (p *parallel) window(start, end time.Duration) error {
 		p.errs[i] = nil
 	}
 	p.start()
+	p.next.Store(0)
 	p.done.Store(0)
 	p.epoch.Add(1)
-	for _, c := range p.wake[1:] {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
-	p.errs[0] = w.lanes[0].runWindow(limit, p.max[0])
-	for n := int64(len(w.lanes) - 1); p.done.Load() != n; {
-		runtime.Gosched()
+	p.wakeCrew()
+	p.runLanes()
+	n := int64(len(w.lanes))
+	for !p.spin(func() bool { return p.done.Load() == n }) {
 	}
 	if err := p.merge(limit); err != nil {
 		return err
@@ -370,52 +378,109 @@ func (ln *lane) runWindow(limit time.Duration, max int64) error {
 	}
 }
 
-// start starts a goroutine for every lane but lane 0, which runs on the
-// caller's.
-func (p *parallel) start() {
-	if p.started {
-		return
-	}
-	p.started = true
-	for i := 1; i < len(p.w.lanes); i++ {
-		go p.worker(i, p.epoch.Load())
-	}
-}
-
-// worker runs lane i's windows: it waits for the epoch to move past seen,
-// spinning a while (windows follow each other closely) before it blocks.
-func (p *parallel) worker(i int, seen uint64) {
-	ln := p.w.lanes[i]
+// runLanes runs the window of each lane no runner has taken yet.
+func (p *parallel) runLanes() {
+	lanes := p.w.lanes
 	for {
-		for spins := 0; p.epoch.Load() == seen; spins++ {
-			if spins < 256 {
-				runtime.Gosched()
-				continue
-			}
-			<-p.wake[i]
-			spins = 0
-		}
-		seen = p.epoch.Load()
-		if p.quit.Load() {
+		i := int(p.next.Add(1)) - 1
+		if i >= len(lanes) {
 			return
 		}
-		p.errs[i] = ln.runWindow(p.limit, p.max[i])
+		p.errs[i] = lanes[i].runWindow(p.limit, p.max[i])
 		p.done.Add(1)
 	}
 }
 
-// stop ends the workers.
-func (p *parallel) stop() {
-	if !p.started {
+// start starts the workers: with the caller, one runner per P (and no more
+// than there are lanes), so that no runner waits for a P while another
+// spins. With one P the caller runs every lane itself.
+func (p *parallel) start() {
+	n := min(p.procs, len(p.w.lanes)) - 1
+	if p.crew != nil && len(p.crew.wake) == n {
 		return
 	}
-	p.quit.Store(true)
-	p.epoch.Add(1)
-	for _, c := range p.wake[1:] {
+	p.stop()
+	c := &crew{wake: make([]chan struct{}, n)}
+	for i := range c.wake {
+		c.wake[i] = make(chan struct{}, 1)
+		go p.worker(c, c.wake[i], p.epoch.Load())
+	}
+	p.crew = c
+}
+
+// crew is the workers started together; quit ends them.
+type crew struct {
+	quit atomic.Bool
+	wake []chan struct{} // parks each worker between runs
+}
+
+// worker runs lanes' windows: it waits for the epoch to move past seen,
+// spinning a while (windows follow each other closely) before it parks.
+func (p *parallel) worker(c *crew, wake chan struct{}, seen uint64) {
+	for {
+		for p.epoch.Load() == seen {
+			if p.spin(func() bool { return p.epoch.Load() != seen }) {
+				break
+			}
+			<-wake
+		}
+		seen = p.epoch.Load()
+		if c.quit.Load() {
+			return
+		}
+		p.runLanes()
+	}
+}
+
+// wakeCrew wakes the parked workers: the epoch moved.
+func (p *parallel) wakeCrew() {
+	if p.crew == nil {
+		return
+	}
+	for _, c := range p.crew.wake {
 		select {
 		case c <- struct{}{}:
 		default:
 		}
 	}
-	p.started = false
+}
+
+// spinLimit bounds how long spin waits in a busy loop: windows follow
+// each other within microseconds, and a goroutine that parks and is woken
+// costs tens of them; past it, a lane's wait is long (the notebook runs
+// statements) and it yields or parks.
+const spinLimit = 1 << 24
+
+// spin waits for cond, and reports whether it came. With more than one
+// P it loops on cond without yielding, up to spinLimit tries: a yield goes
+// through the scheduler's global lock, and another P would be woken to
+// run what it yielded to. With one P it yields at once (nothing else could
+// make cond true). The worker then parks (false); the coordinator, which
+// waits only for lanes that are running, keeps yielding.
+func (p *parallel) spin(cond func() bool) bool {
+	if p.procs > 1 {
+		for range spinLimit {
+			if cond() {
+				return true
+			}
+		}
+	}
+	for range 64 {
+		if cond() {
+			return true
+		}
+		runtime.Gosched()
+	}
+	return cond()
+}
+
+// stop ends the workers.
+func (p *parallel) stop() {
+	if p.crew == nil {
+		return
+	}
+	p.crew.quit.Store(true)
+	p.epoch.Add(1)
+	p.wakeCrew()
+	p.crew = nil
 }

@@ -126,7 +126,9 @@ type World struct {
 	kernel kernelWorld
 
 	// par runs the lanes' windows (parallel.go); nil with one lane.
-	par *parallel
+	// onWindow runs after each window (OnWindow).
+	par      *parallel
+	onWindow func()
 }
 
 // New returns an empty World at virtual time zero.
@@ -301,6 +303,10 @@ func (h *Host) At(t time.Duration, fn func()) {
 	ev := &event{kind: evApp, fn: fn, index: -1}
 	ln.scheduleLocked(ev, t-ln.Now())
 }
+
+// Now returns the host's clock: its lane's, which between runs is the
+// World's.
+func (h *Host) Now() time.Duration { return h.ln.Now() }
 
 // After schedules fn to run d from now.
 func (w *World) After(d time.Duration, fn func()) { w.At(w.Now()+d, fn) }

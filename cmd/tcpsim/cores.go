@@ -42,3 +42,18 @@ func oneCore(kernel bool) func() {
 		cores.Unlock()
 	}
 }
+
+// moreCores gives the process up to n cores (at most the machine's) while
+// commands hold it on one: a parallel notebook's lanes run at once, one
+// core each (scenarios.Config.Lanes). The last command to end puts back
+// what GOMAXPROCS was. A GOMAXPROCS the user set is left alone.
+func moreCores(n int) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	cores.Lock()
+	defer cores.Unlock()
+	if want := min(n, runtime.NumCPU()); cores.n > 0 && runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
+}

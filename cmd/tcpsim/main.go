@@ -453,6 +453,7 @@ func runNotebook(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer oneCore(rf.cfg.Kernel)()
+	rf.cfg.Lanes = moreCores
 	if rf.progress || isTerminal(os.Stderr) {
 		p := newProgress(stderr, time.Now)
 		if rf.progress {
@@ -581,7 +582,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	slices.Sort(targets)
 	failed := 0
 	for _, t := range targets {
-		res, err := load(t, scenarios.Config{MaxMemory: defaultMaxMemory()})
+		res, err := load(t, scenarios.Config{MaxMemory: defaultMaxMemory(), Lanes: moreCores})
 		if res != nil && err != nil {
 			if rerr := reports.add(t, res, ""); rerr != nil {
 				return rerr

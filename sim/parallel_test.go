@@ -1,0 +1,230 @@
+package sim_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcpsim/tcpsim/netem"
+	"github.com/tcpsim/tcpsim/sim"
+)
+
+// parallelOpts is a World that may be made parallel: it keeps no trace.
+var parallelOpts = sim.Options{Seed: 7, DiscardTrace: true}
+
+// lanedRun runs a linux-profile server in lane 1 and four clients, two in
+// lane 2 and two in lane 0, over lossy links that duplicate and corrupt
+// too, each client opening 40 connections in two chains (events of its
+// own lane) that send a request and close on the answer. It returns what
+// the run counted, host by host, and the World's event count.
+func lanedRun(tb testing.TB, procs int) string {
+	tb.Helper()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	w := sim.New(parallelOpts)
+	defer w.Close()
+	require.NoError(tb, w.Parallel([][]string{{"server"}, {"c0", "c1"}}))
+	srv, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP, Profile: sim.Linux})
+	require.NoError(tb, err)
+	l, err := srv.Listen(80, sim.SocketOptions{})
+	require.NoError(tb, err)
+	l.OnAccept = func(a *sim.Socket) {
+		a.OnData = func(a *sim.Socket, b []byte) { _, _ = a.Send(b); _ = a.Close() }
+	}
+	var clients []*sim.Host
+	for i := range 4 {
+		c, err := w.AddHost(sim.HostOptions{Name: fmt.Sprintf("c%d", i), Addr: netip.AddrFrom4([4]byte{10, 0, 1, byte(i + 1)}), Profile: sim.Linux})
+		require.NoError(tb, err)
+		clients = append(clients, c)
+		_, err = w.AddLink(c, srv, netem.Options{
+			AtoB: netem.Path{Delay: time.Duration(i+1) * time.Millisecond, Loss: 0.03, Duplicate: 0.02, Corrupt: 0.01},
+			BtoA: netem.Path{Delay: 2 * time.Millisecond, Loss: 0.03},
+		})
+		require.NoError(tb, err)
+		for chain := range 2 {
+			left := 20
+			var next func()
+			next = func() {
+				if left == 0 {
+					return
+				}
+				left--
+				cs, err := c.Connect(server80, sim.SocketOptions{})
+				if err != nil {
+					return
+				}
+				cs.OnConnect = func(cs *sim.Socket) { _, _ = cs.Send([]byte("ping")) }
+				cs.OnData = func(cs *sim.Socket, _ []byte) {}
+				cs.OnEOF = func(cs *sim.Socket) { _ = cs.Close(); c.At(c.Now()+time.Millisecond, next) }
+				cs.OnError = func(*sim.Socket, error) { c.At(c.Now()+time.Millisecond, next) }
+			}
+			c.At(time.Duration(chain)*time.Millisecond, next)
+		}
+	}
+	require.Equal(tb, 3, w.Lanes())
+	require.NoError(tb, w.RunFor(200*time.Second))
+	var b strings.Builder
+	for _, h := range append([]*sim.Host{srv}, clients...) {
+		fmt.Fprintf(&b, "%s lane %d: %v %v tw=%d\n", h.Name(), w.LaneOf(h), h.Counters(), h.Connects(), h.StateCount(sim.TimeWait))
+	}
+	fmt.Fprintf(&b, "events %d packets %d transitions %d now %v\n", w.Events(), w.PacketCount(), w.TransitionsSeen(), w.Now())
+	return b.String()
+}
+
+// TestParallelIsDeterministic runs one parallel World on one, two and four
+// Ps, twice each: the lanes run at once (or one after the other), and what
+// the run did is the same every time.
+func TestParallelIsDeterministic(t *testing.T) {
+	want := lanedRun(t, 1)
+	for _, procs := range []int{2, 4, 2, 1} {
+		got := lanedRun(t, procs)
+		require.Equal(t, want, got, "GOMAXPROCS=%d", procs)
+	}
+	// Every client made its 40 connections, and every answer came: a
+	// lane's events ran, and the packets between lanes arrived.
+	for i, lane := range []int{2, 2, 0, 0} {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^c%d lane %d: .*\{TcpActiveOpens 40\}.* \[\{ok 40\}\]`, i, lane), want)
+	}
+	assert.Regexp(t, `(?m)^server lane 1: .*\{TcpExtTW 160\}.*\{TcpPassiveOpens 160\}`, want, "the server accepted all 160 connections and closed each first")
+	t.Logf("%x", sha256.Sum256([]byte(want)))
+}
+
+// TestParallelRefuses checks what Parallel and a link between lanes
+// refuse, and that the refusal says why.
+func TestParallelRefuses(t *testing.T) {
+	cases := []struct {
+		name   string
+		opts   sim.Options
+		before bool // add a host first
+		groups [][]string
+		want   string
+	}{
+		{"trace kept", sim.Options{}, false, [][]string{{"a"}}, "keeps its packets"},
+		{"after a host", parallelOpts, true, [][]string{{"a"}}, "before the first host"},
+		{"no group", parallelOpts, false, nil, "at least one group"},
+		{"empty group", parallelOpts, false, [][]string{{"a"}, {}}, "group 2 is empty"},
+		{"twice", parallelOpts, false, [][]string{{"a"}, {"b", "a"}}, "a is in group 1 and group 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := sim.New(tc.opts)
+			defer w.Close()
+			if tc.before {
+				_, err := w.AddHost(sim.HostOptions{Name: "x", Addr: clientIP})
+				require.NoError(t, err)
+			}
+			err := w.Parallel(tc.groups)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, 1, w.Lanes())
+		})
+	}
+}
+
+// TestParallelLinkBetweenLanes checks that a link between two lanes needs
+// a delay, no jitter or reordering and no rules, also when changed later;
+// within a lane anything goes.
+func TestParallelLinkBetweenLanes(t *testing.T) {
+	w := sim.New(parallelOpts)
+	defer w.Close()
+	require.NoError(t, w.Parallel([][]string{{"b"}}))
+	a, err := w.AddHost(sim.HostOptions{Name: "a", Addr: clientIP})
+	require.NoError(t, err)
+	b, err := w.AddHost(sim.HostOptions{Name: "b", Addr: serverIP})
+	require.NoError(t, err)
+	c, err := w.AddHost(sim.HostOptions{Name: "c", Addr: netip.MustParseAddr("10.0.0.3")})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		o    netem.Options
+		want string
+	}{
+		{netem.Options{}, "packets from a need a delay"},
+		{netem.Options{AtoB: netem.Path{Delay: time.Millisecond}}, "packets from b need a delay"},
+		{netem.Options{AtoB: netem.Path{Delay: time.Millisecond, Jitter: time.Microsecond}, BtoA: netem.Path{Delay: time.Millisecond}}, "jitter or reordering"},
+		{netem.Options{AtoB: netem.Path{Delay: time.Millisecond, Reorder: 0.1}, BtoA: netem.Path{Delay: time.Millisecond}}, "jitter or reordering"},
+		{netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}, Rules: []netem.Rule{{Action: netem.Action{Kind: netem.Drop}}}}, "takes no rules"},
+	} {
+		_, err := w.AddLink(a, b, tc.o)
+		require.Error(t, err, "%+v", tc.o)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+	// Within lane 0 a link may jitter.
+	_, err = w.AddLink(a, c, netem.Options{AtoB: netem.Path{Jitter: time.Millisecond, Delay: time.Millisecond}})
+	require.NoError(t, err)
+	l, err := w.AddLink(a, b, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: 2 * time.Millisecond}})
+	require.NoError(t, err)
+	err = l.SetPath(b, netem.Path{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "need a delay")
+	assert.Equal(t, 2*time.Millisecond, l.Path(b).Delay, "a refused change changes nothing")
+	err = l.AddRule(netem.Rule{Action: netem.Action{Kind: netem.Drop}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "joins two lanes")
+	require.NoError(t, l.SetPath(b, netem.Path{Delay: 5 * time.Millisecond}))
+}
+
+// TestParallelEventBudget checks that a parallel run stops on its event
+// budget, at the same place on every run.
+func TestParallelEventBudget(t *testing.T) {
+	run := func(procs int) string {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		o := parallelOpts
+		o.MaxEvents = 500
+		w := sim.New(o)
+		defer w.Close()
+		require.NoError(t, w.Parallel([][]string{{"server"}}))
+		c, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
+		require.NoError(t, err)
+		s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
+		require.NoError(t, err)
+		_, err = w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}})
+		require.NoError(t, err)
+		l, err := s.Listen(80, sim.SocketOptions{})
+		require.NoError(t, err)
+		l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
+		var next func()
+		next = func() {
+			cs, err := c.Connect(server80, sim.SocketOptions{})
+			if err == nil {
+				cs.OnConnect = func(cs *sim.Socket) { _ = cs.Close() }
+			}
+			c.At(c.Now()+time.Millisecond, next)
+		}
+		c.At(0, next)
+		err = w.RunFor(time.Hour)
+		var be *sim.BudgetError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, "event", be.Budget)
+		return fmt.Sprintf("%v %d %d", be, w.Events(), w.PacketCount())
+	}
+	want := run(1)
+	assert.Equal(t, want, run(2))
+}
+
+// TestParallelCallBetweenRuns: a connect made between runs (a notebook's
+// statement) sends its SYN to another lane; the next run delivers it.
+// (The SYN waited, unseen, for a window's end that never came.)
+func TestParallelCallBetweenRuns(t *testing.T) {
+	w := sim.New(parallelOpts)
+	defer w.Close()
+	require.NoError(t, w.Parallel([][]string{{"server"}}))
+	c, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
+	require.NoError(t, err)
+	s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
+	require.NoError(t, err)
+	_, err = w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}})
+	require.NoError(t, err)
+	_, err = s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	_, err = c.Connect(server80, sim.SocketOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, 1, c.StateCount(sim.Established), "client ESTABLISHED")
+	assert.Equal(t, 1, s.StateCount(sim.Established), "server ESTABLISHED")
+}
