@@ -44,7 +44,7 @@ type interp struct {
 	laneGroups [][]string
 	parallelAt int
 	laneSocks  [][]*sock
-	swept   int // sockets sweep let go of
+	swept      int // sockets sweep let go of
 	// pktNames are the named packets (#NAME); lookups only. rowCache is
 	// the decoded trace once the run is over (judging).
 	pktNames map[string]*pktName

@@ -68,16 +68,16 @@ func TestParallelNotebook(t *testing.T) {
 // TestParallelRefused: what parallel refuses, and where it says so.
 func TestParallelRefused(t *testing.T) {
 	assertErrs(t, cellErr, map[string]string{
-		"parallel a\n":                                `x.md:4:1: parallel needs records none before it`,
-		"records none\nhost a 10.0.0.1\nparallel a\n": `x.md:6:1: parallel must come before the first host`,
-		"records none\nparallel\n":                    `x.md:5:9: parallel takes groups of hosts separated by |`,
-		"records none\nparallel a |\n":                `x.md:5:13: parallel: an empty group after |`,
-		"records none\nparallel | a\n":                `x.md:5:10: parallel: an empty group before |`,
-		"records none\nparallel a:1\n":                `x.md:5:10: parallel name "a:1": want a word`,
-		"records none\nparallel a | a\n":              `x.md:5:1: parallel: a is in group 1 and group 2`,
-		"records none\nparallel a\nparallel b\n":      `x.md:6:1: parallel was already given (line 5)`,
-		"records none\nparallel a\nseed 3\n":          `x.md:6:6: seed must come before parallel (line 5)`,
-		"records none\nparallel a\nrecords none\n":    `x.md:6:9: records must come before parallel (line 5)`,
+		"parallel a\n": `x.md:4:1: parallel needs records none before it`,
+		"records none\nhost a 10.0.0.1\nparallel a\n":                            `x.md:6:1: parallel must come before the first host`,
+		"records none\nparallel\n":                                               `x.md:5:9: parallel takes groups of hosts separated by |`,
+		"records none\nparallel a |\n":                                           `x.md:5:13: parallel: an empty group after |`,
+		"records none\nparallel | a\n":                                           `x.md:5:10: parallel: an empty group before |`,
+		"records none\nparallel a:1\n":                                           `x.md:5:10: parallel name "a:1": want a word`,
+		"records none\nparallel a | a\n":                                         `x.md:5:1: parallel: a is in group 1 and group 2`,
+		"records none\nparallel a\nparallel b\n":                                 `x.md:6:1: parallel was already given (line 5)`,
+		"records none\nparallel a\nseed 3\n":                                     `x.md:6:6: seed must come before parallel (line 5)`,
+		"records none\nparallel a\nrecords none\n":                               `x.md:6:9: records must come before parallel (line 5)`,
 		"records none\nparallel a\nhost a 10.0.0.1\nhost b 10.0.0.2\nlink a b\n": `link a-b joins two lanes: packets from a need a delay`,
 		"records none\nparallel c1\nhost s 10.0.0.1\nlisten s 80 http\nhost c[1-2] 10.0.1.1\nlink c[1-2] s delay=1ms\nworkload c[1-2] s:80 n=10 concurrency=2\n": `x.md:10:10: a closed-loop workload (concurrency=) opens each connection as another ends, so its clients share one lane; c1 and c2 are in different lanes`,
 	})
