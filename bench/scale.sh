@@ -3,7 +3,8 @@
 # ("At the articles' size"), measured as a user would, with /usr/bin/time
 # on the tcpsim binary: wall time, CPU time and peak RSS of
 #   1. scenarios/scale/tw-buckets.md: 10,000 connections a second for 60 s
-#      from 100 clients against tcp_max_tw_buckets = 262144;
+#      from 100 clients against tcp_max_tw_buckets = 262144, in its lanes
+#      (on every core) and in one lane (on one core), TWPAIRS times;
 #   2. 600 connections a second for 120 s from one client to one server
 #      port with 28,232 ports (both profiles): 56,464 answered, 15,536
 #      EADDRNOTAVAIL;
@@ -17,8 +18,14 @@ go build -o "$bin" ./cmd/tcpsim
 tmp=$(mktemp -d)
 fmt="%e s wall, %U s user, %S s sys, %M KB max RSS"
 
-echo "== tw-buckets.md (600,000 connections, 100 clients)"
-/usr/bin/time -f "$fmt" "$bin" check scenarios/scale/tw-buckets.md
+echo "== tw-buckets.md (600,000 connections, 100 clients) in its lanes (parallel), then in one lane (the parallel line taken out), ${TWPAIRS:-2} pairs"
+sed '/^parallel /d' scenarios/scale/tw-buckets.md > "$tmp/one-lane.md"
+for _ in $(seq "${TWPAIRS:-2}"); do
+  /usr/bin/time -f "lanes: $fmt" "$bin" run scenarios/scale/tw-buckets.md > "$tmp/lanes.out"
+  /usr/bin/time -f "one lane: $fmt" "$bin" run "$tmp/one-lane.md" > "$tmp/one.out"
+  # The same output but for the parallel statement and the cells' line numbers.
+  diff <(grep -v '^-- \|^  parallel \|^parallel: ' "$tmp/lanes.out") <(grep -v '^-- ' "$tmp/one.out") && echo "the same output"
+done
 
 for p in gvisor linux; do
   cat > "$tmp/exhaust-$p.md" <<NB

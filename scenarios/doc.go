@@ -26,9 +26,11 @@
 // addresses), interp.go (dispatch and time prefixes), world.go (seed, host,
 // link, nat, sysctl), ranges.go (host ranges NAME[A-B]), records.go
 // (records all|none, and needRecords, which every reader of the records
-// calls where it is parsed), http.go (counting HTTP responses),
+// calls where it is parsed), parallel.go (parallel: the notebook's hosts
+// in lanes that run at once), http.go (counting HTTP responses),
 // sample.go (sample), params.go (param), rules.go (link rules, netem, release), apps.go (listen, connect, send,
-// close, shutdown, workload), inject.go (crafted segments), views.go (trace,
+// close, shutdown, the workload statement), workload.go (a workload's
+// connections and tallies, lane by lane), inject.go (crafted segments), views.go (trace,
 // ladder, states, ss, netstat, nstat, slabtop, dmesg, conntrack), expect.go (the
 // expect statement and state expectations), subject.go (what a state
 // expectation is about and its history), expect_packets.go and

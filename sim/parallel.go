@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,10 @@ type parallel struct {
 	limit time.Duration
 	max   []int64
 	errs  []error
+	// order is the order runners take the lanes in; before each lane's
+	// event count when the window started.
+	order  []int
+	before []int64
 	// crew are the workers (nil before the first window).
 	crew *crew
 	// memAt is the event count at the last memory check; procs is
@@ -90,7 +96,10 @@ func (w *World) Parallel(groups [][]string) error {
 		w.lanes = append(w.lanes, ln)
 	}
 	n := len(w.lanes)
-	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n)}
+	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), order: make([]int, n), before: make([]int64, n)}
+	for i := range w.par.order {
+		w.par.order[i] = i
+	}
 	return nil
 }
 
@@ -311,8 +320,9 @@ func (p *parallel) window(start, end time.Duration) error {
 	}
 	p.limit = limit
 	left := w.opts.MaxEvents - w.Events()
-	for i := range w.lanes {
-		p.max[i] = w.lanes[i].events + left
+	for i, ln := range w.lanes {
+		p.before[i] = ln.events
+		p.max[i] = ln.events + left
 		p.errs[i] = nil
 	}
 	p.start()
@@ -322,8 +332,9 @@ func (p *parallel) window(start, end time.Duration) error {
 	p.wakeCrew()
 	p.runLanes()
 	n := int64(len(w.lanes))
-	for !p.spin(func() bool { return p.done.Load() == n }) {
+	for !spin(p.procs > 1, func() bool { return p.done.Load() == n }) {
 	}
+	p.reorder(p.before)
 	if err := p.merge(limit); err != nil {
 		return err
 	}
@@ -379,16 +390,29 @@ func (ln *lane) runWindow(limit time.Duration, max int64) error {
 }
 
 // runLanes runs the window of each lane no runner has taken yet.
+// Runners take the lanes busiest first (by their events in the last
+// window), so that the longest is started first and the others fill in
+// around it. Which runner runs a lane changes nothing but the time.
 func (p *parallel) runLanes() {
 	lanes := p.w.lanes
 	for {
-		i := int(p.next.Add(1)) - 1
-		if i >= len(lanes) {
+		k := int(p.next.Add(1)) - 1
+		if k >= len(lanes) {
 			return
 		}
+		i := p.order[k]
 		p.errs[i] = lanes[i].runWindow(p.limit, p.max[i])
 		p.done.Add(1)
 	}
+}
+
+// reorder sorts the lanes busiest first by the events each ran in the
+// window that just ended (from before, each lane's count at its start).
+func (p *parallel) reorder(before []int64) {
+	lanes := p.w.lanes
+	slices.SortStableFunc(p.order, func(a, b int) int {
+		return cmp.Compare(lanes[b].events-before[b], lanes[a].events-before[a])
+	})
 }
 
 // start starts the workers: with the caller, one runner per P (and no more
@@ -419,7 +443,7 @@ type crew struct {
 func (p *parallel) worker(c *crew, wake chan struct{}, seen uint64) {
 	for {
 		for p.epoch.Load() == seen {
-			if p.spin(func() bool { return p.epoch.Load() != seen }) {
+			if spin(true, func() bool { return p.epoch.Load() != seen }) {
 				break
 			}
 			<-wake
@@ -451,14 +475,15 @@ func (p *parallel) wakeCrew() {
 // statements) and it yields or parks.
 const spinLimit = 1 << 24
 
-// spin waits for cond, and reports whether it came. With more than one
-// P it loops on cond without yielding, up to spinLimit tries: a yield goes
-// through the scheduler's global lock, and another P would be woken to
-// run what it yielded to. With one P it yields at once (nothing else could
-// make cond true). The worker then parks (false); the coordinator, which
-// waits only for lanes that are running, keeps yielding.
-func (p *parallel) spin(cond func() bool) bool {
-	if p.procs > 1 {
+// spin waits for cond, and reports whether it came. When busy (there is
+// more than one P: a worker always, the caller then) it loops on cond
+// without yielding, up to spinLimit tries: a yield goes through the
+// scheduler's global lock, and another P would be woken to run what it
+// yielded to. Then, or with one P (nothing else could make cond true), it
+// yields a few times. A worker then parks (false); the caller, which waits
+// only for lanes that are running, spins again.
+func spin(busy bool, cond func() bool) bool {
+	if busy {
 		for range spinLimit {
 			if cond() {
 				return true
