@@ -176,15 +176,7 @@ func TestParallelEventBudget(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		o := parallelOpts
 		o.MaxEvents = 500
-		w := sim.New(o)
-		defer w.Close()
-		require.NoError(t, w.Parallel([][]string{{"server"}}))
-		c, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
-		require.NoError(t, err)
-		s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
-		require.NoError(t, err)
-		_, err = w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}})
-		require.NoError(t, err)
+		w, c, s := lanedPair(t, o)
 		l, err := s.Listen(80, sim.SocketOptions{})
 		require.NoError(t, err)
 		l.OnAccept = func(a *sim.Socket) { a.OnEOF = func(a *sim.Socket) { _ = a.Close() } }
@@ -211,20 +203,28 @@ func TestParallelEventBudget(t *testing.T) {
 // statement) sends its SYN to another lane; the next run delivers it.
 // (The SYN waited, unseen, for a window's end that never came.)
 func TestParallelCallBetweenRuns(t *testing.T) {
-	w := sim.New(parallelOpts)
-	defer w.Close()
-	require.NoError(t, w.Parallel([][]string{{"server"}}))
-	c, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
-	require.NoError(t, err)
-	s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
-	require.NoError(t, err)
-	_, err = w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}})
-	require.NoError(t, err)
-	_, err = s.Listen(80, sim.SocketOptions{})
+	w, c, s := lanedPair(t, parallelOpts)
+	_, err := s.Listen(80, sim.SocketOptions{})
 	require.NoError(t, err)
 	_, err = c.Connect(server80, sim.SocketOptions{})
 	require.NoError(t, err)
 	require.NoError(t, w.RunFor(10*time.Millisecond))
 	assert.Equal(t, 1, c.StateCount(sim.Established), "client ESTABLISHED")
 	assert.Equal(t, 1, s.StateCount(sim.Established), "server ESTABLISHED")
+}
+
+// lanedPair builds a parallel World of o with a client in lane 0 and a
+// server in lane 1, 1 ms apart each way; it closes when the test ends.
+func lanedPair(tb testing.TB, o sim.Options) (*sim.World, *sim.Host, *sim.Host) {
+	tb.Helper()
+	w := sim.New(o)
+	tb.Cleanup(w.Close)
+	require.NoError(tb, w.Parallel([][]string{{"server"}}))
+	c, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
+	require.NoError(tb, err)
+	s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
+	require.NoError(tb, err)
+	_, err = w.AddLink(c, s, netem.Options{AtoB: netem.Path{Delay: time.Millisecond}, BtoA: netem.Path{Delay: time.Millisecond}})
+	require.NoError(tb, err)
+	return w, c, s
 }
