@@ -9,7 +9,7 @@ import (
 
 // lane is one thread of a World's run: an event heap, a clock, and the
 // hosts and middle hops whose events it runs. A World has one lane unless
-// Options.Lanes splits its nodes (parallel.go); its lanes then run at once,
+// World.Parallel splits its nodes (parallel.go); its lanes then run at once,
 // in windows no longer than the shortest delay of a link between two
 // lanes, so that nothing one lane does within a window can reach another
 // before the window ends.

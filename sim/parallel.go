@@ -11,8 +11,10 @@ import (
 	"github.com/tcpsim/tcpsim/netem"
 )
 
-// A parallel World runs its nodes in lanes, each on a goroutine of its own
-// (lane.go), in windows of virtual time. A window starts at the earliest
+// A parallel World runs its nodes in lanes (lane.go), at once, in windows
+// of virtual time: one runner per P (the caller and GOMAXPROCS-1 workers)
+// takes lanes until each has run its events up to the window's end. A
+// window starts at the earliest
 // event of any lane and ends before the shortest delay of a link between
 // two lanes has passed (the lookahead): a packet one lane sends within a
 // window cannot arrive at another lane's node before the window ends. Such
@@ -31,10 +33,12 @@ import (
 // parallel runs a World's lanes.
 type parallel struct {
 	w *World
-	// epoch is raised to start a window (or, with the crew's quit, to stop); next is
-	// the next lane a runner takes in it, done counts the lanes finished.
-	epoch atomic.Uint64
-	next  atomic.Int64
+	// claim is the running window's number (its epoch) and the next lane
+	// a runner takes in it: epoch<<laneBits | lane. Raising the epoch starts
+	// a window (or, with the crew's quit, stops the workers); a runner
+	// claims a lane only in the epoch it saw, so one that comes late to a
+	// window takes nothing from the next. done counts the lanes finished.
+	claim atomic.Uint64
 	done  atomic.Int64
 	// limit is the running window's last instant; errs the error each
 	// lane stopped on in it.
@@ -88,6 +92,9 @@ func (w *World) Parallel(groups [][]string) error {
 			}
 			laneOf[name] = i + 1
 		}
+	}
+	if len(groups) >= laneMask {
+		return fmt.Errorf("sim: parallel: %d groups: want fewer than %d", len(groups), laneMask)
 	}
 	w.laneOf = laneOf
 	for i := range groups {
@@ -264,10 +271,11 @@ func (p *parallel) advance(end time.Duration) (bool, error) {
 		}
 	}
 	var err error
+	reached := start
 	if global {
 		err = p.runGlobal(start)
 	} else {
-		err = p.window(start, end)
+		err, reached = p.window(start, end), p.limit
 	}
 	if err != nil {
 		return true, err
@@ -276,7 +284,7 @@ func (p *parallel) advance(end time.Duration) (bool, error) {
 		w.onWindow()
 	}
 	if after := w.Events(); w.opts.Progress != nil && after/ProgressEvents != before/ProgressEvents {
-		w.opts.Progress(w.Now(), w.until, after)
+		w.opts.Progress(reached, w.until, after)
 	}
 	return true, nil
 }
@@ -326,11 +334,10 @@ func (p *parallel) window(start, end time.Duration) error {
 		p.errs[i] = nil
 	}
 	p.start()
-	p.next.Store(0)
 	p.done.Store(0)
-	p.epoch.Add(1)
+	e := p.newEpoch()
 	p.wakeCrew()
-	p.runLanes()
+	p.runLanes(e)
 	n := int64(len(w.lanes))
 	for !spin(p.procs > 1, func() bool { return p.done.Load() == n }) {
 	}
@@ -393,17 +400,36 @@ func (ln *lane) runWindow(limit time.Duration, max int64) error {
 // Runners take the lanes busiest first (by their events in the last
 // window), so that the longest is started first and the others fill in
 // around it. Which runner runs a lane changes nothing but the time.
-func (p *parallel) runLanes() {
+func (p *parallel) runLanes(epoch uint64) {
 	lanes := p.w.lanes
 	for {
-		k := int(p.next.Add(1)) - 1
-		if k >= len(lanes) {
+		v := p.claim.Load()
+		k := int(v & laneMask)
+		if v>>laneBits != epoch || k >= len(lanes) {
 			return
+		}
+		if !p.claim.CompareAndSwap(v, v+1) {
+			continue
 		}
 		i := p.order[k]
 		p.errs[i] = lanes[i].runWindow(p.limit, p.max[i])
 		p.done.Add(1)
 	}
+}
+
+// laneBits is how many low bits of claim number the lane: more than a
+// World's hosts (Options.MaxHosts bounds them; Parallel checks).
+const (
+	laneBits = 20
+	laneMask = 1<<laneBits - 1
+)
+
+// newEpoch starts the next window (every lane unclaimed) and returns its
+// number.
+func (p *parallel) newEpoch() uint64 {
+	e := p.claim.Load()>>laneBits + 1
+	p.claim.Store(e << laneBits)
+	return e
 }
 
 // reorder sorts the lanes busiest first by the events each ran in the
@@ -427,7 +453,7 @@ func (p *parallel) start() {
 	c := &crew{wake: make([]chan struct{}, n)}
 	for i := range c.wake {
 		c.wake[i] = make(chan struct{}, 1)
-		go p.worker(c, c.wake[i], p.epoch.Load())
+		go p.worker(c, c.wake[i], p.claim.Load()>>laneBits)
 	}
 	p.crew = c
 }
@@ -441,18 +467,19 @@ type crew struct {
 // worker runs lanes' windows: it waits for the epoch to move past seen,
 // spinning a while (windows follow each other closely) before it parks.
 func (p *parallel) worker(c *crew, wake chan struct{}, seen uint64) {
+	epoch := func() uint64 { return p.claim.Load() >> laneBits }
 	for {
-		for p.epoch.Load() == seen {
-			if spin(true, func() bool { return p.epoch.Load() != seen }) {
+		for epoch() == seen {
+			if spin(true, func() bool { return epoch() != seen }) {
 				break
 			}
 			<-wake
 		}
-		seen = p.epoch.Load()
+		seen = epoch()
 		if c.quit.Load() {
 			return
 		}
-		p.runLanes()
+		p.runLanes(seen)
 	}
 }
 
@@ -505,7 +532,7 @@ func (p *parallel) stop() {
 		return
 	}
 	p.crew.quit.Store(true)
-	p.epoch.Add(1)
+	p.newEpoch()
 	p.wakeCrew()
 	p.crew = nil
 }
