@@ -93,3 +93,43 @@ func TestParallelKernelMode(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "x.md:4:1: parallel: a kernel-mode run is one lane")
 }
+
+// sameAsOneLane runs cell, whose second line is a parallel statement, and
+// the same cell without it, and wants the same output after the parallel
+// statement's own line.
+func sameAsOneLane(t *testing.T, cell string) {
+	t.Helper()
+	first, rest, _ := strings.Cut(cell, "\n")
+	par, oneLaneCell, _ := strings.Cut(rest, "\n")
+	require.True(t, strings.HasPrefix(par, "parallel "), "the cell's second line is not a parallel statement: %q", par)
+	oneLane := runCell(t, first+"\n"+oneLaneCell)
+	res := runCell(t, cell)
+	_, got, ok := strings.Cut(res.Outputs[0], "one lane's.\n")
+	require.True(t, ok, res.Outputs[0])
+	assert.Equal(t, oneLane.Outputs[0], got)
+	assert.Equal(t, len(oneLane.Checks), len(res.Checks))
+	for i := range res.Checks {
+		assert.Equal(t, oneLane.Checks[i].OK, res.Checks[i].OK, "%s", res.Checks[i].Text)
+	}
+}
+
+// TestParallelRunUntil: run until stops at the same instant in lanes as
+// in one lane, with lanes a link joins, with lanes none joins, and when
+// what it waits for was sent between runs. (A parallel step ran a whole
+// window, and with no link between lanes the rest of the run: nstat
+// printed 69.95 s where one lane gives 0.02 s; a lane's clock then went
+// back; and a packet waiting to cross between runs was not seen, so the
+// run "went idle".)
+func TestParallelRunUntil(t *testing.T) {
+	for name, cell := range map[string]string{
+		"no link between lanes": "records none\nparallel z\nhost c 10.0.0.1\nhost s 10.0.0.2\nlink c s delay=10ms\nlisten s 80 http\n" +
+			"workload c s:80 n=100 rate=10/s\nconnect c s:80 as k\nrun until k ESTABLISHED within=1s\nnstat s\n",
+		"lanes a link joins": "records none\nparallel s | z\nhost c 10.0.0.1\nhost s 10.0.0.2\nhost x 10.0.0.3\nhost y 10.0.0.4\nhost z 10.0.0.5\n" +
+			"link c s delay=12ms\nlink x y delay=17ms\nlink z s delay=5ms\nlisten s 80\nlisten y 81\nconnect c s:80 as k\nconnect x y:81 as m\n" +
+			"run until s:80/1 ESTABLISHED\nexpect s ESTABLISHED count 1\nclose s:80/1\nrun 5ms\nss s\n",
+		"sent between runs": "records none\nparallel s\nhost c 10.0.0.1\nhost s 10.0.0.2\nlink c s delay=10ms\nlisten s 80\nconnect c s:80 as k linger=0\n" +
+			"run 1s\nclose k\nrun until s:80/1 CLOSED within=1s\nss s\n",
+	} {
+		t.Run(name, func(t *testing.T) { sameAsOneLane(t, cell) })
+	}
+}

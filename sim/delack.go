@@ -114,9 +114,9 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 		return
 	}
 	fire := (int64(h.mono()/jiffy) + d.timeout(int64(c.rtt.srtt>>3)) + 1) * int64(jiffy)
-	w := h.ln
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := h.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	h.delackCancelLocked(d)
 	d.ack, d.held = hd.Seq+uint32(hd.PayloadLen)+1, nil
 	at := time.Duration(fire) - uptime
@@ -128,7 +128,7 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 			h.delackTicks = map[time.Duration]*delackTick{}
 		}
 		h.delackTicks[at] = tk
-		w.scheduleLocked(tk.ev, at-w.Now())
+		ln.scheduleLocked(tk.ev, at-ln.Now())
 	}
 	d.gen++
 	d.tick = tk
@@ -137,7 +137,7 @@ func (h *Host) finReceived(t tuple, c *lconn, hd netem.Header) {
 }
 
 // delackCancelLocked clears d's timer (sk_stop_timer), and the World
-// event of its jiffy if no other timer is left in it. Requires World.mu.
+// event of its jiffy if no other timer is left in it. Requires the lane's mu.
 func (h *Host) delackCancelLocked(d *delack) {
 	tk := d.tick
 	if tk == nil {
@@ -169,7 +169,7 @@ func (h *Host) delackTickFired(tk *delackTick) {
 // delackOut decides an outbound segment of a connection whose FIN's ACK is
 // delayed: gVisor's pure ACK of the FIN is held (held true); any other
 // segment carrying the ACK clears the timer and the held ACK is dropped.
-// Requires World.mu.
+// Requires the lane's mu.
 func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 	d := &c.delack
 	if d.tick == nil || hd.Flags&netem.ACK == 0 || int32(hd.Ack-d.ack) < 0 {
@@ -193,9 +193,9 @@ func (h *Host) delackOut(c *lconn, data []byte, hd netem.Header) (held bool) {
 // now, echoing ts_recent.
 func (h *Host) delackFired(t tuple, c *lconn) {
 	d := &c.delack
-	w := h.ln
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := h.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	data := d.held
 	d.held, d.tick = nil, nil
 	if data == nil || h.pol.conns[t.key()] != c {
@@ -209,5 +209,5 @@ func (h *Host) delackFired(t tuple, c *lconn) {
 		c.rcvNxt, c.haveRcvNxt = hd.Ack, true // tcp_select_window: rcv_wup
 	}
 	h.noteTupleLocked(data, true)
-	w.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
+	ln.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
 }

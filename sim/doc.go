@@ -3,10 +3,11 @@
 // A World runs heaps of events ordered by (virtual time, insertion
 // sequence): gVisor timer callbacks, packet deliveries and scenario
 // actions. It has one heap, in one lane (lane.go), unless Parallel split its
-// nodes into lanes; lanes run at once, one per core, in windows shorter
-// than the shortest delay of a link between two lanes, and what crosses
-// between them is queued in a fixed order at each window's end
-// (parallel.go), so the outputs do not depend on the cores.
+// nodes into lanes; then one runner per core takes the lanes of each
+// window of virtual time, the windows shorter than the shortest delay of
+// a link between two lanes, and what crosses between lanes is queued in a
+// fixed order at each window's end (parallel.go), so the outputs do not
+// depend on the cores.
 // Each Host is a gVisor network stack (IPv4 and TCP) on a NIC of the World's
 // own. Links (package netem) join hosts and middle hops (Hop: a router, or a
 // NAT with netem's RFC 5382 model) and decide when, and whether, each packet

@@ -16,19 +16,19 @@ import (
 // packet as it arrived (0 when at sent it). A middle hop translates (NAT),
 // decrements the TTL and forwards; what it refuses is recorded as dropped by
 // it. Requires ln.mu.
-func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
-	now := w.Now()
+func (ln *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender string) {
+	now := ln.Now()
 	dst := dstAddr(data)
 	hop, _ := at.(*Hop)
 	if hop != nil {
 		// A router checks the IPv4 header before it looks further, as
 		// Linux's ip_rcv_core does: a link may have flipped a bit of it.
 		if why := netem.IPv4HeaderError(data); why != "" {
-			w.dropLocked(at, data, why, prev, sender)
+			ln.dropLocked(at, data, why, prev, sender)
 			return
 		}
 		if data[8] <= 1 {
-			w.dropLocked(at, data, "ttl exceeded", prev, sender)
+			ln.dropLocked(at, data, "ttl exceeded", prev, sender)
 			return
 		}
 		// A NAT's connection tracking verifies the TCP checksum of what
@@ -36,30 +36,30 @@ func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender stri
 		// nf_conntrack_proto_tcp.c): a corrupted packet is INVALID and
 		// gets neither a mapping nor a translation.
 		if hop.nat != nil && !netem.ChecksumsOK(data) {
-			w.dropLocked(at, data, "nat: bad TCP checksum (conntrack: invalid)", prev, sender)
+			ln.dropLocked(at, data, "nat: bad TCP checksum (conntrack: invalid)", prev, sender)
 			return
 		}
-		if !w.w.opts.DiscardTrace {
+		if !ln.w.opts.DiscardTrace {
 			// The trace keeps the bytes as they arrived.
-			data = append(w.bufLocked(0)[:0], data...)
+			data = append(ln.bufLocked(0)[:0], data...)
 		}
 		if hop.nat != nil {
 			if why := hop.translateIn(now, via, data); why != "" {
-				w.dropLocked(at, data, why, prev, sender)
+				ln.dropLocked(at, data, why, prev, sender)
 				return
 			}
 			dst = dstAddr(data)
 		}
 	}
-	l := w.nextLink(at, dst)
+	l := ln.nextLink(at, dst)
 	if l == nil || l == via {
-		w.dropLocked(at, data, "no route", prev, sender)
+		ln.dropLocked(at, data, "no route", prev, sender)
 		return
 	}
 	if hop != nil {
 		if hop.nat != nil {
 			if why := hop.translateOut(now, via, l, data); why != "" {
-				w.dropLocked(at, data, why, prev, sender)
+				ln.dropLocked(at, data, why, prev, sender)
 				return
 			}
 		}
@@ -71,7 +71,7 @@ func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender stri
 	for i, o := range outs {
 		d := data
 		if i > 0 { // a duplicate gets its own bytes
-			d = w.bufLocked(len(data))
+			d = ln.bufLocked(len(data))
 			copy(d, data)
 		}
 		rec := d
@@ -79,7 +79,7 @@ func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender stri
 			// The trace keeps what was sent; the corrupted bytes are
 			// what arrives.
 			if i == 0 {
-				d = append(w.bufLocked(0)[:0], data...)
+				d = append(ln.bufLocked(0)[:0], data...)
 			}
 			d[o.Corrupt] ^= 1 << o.CorruptBit
 			if i > 0 {
@@ -93,41 +93,41 @@ func (w *lane) sendLocked(at Node, via *Link, data []byte, prev int, sender stri
 		if o.Fate == netem.Duplicated {
 			p.Orig = orig
 		}
-		id := w.recordLocked(p)
+		id := ln.recordLocked(p)
 		if i == 0 {
 			orig = id
 		}
 		switch {
 		case o.Fate == netem.Dropped:
-			w.recycleLocked(d)
+			ln.recycleLocked(d)
 		case o.Fate == netem.Held && o.At < 0:
-			ev := w.newFlightLocked(to, l, d, id)
+			ev := ln.newFlightLocked(to, l, d, id)
 			ev.pkt.sender = sender
-			w.held = append(w.held, ev)
+			ln.held = append(ln.held, ev)
 		default:
-			ev := w.newFlightLocked(to, l, d, id)
+			ev := ln.newFlightLocked(to, l, d, id)
 			ev.pkt.sender = sender
-			w.sendEventLocked(ev, o.At)
+			ln.sendEventLocked(ev, o.At)
 		}
 	}
 }
 
 // dropLocked records data as dropped by node at before it reached a link.
 // Requires ln.mu.
-func (w *lane) dropLocked(at Node, data []byte, why string, prev int, sender string) {
+func (ln *lane) dropLocked(at Node, data []byte, why string, prev int, sender string) {
 	to := "?"
 	if a := dstAddr(data); a.IsValid() {
 		to = a.String()
 	}
-	w.recordLocked(Packet{Sent: w.Now(), Delivered: -1, From: at.Name(), To: to, Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
-	w.recycleLocked(data)
+	ln.recordLocked(Packet{Sent: ln.Now(), Delivered: -1, From: at.Name(), To: to, Data: data, Fate: netem.Dropped, Rule: why, Prev: prev, Sender: sender})
+	ln.recycleLocked(data)
 }
 
 // newFlightLocked returns the event that brings data over link via to node
 // to. Requires ln.mu.
-func (w *lane) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
-	ev := w.newEventLocked()
-	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, w.w.traceIndex(id), via
+func (ln *lane) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
+	ev := ln.newEventLocked()
+	ev.pkt.data, ev.pkt.id, ev.pkt.via = data, ln.w.traceIndex(id), via
 	switch to := to.(type) {
 	case *Host:
 		ev.kind, ev.host, ev.pkt.to = evDeliver, to, to
@@ -138,23 +138,23 @@ func (w *lane) newFlightLocked(to Node, via *Link, data []byte, id int) *event {
 }
 
 // forward runs a middle hop on a packet that reached it.
-func (w *lane) forward(ev *event) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.sendLocked(ev.pkt.hop, ev.pkt.via, ev.pkt.data, ev.pkt.id, ev.pkt.sender)
-	w.freeEventLocked(ev)
+func (ln *lane) forward(ev *event) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	ln.sendLocked(ev.pkt.hop, ev.pkt.via, ev.pkt.data, ev.pkt.id, ev.pkt.sender)
+	ln.freeEventLocked(ev)
 }
 
 // sendEventLocked queues ev, a packet's arrival at a node at time at: on
 // this lane if the node is the lane's, else for the node's lane when the
 // window ends (parallel.go). Requires ln.mu.
-func (w *lane) sendEventLocked(ev *event, at time.Duration) {
-	if to := ev.pkt.dest(); to == w {
-		w.scheduleLocked(ev, at-w.Now())
+func (ln *lane) sendEventLocked(ev *event, at time.Duration) {
+	if to := ev.pkt.dest(); to == ln {
+		ln.scheduleLocked(ev, at-ln.Now())
 		return
 	}
 	ev.at = at
-	w.out = append(w.out, ev)
+	ln.out = append(ln.out, ev)
 }
 
 // dest is the lane of the node the packet travels to.

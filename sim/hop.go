@@ -173,7 +173,7 @@ func (w *World) owner(a netip.Addr) Node {
 // translateIn applies a NAT to a packet that arrived over link via, before
 // routing: a packet for the NAT's own address is translated back (from the
 // outside) or hairpinned (from the inside). It returns why the packet is
-// dropped, or "". Requires w.mu.
+// dropped, or "". Requires the lane's mu.
 func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 	if len(data) < 20 || data[9] != 6 {
 		return "nat: not TCP"
@@ -199,7 +199,7 @@ func (h *Hop) translateIn(now time.Duration, via *Link, data []byte) string {
 
 // translateOut applies a NAT to a packet about to leave over link next: one
 // leaving through the outside link from the inside gets a mapping. It
-// returns why the packet is dropped, or "". Requires w.mu.
+// returns why the packet is dropped, or "". Requires the lane's mu.
 func (h *Hop) translateOut(now time.Duration, via, next *Link, data []byte) string {
 	out := h.outside
 	if out == nil {

@@ -124,7 +124,7 @@ type Host struct {
 	pol       policy
 	counters  [numCounters]uint64
 	logs      []LogLine
-	// silent swallows what the host sends (guarded by World.mu);
+	// silent swallows what the host sends (guarded by the lane's mu);
 	// swallowed counts what it swallowed.
 	silent                  bool
 	swallowed, swallowedRST uint64
@@ -137,10 +137,10 @@ type Host struct {
 	twSeq uint64
 	ntw   int
 	// delackTicks are the linux profile's delayed-ACK timers by the jiffy
-	// they fire in (delack.go; lookups only, guarded by World.mu).
+	// they fire in (delack.go; lookups only, guarded by the lane's mu).
 	delackTicks map[time.Duration]*delackTick
 	// twRestarts holds the new expiry of each gVisor TIME-WAIT timer the
-	// stack reset since the last observation (guarded by World.mu).
+	// stack reset since the last observation (guarded by the lane's mu).
 	twRestarts []time.Duration
 	// The segments the linux profile's own code (timewait sockets, the
 	// policy layer) received or sent in gVisor's place, for nstat.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net/netip"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,15 +45,20 @@ type lane struct {
 	npackets     int
 	ntransitions int
 
+	// heapSample reads the heap for the lane's memory checks (memory.go).
+	heapSample []metrics.Sample
+
 	// routes caches, per destination, the next link from each node (see
 	// route.go); each lane keeps its own, so lanes never share a map.
 	routes map[netip.Addr]map[Node]*Link
 }
 
-func newLane(w *World, idx int) *lane { return &lane{w: w, idx: idx} }
+func newLane(w *World, idx int) *lane {
+	return &lane{w: w, idx: idx, heapSample: []metrics.Sample{{Name: heapMetric}}}
+}
 
-// Now returns the lane's clock: the time of the event it runs, or of the
-// end of the last window.
+// Now returns the lane's clock: the time of the event it runs; between
+// windows, the time the World has reached (every lane's the same).
 func (ln *lane) Now() time.Duration { return time.Duration(ln.now.Load()) }
 
 // noteAsync counts an operation made while no event is running on the lane.
@@ -75,13 +81,22 @@ func (ln *lane) scheduleLocked(ev *event, d time.Duration) {
 }
 
 // nextAt returns the time of the lane's next event.
+// What the lane sent another lane and has not handed over yet (a
+// notebook's statement between runs) counts: it is an event to come.
 func (ln *lane) nextAt() (time.Duration, bool) {
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
-	if len(ln.heap) == 0 {
-		return 0, false
+	var next time.Duration
+	ok := len(ln.heap) > 0
+	if ok {
+		next = ln.heap[0].at
 	}
-	return ln.heap[0].at, true
+	for _, ev := range ln.out {
+		if !ok || ev.at < next {
+			next, ok = ev.at, true
+		}
+	}
+	return next, ok
 }
 
 // run runs ev, the event just taken off the heap, and settles what it

@@ -111,7 +111,7 @@ func monoSeconds(at time.Duration) int64 { return timewait.Seconds(uptime + at) 
 func (h *Host) msClock() uint32 { return uint32(h.mono() / time.Millisecond) }
 
 // outboundLocked edits and notes a packet the host sends; held says the
-// host keeps it for now (a delayed ACK). Requires World.mu.
+// host keeps it for now (a delayed ACK). Requires the lane's mu.
 func (h *Host) outboundLocked(data []byte) (held bool) {
 	if h.opts.Profile != Linux && h.knobs.timestamps {
 		return false // nothing to do: the common case costs no decode

@@ -13,19 +13,21 @@ import (
 // budget by much.
 const memoryCheckEvents = 1024
 
-var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// heapMetric is the runtime metric overMemory reads.
+const heapMetric = "/memory/classes/heap/objects:bytes"
 
-// overMemory reports whether the live heap exceeds limit bytes. The heap's
+// overMemory reports whether the live heap exceeds limit bytes, reading it
+// into sample (each lane has its own: lanes check at once). The heap's
 // size counts garbage not yet collected, so when it is over, a collection
 // tells what is live before the run is stopped.
-func overMemory(limit int64) bool {
-	metrics.Read(heapSample)
-	if int64(heapSample[0].Value.Uint64()) <= limit {
+func overMemory(sample []metrics.Sample, limit int64) bool {
+	metrics.Read(sample)
+	if int64(sample[0].Value.Uint64()) <= limit {
 		return false
 	}
 	runtime.GC()
-	metrics.Read(heapSample)
-	return int64(heapSample[0].Value.Uint64()) > limit
+	metrics.Read(sample)
+	return int64(sample[0].Value.Uint64()) > limit
 }
 
 // byteSize prints a byte count in the largest binary unit that divides it.

@@ -102,7 +102,7 @@ type observer struct {
 	// order.
 	twByTuple map[tkey]*epRec
 	nrec      int
-	// tuples are noted by emit and deliver under World.mu.
+	// tuples are noted by emit and deliver under the lane's mu.
 	tuples  []tuple
 	pending []tuple
 	hits    []*epRec
@@ -126,7 +126,7 @@ func (o *observer) init(h *Host) {
 }
 
 // noteTupleLocked records the tuple of a packet the host sent (outbound) or
-// received. Requires World.mu.
+// received. Requires the lane's mu.
 func (h *Host) noteTupleLocked(data []byte, outbound bool) {
 	if len(data) < 20 || data[9] != 6 {
 		return
@@ -209,14 +209,14 @@ func (h *Host) observe() {
 		return
 	}
 	o := &h.obs
-	w := h.ln
-	now := w.Now()
+	ln := h.ln
+	now := ln.Now()
 
-	w.mu.Lock()
+	ln.mu.Lock()
 	o.pending, o.tuples = o.tuples, o.pending[:0]
 	restarts := h.twRestarts
 	h.twRestarts = h.twRestarts[:0]
-	w.mu.Unlock()
+	ln.mu.Unlock()
 
 	o.hits = o.hits[:0]
 	// Endpoints whose waiter queue the stack notified during the event:

@@ -117,13 +117,12 @@ func (ln *lane) recordLocked(p Packet) int {
 // emit is called by a host's link endpoint, possibly on a gVisor processor
 // goroutine, for every packet the stack writes (on its lo when loopback).
 func (ln *lane) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
-	w := ln
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	if ln.w.closed.Load() {
 		return
 	}
-	w.noteAsync()
+	ln.noteAsync()
 	if from.silent {
 		// A socket destroyed without a word on the wire: what gVisor
 		// counted as sent is taken back out of the counters.
@@ -133,7 +132,7 @@ func (ln *lane) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 		}
 		return
 	}
-	data := w.bufLocked(pkt.Size())
+	data := ln.bufLocked(pkt.Size())
 	n := 0
 	for _, s := range pkt.AsSlices() {
 		n += copy(data[n:], s)
@@ -142,7 +141,7 @@ func (ln *lane) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 		return // held: a delayed ACK (delack.go)
 	}
 	from.noteTupleLocked(data, true)
-	w.sendOutLocked(from, data, loopback)
+	ln.sendOutLocked(from, data, loopback)
 }
 
 // sendOutLocked sends what h wrote: over its lo when lo (a loopback
@@ -152,12 +151,12 @@ func (ln *lane) emit(from *Host, pkt *stack.PacketBuffer, loopback bool) {
 // the NIC, sized by the NIC's MTU (1,500, where Linux's lo has 65,536:
 // docs/gvisor-vs-linux.md), and they come back in on the NIC, which holds
 // the address. Requires ln.mu.
-func (w *lane) sendOutLocked(h *Host, data []byte, lo bool) {
+func (ln *lane) sendOutLocked(h *Host, data []byte, lo bool) {
 	if lo || dstAddr(data) == h.addr {
-		w.loopLocked(h, data, lo)
+		ln.loopLocked(h, data, lo)
 		return
 	}
-	w.sendLocked(h, nil, data, 0, h.name)
+	ln.sendLocked(h, nil, data, 0, h.name)
 }
 
 // dstAddr is the destination address of data, an IPv4 packet; the zero
@@ -172,16 +171,16 @@ func dstAddr(data []byte) netip.Addr {
 // loopLocked sends data from h back to h: it is recorded as a packet from h
 // to h and arrives at once, in an event of its own, on h's lo when lo, else
 // on its NIC (which holds h's address). Requires ln.mu.
-func (w *lane) loopLocked(h *Host, data []byte, lo bool) {
+func (ln *lane) loopLocked(h *Host, data []byte, lo bool) {
 	// gVisor leaves the checksums of what it sends on a loopback
 	// interface to the interface (as Linux's lo offloads them); the
 	// packet is recorded and delivered with them filled in.
 	netem.FixChecksums(data)
-	now := w.Now()
-	id := w.recordLocked(Packet{Sent: now, Delivered: now, From: h.name, To: h.name, Data: data, Sender: h.name})
-	ev := w.newFlightLocked(h, nil, data, id)
+	now := ln.Now()
+	id := ln.recordLocked(Packet{Sent: now, Delivered: now, From: h.name, To: h.name, Data: data, Sender: h.name})
+	ev := ln.newFlightLocked(h, nil, data, id)
 	ev.pkt.sender, ev.pkt.loopback = h.name, lo
-	w.scheduleLocked(ev, 0)
+	ln.scheduleLocked(ev, 0)
 }
 
 func (w *World) traceIndex(id int) int {
@@ -191,34 +190,34 @@ func (w *World) traceIndex(id int) int {
 	return id
 }
 
-func (w *lane) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
-	w.scheduleLocked(w.newFlightLocked(to, nil, data, id), at-w.Now())
+func (ln *lane) scheduleDeliveryLocked(to *Host, data []byte, id int, at time.Duration) {
+	ln.scheduleLocked(ln.newFlightLocked(to, nil, data, id), at-ln.Now())
 }
 
 // freeEventLocked returns a delivery event to the free list. Requires ln.mu.
-func (w *lane) freeEventLocked(ev *event) {
+func (ln *lane) freeEventLocked(ev *event) {
 	ev.pkt.data, ev.host, ev.pkt.to, ev.pkt.hop, ev.pkt.via, ev.pkt.sender, ev.pkt.loopback = nil, nil, nil, nil, nil, "", false
-	if len(w.free) < maxFreeEvents {
-		w.free = append(w.free, ev)
+	if len(ln.free) < maxFreeEvents {
+		ln.free = append(ln.free, ev)
 	}
 }
 
-func (w *lane) recycleLocked(data []byte) {
-	if w.w.opts.DiscardTrace && len(w.bufs) < maxFreeBufs {
-		w.bufs = append(w.bufs, data)
+func (ln *lane) recycleLocked(data []byte) {
+	if ln.w.opts.DiscardTrace && len(ln.bufs) < maxFreeBufs {
+		ln.bufs = append(ln.bufs, data)
 	}
 }
 
 // deliver hands a packet to its host's stack.
-func (w *lane) deliver(ev *event) {
+func (ln *lane) deliver(ev *event) {
 	h := ev.pkt.to
-	w.touch(h)
+	ln.touch(h)
 	data := ev.pkt.data
 	if h.kern != nil {
-		w.w.deliverKernel(h, data)
-		w.mu.Lock()
-		w.freeEventLocked(ev)
-		w.mu.Unlock()
+		ln.w.deliverKernel(h, data)
+		ln.mu.Lock()
+		ln.freeEventLocked(ev)
+		ln.mu.Unlock()
 		return
 	}
 	if ev.pkt.id > 0 && h.editsInbound() {
@@ -228,19 +227,19 @@ func (w *lane) deliver(ev *event) {
 	}
 	v := h.inbound(data)
 	if ev.pkt.id > 0 && (v.discard != "" || v.handled != "") {
-		w.mu.Lock()
-		p := &w.w.packets[ev.pkt.id-1]
+		ln.mu.Lock()
+		p := &ln.w.packets[ev.pkt.id-1]
 		if v.discard != "" {
 			p.Discarded = h.name + ": " + v.discard
 		} else {
 			p.Handled = h.name + " timewait: " + v.handled
 		}
-		w.mu.Unlock()
+		ln.mu.Unlock()
 	}
 	if v.discard == "" && !v.consumed {
-		w.mu.Lock()
+		ln.mu.Lock()
 		h.noteTupleLocked(data, false)
-		w.mu.Unlock()
+		ln.mu.Unlock()
 		taken := h.validIn.Value()
 		if ev.pkt.loopback {
 			h.lo.deliver(data)
@@ -251,10 +250,10 @@ func (w *lane) deliver(ev *event) {
 			h.ownIn++ // no endpoint took it: tcp_v4_rcv counted it anyway
 		}
 	}
-	w.mu.Lock()
-	w.recycleLocked(data)
-	w.freeEventLocked(ev)
-	w.mu.Unlock()
+	ln.mu.Lock()
+	ln.recycleLocked(data)
+	ln.freeEventLocked(ev)
+	ln.mu.Unlock()
 }
 
 // Inject delivers a crafted IPv4 packet to host to at virtual time at (now,

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -51,10 +52,10 @@ type parallel struct {
 	before []int64
 	// crew are the workers (nil before the first window).
 	crew *crew
-	// memAt is the event count at the last memory check; procs is
-	// GOMAXPROCS when the run started.
-	memAt int64
-	procs int
+	// panics are what lanes' events panicked with in the window; procs
+	// is GOMAXPROCS when the run started.
+	panics []*lanePanic
+	procs  int
 }
 
 // Parallel splits the World's nodes into lanes that run at once: lane 0
@@ -103,7 +104,7 @@ func (w *World) Parallel(groups [][]string) error {
 		w.lanes = append(w.lanes, ln)
 	}
 	n := len(w.lanes)
-	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), order: make([]int, n), before: make([]int64, n)}
+	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), order: make([]int, n), before: make([]int64, n), panics: make([]*lanePanic, n)}
 	for i := range w.par.order {
 		w.par.order[i] = i
 	}
@@ -170,7 +171,7 @@ func crossingPath(l *Link, from Node, p netem.Path) error {
 	switch {
 	case p.Delay <= 0:
 		return fmt.Errorf("sim: link %s-%s joins two lanes: packets from %s need a delay (it is how far the lanes may run apart)", l.a.Name(), l.b.Name(), from.Name())
-	case p.Jitter != 0 || p.Reorder != 0:
+	case p.Jitter != 0 || p.Reorder != 0 || p.Gap != 0:
 		return fmt.Errorf("sim: link %s-%s joins two lanes: packets from %s may not have jitter or reordering (they could arrive before the delay)", l.a.Name(), l.b.Name(), from.Name())
 	}
 	return nil
@@ -212,7 +213,7 @@ func (w *World) setNow(t time.Duration) {
 func (p *parallel) runFor(end time.Duration) error {
 	p.procs = runtime.GOMAXPROCS(0)
 	for {
-		ran, err := p.advance(end)
+		ran, err := p.advance(end, false)
 		if err != nil {
 			return err
 		}
@@ -225,18 +226,46 @@ func (p *parallel) runFor(end time.Duration) error {
 	return nil
 }
 
-// step runs the next window, or the next event of no node; false when no
-// event is left.
+// step runs the next instant: the events of every lane (or of no node)
+// due at the earliest time any is, leaving every lane at that time; false
+// when no event is left.
 func (p *parallel) step() (bool, error) {
 	p.procs = runtime.GOMAXPROCS(0)
-	ran, err := p.advance(time.Duration(1<<63 - 1))
-	return ran, err
+	return p.advance(maxDuration, true)
 }
+
+// run runs window after window until no event is left, and fails, as
+// Step does, on an event past the World's time budget.
+func (p *parallel) run() error {
+	p.procs = runtime.GOMAXPROCS(0)
+	w := p.w
+	for {
+		ran, err := p.advance(w.opts.MaxTime, false)
+		if err != nil {
+			return err
+		}
+		if !ran {
+			break
+		}
+	}
+	if at, ok := w.NextEventAt(); ok {
+		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: at, Events: w.Events()}
+	}
+	return nil
+}
+
+// maxDuration is the latest virtual time.
+const maxDuration = time.Duration(1<<63 - 1)
+
+// maxWindow bounds a window where no link between lanes does (there is
+// none, or its delay is long): the event budget is shared out, and
+// progress reported, window by window.
+const maxWindow = 10 * time.Millisecond
 
 // advance runs, if anything is due by end, the events of no node at the
 // earliest instant or the lanes' next window, and reports whether it ran
 // anything.
-func (p *parallel) advance(end time.Duration) (bool, error) {
+func (p *parallel) advance(end time.Duration, instant bool) (bool, error) {
 	w := p.w
 	// What the notebook's own calls sent between runs waits to be queued.
 	if err := p.merge(w.Now() - 1); err != nil {
@@ -264,24 +293,19 @@ func (p *parallel) advance(end time.Duration) (bool, error) {
 	if before >= w.opts.MaxEvents {
 		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: start, Events: before}
 	}
-	if before-p.memAt >= memoryCheckEvents {
-		p.memAt = before
-		if overMemory(w.opts.MaxMemory) {
-			return true, &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: start, Events: before}
-		}
-	}
 	var err error
 	reached := start
 	if global {
 		err = p.runGlobal(start)
 	} else {
-		err, reached = p.window(start, end), p.limit
+		reached, err = p.window(start, end, instant)
+	}
+	w.setNow(reached)
+	if w.onWindow != nil {
+		w.onWindow()
 	}
 	if err != nil {
 		return true, err
-	}
-	if w.onWindow != nil {
-		w.onWindow()
 	}
 	if after := w.Events(); w.opts.Progress != nil && after/ProgressEvents != before/ProgressEvents {
 		w.opts.Progress(reached, w.until, after)
@@ -311,10 +335,11 @@ func (p *parallel) runGlobal(t time.Duration) error {
 	return p.merge(t)
 }
 
-// window runs every lane's events from start to the window's end, at once.
-func (p *parallel) window(start, end time.Duration) error {
+// window runs every lane's events from start to the window's end, at
+// once, and returns the end: start itself when instant.
+func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration, error) {
 	w := p.w
-	limit := end
+	limit := min(end, start+maxWindow-1)
 	if d := p.lookahead(); d > 0 {
 		limit = min(limit, start+d-1)
 	}
@@ -326,12 +351,18 @@ func (p *parallel) window(start, end time.Duration) error {
 			limit = min(limit, s.next)
 		}
 	}
+	if instant {
+		limit = start
+	}
 	p.limit = limit
-	left := w.opts.MaxEvents - w.Events()
+	// Each lane may run its share of what is left of the event budget, so
+	// that the lanes together stay within it.
+	share := max((w.opts.MaxEvents-w.Events())/int64(len(w.lanes)), 1)
 	for i, ln := range w.lanes {
 		p.before[i] = ln.events
-		p.max[i] = ln.events + left
+		p.max[i] = ln.events + share
 		p.errs[i] = nil
+		p.panics[i] = nil
 	}
 	p.start()
 	p.done.Store(0)
@@ -341,16 +372,31 @@ func (p *parallel) window(start, end time.Duration) error {
 	n := int64(len(w.lanes))
 	for !spin(p.procs > 1, func() bool { return p.done.Load() == n }) {
 	}
-	p.reorder(p.before)
-	if err := p.merge(limit); err != nil {
-		return err
-	}
-	for _, err := range p.errs {
-		if err != nil {
-			return err
+	for i, v := range p.panics {
+		if v != nil {
+			panic(fmt.Sprintf("%v\n\n(in an event of lane %d, on a runner's goroutine:)\n%s", v.value, i, v.stack))
 		}
 	}
-	return nil
+	p.reorder(p.before)
+	if err := p.merge(limit); err != nil {
+		return limit, err
+	}
+	for _, err := range p.errs {
+		if be, ok := err.(*BudgetError); ok {
+			be.Events = w.Events()
+		}
+		if err != nil {
+			return limit, err
+		}
+	}
+	return limit, nil
+}
+
+// lanePanic is what a lane's event panicked with on a runner, kept for the
+// caller to panic with after the window.
+type lanePanic struct {
+	value any
+	stack []byte
 }
 
 // merge queues, lane by lane and each in sending order, the packets the
@@ -387,7 +433,11 @@ func (ln *lane) runWindow(limit time.Duration, max int64) error {
 		ev := ln.heap[0]
 		if ln.events >= max {
 			ln.mu.Unlock()
-			return &BudgetError{Budget: "event", Limit: fmt.Sprint(ln.w.opts.MaxEvents), At: ev.at, Events: ln.w.opts.MaxEvents}
+			return &BudgetError{Budget: "event", Limit: fmt.Sprint(ln.w.opts.MaxEvents), At: ev.at}
+		}
+		if ln.events%memoryCheckEvents == 0 && overMemory(ln.heapSample, ln.w.opts.MaxMemory) {
+			ln.mu.Unlock()
+			return &BudgetError{Budget: "memory", Limit: byteSize(ln.w.opts.MaxMemory), At: ev.at}
 		}
 		ln.heap.pop()
 		ln.now.Store(int64(ev.at))
@@ -411,10 +461,21 @@ func (p *parallel) runLanes(epoch uint64) {
 		if !p.claim.CompareAndSwap(v, v+1) {
 			continue
 		}
-		i := p.order[k]
-		p.errs[i] = lanes[i].runWindow(p.limit, p.max[i])
-		p.done.Add(1)
+		p.runLane(p.order[k])
 	}
+}
+
+// runLane runs lane i's window, keeping a panic for the caller (a panic on
+// a worker's goroutine would end the process before anyone could report
+// it).
+func (p *parallel) runLane(i int) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panics[i] = &lanePanic{value: r, stack: debug.Stack()}
+		}
+		p.done.Add(1)
+	}()
+	p.errs[i] = p.w.lanes[i].runWindow(p.limit, p.max[i])
 }
 
 // laneBits is how many low bits of claim number the lane: more than a

@@ -228,3 +228,106 @@ func lanedPair(tb testing.TB, o sim.Options) (*sim.World, *sim.Host, *sim.Host) 
 	require.NoError(tb, err)
 	return w, c, s
 }
+
+// TestParallelStepIsOneInstant: a parallel Step runs one instant and
+// leaves every lane at it, so that what follows (run until's RunFor(0))
+// never takes a lane back in time. (A Step ran a whole window, each lane
+// stopping at its own last event, and the next RunFor set the server's
+// lane back: its events ran at 500 µs, then 200 µs.)
+func TestParallelStepIsOneInstant(t *testing.T) {
+	w, c, s := lanedPair(t, parallelOpts)
+	var at []time.Duration
+	c.At(100*time.Microsecond, func() {})
+	s.At(500*time.Microsecond, func() { at = append(at, s.Now()) })
+	_, err := w.Step()
+	require.NoError(t, err)
+	assert.Equal(t, 100*time.Microsecond, w.Now())
+	assert.Empty(t, at, "the step ran the server's event at 500µs")
+	require.NoError(t, w.RunFor(0))
+	s.At(s.Now()+100*time.Microsecond, func() { at = append(at, s.Now()) })
+	require.NoError(t, w.RunFor(10*time.Millisecond))
+	assert.Equal(t, []time.Duration{200 * time.Microsecond, 500 * time.Microsecond}, at)
+}
+
+// TestParallelRunStopsAtMaxTime: Run in lanes that no link joins stops on
+// the time budget, as a World of one lane does. (It ran on to the event
+// budget, at 33 minutes of virtual time.)
+func TestParallelRunStopsAtMaxTime(t *testing.T) {
+	o := parallelOpts
+	o.MaxTime, o.MaxEvents = time.Second, 20000
+	w := sim.New(o)
+	defer w.Close()
+	require.NoError(t, w.Parallel([][]string{{"server"}}))
+	_, err := w.AddHost(sim.HostOptions{Name: "client", Addr: clientIP})
+	require.NoError(t, err)
+	s, err := w.AddHost(sim.HostOptions{Name: "server", Addr: serverIP})
+	require.NoError(t, err)
+	var tick func()
+	tick = func() { s.At(s.Now()+100*time.Millisecond, tick) }
+	s.At(0, tick)
+	var be *sim.BudgetError
+	require.ErrorAs(t, w.Run(), &be)
+	assert.Equal(t, "virtual-time", be.Budget)
+	assert.Equal(t, 1100*time.Millisecond, be.At)
+	assert.LessOrEqual(t, w.Now(), time.Second)
+}
+
+// TestParallelPendingSeesWhatWaits: a packet a call between runs sent to
+// another lane is an event to come. (NextEventAt said none was left, and
+// run until went idle.)
+func TestParallelPendingSeesWhatWaits(t *testing.T) {
+	w, c, s := lanedPair(t, parallelOpts)
+	l, err := s.Listen(80, sim.SocketOptions{})
+	require.NoError(t, err)
+	var acc *sim.Socket
+	l.OnAccept = func(a *sim.Socket) { acc = a }
+	cs, err := c.Connect(server80, sim.SocketOptions{Linger: true})
+	require.NoError(t, err)
+	require.NoError(t, w.Run())
+	require.Equal(t, sim.Established, acc.State())
+	require.NoError(t, cs.Close()) // linger 0: an RST to the other lane
+	at, ok := w.NextEventAt()
+	assert.True(t, ok, "NextEventAt: no event")
+	assert.Equal(t, w.Now()+time.Millisecond, at)
+	assert.Equal(t, 1, w.Pending())
+}
+
+// TestParallelPanicOnAWorker: an event that panics on a worker's
+// goroutine panics the caller, after the window, with where it came from.
+// (It ended the process, past any recover.)
+func TestParallelPanicOnAWorker(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	w, c, s := lanedPair(t, parallelOpts)
+	c.At(0, func() { time.Sleep(50 * time.Millisecond) }) // the caller takes lane 0 and is busy
+	s.At(0, func() { panic("boom in lane 1") })
+	defer func() {
+		r := recover()
+		require.NotNil(t, r, "no panic")
+		assert.Contains(t, fmt.Sprint(r), "boom in lane 1")
+		assert.Contains(t, fmt.Sprint(r), "in an event of lane 1")
+	}()
+	_ = w.RunFor(time.Millisecond)
+}
+
+// TestParallelEventBudgetShared: four busy lanes stay within the event
+// budget together, and the error counts them all. (Each lane could run
+// the budget: 4,000 events for a budget of 1,000.)
+func TestParallelEventBudgetShared(t *testing.T) {
+	o := parallelOpts
+	o.MaxEvents = 1000
+	w := sim.New(o)
+	defer w.Close()
+	require.NoError(t, w.Parallel([][]string{{"b"}, {"c"}, {"d"}}))
+	for i, n := range []string{"a", "b", "c", "d"} {
+		h, err := w.AddHost(sim.HostOptions{Name: n, Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
+		require.NoError(t, err)
+		var tick func()
+		tick = func() { h.At(h.Now()+time.Microsecond, tick) }
+		h.At(0, tick)
+	}
+	err := w.RunFor(time.Hour)
+	var be *sim.BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.LessOrEqual(t, w.Events(), o.MaxEvents)
+	assert.Equal(t, w.Events(), be.Events)
+}

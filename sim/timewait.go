@@ -253,14 +253,14 @@ func (h *Host) sendReply(t tuple, r timewait.Reply) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: a timewait reply on %v > %v: %v", t.local, t.remote, err)) // both addresses are IPv4
 	}
-	w := h.ln
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := h.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	h.ownOut++
 	if r.Flags&netem.RST != 0 {
 		h.ownRST++
 	}
-	w.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
+	ln.sendOutLocked(h, data, t.remote.Addr().IsLoopback())
 }
 
 // twEnd ends r's timewait socket now: the tuple is free.
@@ -399,18 +399,18 @@ func (h *Host) twDelete(r *epRec) {
 // armTimeWait keeps the host's timer event at the earliest timewait
 // timer.
 func (h *Host) armTimeWait() {
-	w := h.ln
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	ln := h.ln
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
 	if h.twEv == nil {
 		h.twEv = &event{kind: evTimer, host: h, fn: h.expireTimeWaits, index: -1}
 	}
 	switch {
 	case len(h.twq) == 0:
 		if h.twEv.index >= 0 {
-			w.heap.remove(h.twEv)
+			ln.heap.remove(h.twEv)
 		}
 	case h.twEv.index < 0 || h.twEv.at != h.twq[0].tw.due:
-		w.scheduleLocked(h.twEv, h.twq[0].tw.due-w.Now())
+		ln.scheduleLocked(h.twEv, h.twq[0].tw.due-ln.Now())
 	}
 }

@@ -316,7 +316,7 @@ func (w *World) Pending() int {
 	n := len(w.global)
 	for _, ln := range w.lanes {
 		ln.mu.Lock()
-		n += len(ln.heap)
+		n += len(ln.heap) + len(ln.out)
 		ln.mu.Unlock()
 	}
 	return n
@@ -389,7 +389,7 @@ func (w *World) budget(at time.Duration, events int64) error {
 	if events >= w.opts.MaxEvents {
 		return &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: at, Events: events}
 	}
-	if events%memoryCheckEvents == 0 && overMemory(w.opts.MaxMemory) {
+	if events%memoryCheckEvents == 0 && overMemory(w.lanes[0].heapSample, w.opts.MaxMemory) {
 		return &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: at, Events: events}
 	}
 	return nil
@@ -443,6 +443,9 @@ func (w *World) RunUntil(cond func() bool) error {
 
 // Run runs until no event is left.
 func (w *World) Run() error {
+	if w.par != nil {
+		return w.par.run()
+	}
 	for {
 		more, err := w.Step()
 		if err != nil || !more {

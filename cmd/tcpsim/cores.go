@@ -57,3 +57,16 @@ func moreCores(n int) {
 		runtime.GOMAXPROCS(want)
 	}
 }
+
+// fewerCores puts the process back on one core after a parallel notebook,
+// while commands hold it there.
+func fewerCores() {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	cores.Lock()
+	defer cores.Unlock()
+	if cores.n > 0 {
+		runtime.GOMAXPROCS(1)
+	}
+}

@@ -583,6 +583,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	failed := 0
 	for _, t := range targets {
 		res, err := load(t, scenarios.Config{MaxMemory: defaultMaxMemory(), Lanes: moreCores})
+		fewerCores() // the next notebook may be of one lane
 		if res != nil && err != nil {
 			if rerr := reports.add(t, res, ""); rerr != nil {
 				return rerr
