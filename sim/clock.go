@@ -42,18 +42,42 @@ type event struct {
 	host  *Host
 	fn    func()
 	pkt   *flight // evDeliver and evForward only
+	// from is 0 for an event its lane made, and 1 + the sending lane for
+	// a packet from another lane of a parallel World, which sent it at
+	// sent (seq is then the sender's count of such packets).
+	from int32
+	sent time.Duration
 }
 
 // eventHeap is a binary min-heap of events keyed by (at, seq). It is written
 // out rather than built on container/heap to avoid an interface conversion
 // per operation on the hot path.
+//
+// In a parallel World a lane also holds packets from other lanes. At one
+// instant the lane's own events come first, then those packets by (the
+// time they were sent, the sending lane, its count): an order that does
+// not depend on where the windows ended, so that a sampler, or a run cut
+// in two, changes nothing (parallel.go).
 type eventHeap []*event
 
 func (h eventHeap) less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
+	a, b := h[i], h[j]
+	if a.at != b.at {
+		return a.at < b.at
 	}
-	return h[i].seq < h[j].seq
+	if a.from != b.from {
+		if a.from == 0 || b.from == 0 {
+			return a.from == 0
+		}
+		if a.sent != b.sent {
+			return a.sent < b.sent
+		}
+		return a.from < b.from
+	}
+	if a.from != 0 && a.sent != b.sent {
+		return a.sent < b.sent
+	}
+	return a.seq < b.seq
 }
 
 func (h eventHeap) swap(i, j int) {

@@ -153,7 +153,8 @@ func (ln *lane) sendEventLocked(ev *event, at time.Duration) {
 		ln.scheduleLocked(ev, at-ln.Now())
 		return
 	}
-	ev.at = at
+	ln.nout++
+	ev.at, ev.from, ev.sent, ev.seq = at, int32(ln.idx+1), ln.Now(), ln.nout
 	ln.out = append(ln.out, ev)
 }
 

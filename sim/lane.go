@@ -37,8 +37,10 @@ type lane struct {
 	free []*event
 	bufs [][]byte
 	// out holds the events this lane made for another lane's nodes in the
-	// running window, in the order it made them (parallel.go).
-	out []*event
+	// running window, in the order it made them (parallel.go); nout
+	// counts every such event it made.
+	out  []*event
+	nout uint64
 
 	// npackets counts the packets recorded (sent or injected) on this
 	// lane; ntransitions the transitions observed, kept or not.
@@ -72,7 +74,7 @@ func (ln *lane) noteAsync() {
 func (ln *lane) scheduleLocked(ev *event, d time.Duration) {
 	ev.at = ln.Now() + max(d, 0)
 	ln.seq++
-	ev.seq = ln.seq
+	ev.seq, ev.from = ln.seq, 0
 	if ev.index >= 0 {
 		ln.heap.fix(ev)
 	} else {

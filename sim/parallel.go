@@ -19,17 +19,19 @@ import (
 // event of any lane and ends before the shortest delay of a link between
 // two lanes has passed (the lookahead): a packet one lane sends within a
 // window cannot arrive at another lane's node before the window ends. Such
-// packets wait in the sender's lane until then, and are queued at their
-// lane in a fixed order (lane by lane, each in sending order), so the run
-// does not depend on which lane finished first. Events of no node (At) run
-// between windows, every lane stopped at their time; so do the samplers.
+// packets wait in the sender's lane until then and are queued at their
+// lane, where they take a place among its events that depends on neither
+// the windows nor which lane finished first (eventHeap.less). Events of no
+// node (At) run between windows, every lane stopped at their time; so do
+// the samplers.
 //
 // What this changes against one lane is the order of events at one
-// instant on two lanes: one lane runs them in the order they were made,
-// lanes in parallel each in their own order, and a packet from another
-// lane after the lane's own events of its instant. Outputs are the same
-// for every run and every GOMAXPROCS, but may differ from the one-lane
-// run's at such instants; that is why a World is parallel only when asked.
+// instant on two lanes: one lane runs them in the order they were made;
+// in lanes, a lane runs its own events of an instant first, then the
+// packets from other lanes arriving then, by the time they were sent and
+// then by lane. Outputs are the same for every run and every GOMAXPROCS,
+// but may differ from the one-lane run's at such instants; that is why a
+// World is parallel only when asked.
 
 // parallel runs a World's lanes.
 type parallel struct {
@@ -318,6 +320,12 @@ func (p *parallel) advance(end time.Duration, instant bool) (bool, error) {
 func (p *parallel) runGlobal(t time.Duration) error {
 	w := p.w
 	for len(w.global) > 0 && w.global[0].at == t {
+		if n := w.Events(); n >= w.opts.MaxEvents {
+			if err := p.merge(t); err != nil {
+				return err
+			}
+			return &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: t, Events: n}
+		}
 		ev := w.global.pop()
 		w.lanes[0].events++
 		for _, ln := range w.lanes {
@@ -355,15 +363,14 @@ func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration
 		limit = start
 	}
 	p.limit = limit
-	// Each lane may run its share of what is left of the event budget, so
-	// that the lanes together stay within it.
-	share := max((w.opts.MaxEvents-w.Events())/int64(len(w.lanes)), 1)
+	all := make([]int, len(w.lanes))
 	for i, ln := range w.lanes {
+		all[i] = i
 		p.before[i] = ln.events
-		p.max[i] = ln.events + share
 		p.errs[i] = nil
 		p.panics[i] = nil
 	}
+	p.shareBudget(all)
 	p.start()
 	p.done.Store(0)
 	e := p.newEpoch()
@@ -372,10 +379,26 @@ func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration
 	n := int64(len(w.lanes))
 	for !spin(p.procs > 1, func() bool { return p.done.Load() == n }) {
 	}
-	for i, v := range p.panics {
-		if v != nil {
-			panic(fmt.Sprintf("%v\n\n(in an event of lane %d, on a runner's goroutine:)\n%s", v.value, i, v.stack))
+	p.rePanic()
+	// A lane that ran out of its share of the budget goes on, here, with a
+	// share of what the others left, until it is done or nothing is left.
+	// (No packet arrives within a window: a lane going on later changes
+	// nothing.)
+	for {
+		var short []int
+		for i, err := range p.errs {
+			if be, ok := err.(*BudgetError); ok && be.Budget == "event" {
+				short = append(short, i)
+			}
 		}
+		if len(short) == 0 || w.Events() >= w.opts.MaxEvents {
+			break
+		}
+		p.shareBudget(short)
+		for _, i := range short {
+			p.runLane(i)
+		}
+		p.rePanic()
 	}
 	p.reorder(p.before)
 	if err := p.merge(limit); err != nil {
@@ -392,6 +415,33 @@ func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration
 	return limit, nil
 }
 
+// shareBudget shares what is left of the event budget among the lanes
+// given, in lane order, the first ones taking the remainder, so that the
+// lanes together stay within it.
+func (p *parallel) shareBudget(lanes []int) {
+	w := p.w
+	left := max(w.opts.MaxEvents-w.Events(), 0)
+	n := int64(len(lanes))
+	for k, i := range lanes {
+		share := left / n
+		if int64(k) < left%n {
+			share++
+		}
+		p.max[i] = w.lanes[i].events + share
+		p.errs[i] = nil
+	}
+}
+
+// rePanic panics, on the caller, with what a lane's event panicked with
+// on a runner, the first lane's first.
+func (p *parallel) rePanic() {
+	for i, v := range p.panics {
+		if v != nil {
+			panic(fmt.Sprintf("%v\n\n(in an event of lane %d, on a runner's goroutine:)\n%s", v.value, i, v.stack))
+		}
+	}
+}
+
 // lanePanic is what a lane's event panicked with on a runner, kept for the
 // caller to panic with after the window.
 type lanePanic struct {
@@ -399,8 +449,8 @@ type lanePanic struct {
 	stack []byte
 }
 
-// merge queues, lane by lane and each in sending order, the packets the
-// lanes sent each other up to limit.
+// merge queues the packets the lanes sent each other up to limit at their
+// lanes (their place there is their own: eventHeap.less).
 func (p *parallel) merge(limit time.Duration) error {
 	var bad error
 	for _, ln := range p.w.lanes {
@@ -410,9 +460,7 @@ func (p *parallel) merge(limit time.Duration) error {
 				bad = fmt.Errorf("sim: parallel: a packet from lane %d arrives at lane %d at %v, within the window it was sent in (ending %v)", ln.idx, to.idx, ev.at, limit)
 			}
 			to.mu.Lock()
-			to.seq++
-			ev.seq = to.seq
-			to.heap.push(ev)
+			to.heap.push(ev) // in its place among the lane's own (eventHeap)
 			to.mu.Unlock()
 			ln.out[i] = nil
 		}

@@ -331,3 +331,110 @@ func TestParallelEventBudgetShared(t *testing.T) {
 	assert.LessOrEqual(t, w.Events(), o.MaxEvents)
 	assert.Equal(t, w.Events(), be.Events)
 }
+
+// TestParallelWindowsChangeNothing: where windows end (a sampler, a run
+// cut in two) does not change which of two events at one instant runs
+// first. (A packet from another lane took its place among its lane's
+// events of an instant when its window ended: with a sampler, the
+// server's own event at 1 ms saw the SYN that arrived then; without, not.)
+func TestParallelWindowsChangeNothing(t *testing.T) {
+	run := func(cut string) int {
+		w, c, s := lanedPair(t, parallelOpts)
+		_, err := s.Listen(80, sim.SocketOptions{})
+		require.NoError(t, err)
+		seen := -1
+		s.At(500*time.Microsecond, func() {
+			s.At(time.Millisecond, func() { seen = s.StateCount(sim.SynReceived) })
+		})
+		c.At(0, func() { _, _ = c.Connect(server80, sim.SocketOptions{}) })
+		switch cut {
+		case "sampler":
+			require.NoError(t, w.Every(250*time.Microsecond, func(time.Duration) bool { return true }))
+		case "split":
+			require.NoError(t, w.RunFor(250*time.Microsecond))
+		}
+		require.NoError(t, w.RunFor(5*time.Millisecond-w.Now()))
+		return seen
+	}
+	want := run("")
+	assert.Equal(t, 0, want, "the server's own event runs before the packet of its instant")
+	assert.Equal(t, want, run("sampler"), "a sampler changed what an event saw")
+	assert.Equal(t, want, run("split"), "cutting the run changed what an event saw")
+}
+
+// busyWorld runs n events, one a microsecond, on host b (lane 1 when
+// parallel), within a budget of maxEvents.
+func busyWorld(t *testing.T, parallel bool, maxEvents int64, n int) (*sim.World, error) {
+	t.Helper()
+	o := parallelOpts
+	o.MaxEvents = maxEvents
+	w := sim.New(o)
+	t.Cleanup(w.Close)
+	if parallel {
+		require.NoError(t, w.Parallel([][]string{{"b"}}))
+	}
+	_, err := w.AddHost(sim.HostOptions{Name: "a", Addr: clientIP})
+	require.NoError(t, err)
+	b, err := w.AddHost(sim.HostOptions{Name: "b", Addr: serverIP})
+	require.NoError(t, err)
+	left := n
+	var tick func()
+	tick = func() {
+		if left--; left > 0 {
+			b.At(b.Now()+time.Microsecond, tick)
+		}
+	}
+	b.At(0, tick)
+	return w, w.RunFor(time.Second)
+}
+
+// TestParallelBudgetFitsWhatFits: a run within the event budget runs in
+// lanes as in one (a lane stopped at its share of the budget, half of it,
+// though the other lane had nothing to do), and one past it stops after
+// exactly the budget, whatever the lanes.
+func TestParallelBudgetFitsWhatFits(t *testing.T) {
+	w1, err := busyWorld(t, false, 1000, 600)
+	require.NoError(t, err)
+	require.Equal(t, int64(600), w1.Events())
+	w2, err := busyWorld(t, true, 1000, 600)
+	require.NoError(t, err, "parallel: %d events of a budget of 1000", w2.Events())
+	assert.Equal(t, int64(600), w2.Events())
+
+	o := parallelOpts
+	o.MaxEvents = 1002
+	w := sim.New(o)
+	defer w.Close()
+	require.NoError(t, w.Parallel([][]string{{"b"}, {"c"}, {"d"}}))
+	for i, n := range []string{"a", "b", "c", "d"} {
+		h, err := w.AddHost(sim.HostOptions{Name: n, Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
+		require.NoError(t, err)
+		var tick func()
+		tick = func() { h.At(h.Now()+10*time.Millisecond, tick) }
+		h.At(0, tick)
+	}
+	var be *sim.BudgetError
+	require.ErrorAs(t, w.RunFor(time.Hour), &be)
+	assert.Equal(t, o.MaxEvents, w.Events(), "%v", be)
+}
+
+// TestParallelGlobalEventsBudget: events of no node that keep making
+// more at their instant stop on the event budget, as in one lane. (They
+// ran without end.)
+func TestParallelGlobalEventsBudget(t *testing.T) {
+	o := parallelOpts
+	o.MaxEvents = 1000
+	w, _, _ := lanedPair(t, o)
+	k := 0
+	var again func()
+	again = func() {
+		if k++; k > 100_000 {
+			panic("events of no node ran past the budget")
+		}
+		w.At(w.Now(), again)
+	}
+	w.At(time.Millisecond, again)
+	var be *sim.BudgetError
+	require.ErrorAs(t, w.RunFor(time.Second), &be)
+	assert.Equal(t, "event", be.Budget)
+	assert.Equal(t, o.MaxEvents, w.Events())
+}
