@@ -315,16 +315,7 @@ func TestParallelPanicOnAWorker(t *testing.T) {
 func TestParallelEventBudgetShared(t *testing.T) {
 	o := parallelOpts
 	o.MaxEvents = 1000
-	w := sim.New(o)
-	defer w.Close()
-	require.NoError(t, w.Parallel([][]string{{"b"}, {"c"}, {"d"}}))
-	for i, n := range []string{"a", "b", "c", "d"} {
-		h, err := w.AddHost(sim.HostOptions{Name: n, Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
-		require.NoError(t, err)
-		var tick func()
-		tick = func() { h.At(h.Now()+time.Microsecond, tick) }
-		h.At(0, tick)
-	}
+	w := tickingLanes(t, o, time.Microsecond)
 	err := w.RunFor(time.Hour)
 	var be *sim.BudgetError
 	require.ErrorAs(t, err, &be)
@@ -402,16 +393,7 @@ func TestParallelBudgetFitsWhatFits(t *testing.T) {
 
 	o := parallelOpts
 	o.MaxEvents = 1002
-	w := sim.New(o)
-	defer w.Close()
-	require.NoError(t, w.Parallel([][]string{{"b"}, {"c"}, {"d"}}))
-	for i, n := range []string{"a", "b", "c", "d"} {
-		h, err := w.AddHost(sim.HostOptions{Name: n, Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
-		require.NoError(t, err)
-		var tick func()
-		tick = func() { h.At(h.Now()+10*time.Millisecond, tick) }
-		h.At(0, tick)
-	}
+	w := tickingLanes(t, o, 10*time.Millisecond)
 	var be *sim.BudgetError
 	require.ErrorAs(t, w.RunFor(time.Hour), &be)
 	assert.Equal(t, o.MaxEvents, w.Events(), "%v", be)
@@ -437,4 +419,21 @@ func TestParallelGlobalEventsBudget(t *testing.T) {
 	require.ErrorAs(t, w.RunFor(time.Second), &be)
 	assert.Equal(t, "event", be.Budget)
 	assert.Equal(t, o.MaxEvents, w.Events())
+}
+
+// tickingLanes builds a parallel World of o with four hosts in four lanes,
+// each running an event every d for ever; it closes when the test ends.
+func tickingLanes(tb testing.TB, o sim.Options, d time.Duration) *sim.World {
+	tb.Helper()
+	w := sim.New(o)
+	tb.Cleanup(w.Close)
+	require.NoError(tb, w.Parallel([][]string{{"b"}, {"c"}, {"d"}}))
+	for i, n := range []string{"a", "b", "c", "d"} {
+		h, err := w.AddHost(sim.HostOptions{Name: n, Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})})
+		require.NoError(tb, err)
+		var tick func()
+		tick = func() { h.At(h.Now()+d, tick) }
+		h.At(0, tick)
+	}
+	return w
 }
