@@ -15,10 +15,10 @@ import (
 // A parallel World runs its nodes in lanes (lane.go), at once, in windows
 // of virtual time: one runner per P (the caller and GOMAXPROCS-1 workers)
 // takes lanes until each has run its events up to the window's end. A
-// window starts at the earliest
-// event of any lane and ends before the shortest delay of a link between
-// two lanes has passed (the lookahead): a packet one lane sends within a
-// window cannot arrive at another lane's node before the window ends. Such
+// window starts at the earliest event of any lane and ends before the
+// shortest delay of a link between two lanes has passed (the lookahead),
+// and within 10 ms: a packet one lane sends within a window cannot arrive
+// at another lane's node before the window ends. Such
 // packets wait in the sender's lane until then and are queued at their
 // lane, where they take a place among its events that depends on neither
 // the windows nor which lane finished first (eventHeap.less). Events of no
