@@ -82,6 +82,15 @@ func (ln *lane) scheduleLocked(ev *event, d time.Duration) {
 	}
 }
 
+// at queues fn to run on the lane at virtual time t (or now, if t has
+// passed).
+func (ln *lane) at(t time.Duration, fn func()) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	ev := &event{kind: evApp, fn: fn, index: -1}
+	ln.scheduleLocked(ev, t-ln.Now())
+}
+
 // nextAt returns the time of the lane's next event.
 // What the lane sent another lane and has not handed over yet (a
 // notebook's statement between runs) counts: it is an event to come.

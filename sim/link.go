@@ -53,7 +53,7 @@ func (l *Link) AddRule(r netem.Rule) error {
 	w := worldOf(l.a)
 	w.lockAll()
 	defer w.unlockAll()
-	if laneOf(l.a) != laneOf(l.b) {
+	if l.joinsLanes() {
 		return fmt.Errorf("sim: link %s-%s joins two lanes: a rule on it would see both directions at once (give it to a link within one lane)", l.a.Name(), l.b.Name())
 	}
 	return l.nl.AddRule(r)

@@ -48,9 +48,10 @@ type parallel struct {
 	limit time.Duration
 	max   []int64
 	errs  []error
-	// order is the order runners take the lanes in; before each lane's
-	// event count when the window started.
+	// order is the order runners take the lanes in, all the lanes in
+	// theirs; before is each lane's event count when the window started.
 	order  []int
+	all    []int
 	before []int64
 	// crew are the workers (nil before the first window).
 	crew *crew
@@ -107,8 +108,9 @@ func (w *World) Parallel(groups [][]string) error {
 	}
 	n := len(w.lanes)
 	w.par = &parallel{w: w, max: make([]int64, n), errs: make([]error, n), order: make([]int, n), before: make([]int64, n), panics: make([]*lanePanic, n)}
+	w.par.all = make([]int, n)
 	for i := range w.par.order {
-		w.par.order[i] = i
+		w.par.order[i], w.par.all[i] = i, i
 	}
 	return nil
 }
@@ -143,10 +145,13 @@ func laneOf(n Node) *lane {
 	return nil
 }
 
+// joinsLanes reports whether the link's ends run on two lanes.
+func (l *Link) joinsLanes() bool { return laneOf(l.a) != laneOf(l.b) }
+
 // checkLink says why l, about to be added with opts, cannot join its ends'
 // lanes, or nil.
 func (w *World) checkLink(l *Link, opts netem.Options) error {
-	if laneOf(l.a) == laneOf(l.b) {
+	if !l.joinsLanes() {
 		return nil
 	}
 	if len(opts.Rules) > 0 {
@@ -161,7 +166,7 @@ func (w *World) checkLink(l *Link, opts netem.Options) error {
 // checkCrossing says why the path p from node from cannot replace the
 // current one on l, or nil.
 func (w *World) checkCrossing(l *Link, from Node, p netem.Path) error {
-	if laneOf(l.a) == laneOf(l.b) {
+	if !l.joinsLanes() {
 		return nil
 	}
 	return crossingPath(l, from, p)
@@ -184,7 +189,7 @@ func crossingPath(l *Link, from Node, p netem.Path) error {
 func (p *parallel) lookahead() time.Duration {
 	var d time.Duration
 	for _, l := range p.w.links {
-		if laneOf(l.a) == laneOf(l.b) {
+		if !l.joinsLanes() {
 			continue
 		}
 		for _, from := range []Node{l.a, l.b} {
@@ -204,28 +209,25 @@ func (p *parallel) at(t time.Duration, fn func()) {
 	w.global.push(ev)
 }
 
-// setNow sets every lane's clock to t: between windows, the World is at t.
-func (w *World) setNow(t time.Duration) {
-	for _, ln := range w.lanes {
-		ln.now.Store(int64(t))
-	}
-}
-
 // runFor runs every event due by end, window after window.
 func (p *parallel) runFor(end time.Duration) error {
-	p.procs = runtime.GOMAXPROCS(0)
-	for {
-		ran, err := p.advance(end, false)
-		if err != nil {
-			return err
-		}
-		if !ran {
-			break
-		}
+	if err := p.runTo(end); err != nil {
+		return err
 	}
 	p.w.sampleBefore(end, true)
 	p.w.setNow(end)
 	return nil
+}
+
+// runTo runs window after window until nothing is left due by end.
+func (p *parallel) runTo(end time.Duration) error {
+	p.procs = runtime.GOMAXPROCS(0)
+	for {
+		ran, err := p.advance(end, false)
+		if err != nil || !ran {
+			return err
+		}
+	}
 }
 
 // step runs the next instant: the events of every lane (or of no node)
@@ -239,19 +241,12 @@ func (p *parallel) step() (bool, error) {
 // run runs window after window until no event is left, and fails, as
 // Step does, on an event past the World's time budget.
 func (p *parallel) run() error {
-	p.procs = runtime.GOMAXPROCS(0)
 	w := p.w
-	for {
-		ran, err := p.advance(w.opts.MaxTime, false)
-		if err != nil {
-			return err
-		}
-		if !ran {
-			break
-		}
+	if err := p.runTo(w.opts.MaxTime); err != nil {
+		return err
 	}
 	if at, ok := w.NextEventAt(); ok {
-		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: at, Events: w.Events()}
+		return w.budgetError("virtual-time", at, w.Events())
 	}
 	return nil
 }
@@ -287,13 +282,13 @@ func (p *parallel) advance(end time.Duration, instant bool) (bool, error) {
 		return false, nil
 	}
 	if start > w.opts.MaxTime {
-		return true, &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: start, Events: w.Events()}
+		return true, w.budgetError("virtual-time", start, w.Events())
 	}
 	w.sampleBefore(start, false)
 	w.setNow(start)
 	before := w.Events()
 	if before >= w.opts.MaxEvents {
-		return true, &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: start, Events: before}
+		return true, w.budgetError("event", start, before)
 	}
 	var err error
 	reached := start
@@ -324,7 +319,7 @@ func (p *parallel) runGlobal(t time.Duration) error {
 			if err := p.merge(t); err != nil {
 				return err
 			}
-			return &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: t, Events: n}
+			return w.budgetError("event", t, n)
 		}
 		ev := w.global.pop()
 		w.lanes[0].events++
@@ -363,14 +358,12 @@ func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration
 		limit = start
 	}
 	p.limit = limit
-	all := make([]int, len(w.lanes))
 	for i, ln := range w.lanes {
-		all[i] = i
 		p.before[i] = ln.events
 		p.errs[i] = nil
 		p.panics[i] = nil
 	}
-	p.shareBudget(all)
+	p.shareBudget(p.all)
 	p.start()
 	p.done.Store(0)
 	e := p.newEpoch()
@@ -400,7 +393,7 @@ func (p *parallel) window(start, end time.Duration, instant bool) (time.Duration
 		}
 		p.rePanic()
 	}
-	p.reorder(p.before)
+	p.reorder()
 	if err := p.merge(limit); err != nil {
 		return limit, err
 	}
@@ -481,11 +474,11 @@ func (ln *lane) runWindow(limit time.Duration, max int64) error {
 		ev := ln.heap[0]
 		if ln.events >= max {
 			ln.mu.Unlock()
-			return &BudgetError{Budget: "event", Limit: fmt.Sprint(ln.w.opts.MaxEvents), At: ev.at}
+			return ln.w.budgetError("event", ev.at, 0) // the window counts them all
 		}
 		if ln.events%memoryCheckEvents == 0 && overMemory(ln.heapSample, ln.w.opts.MaxMemory) {
 			ln.mu.Unlock()
-			return &BudgetError{Budget: "memory", Limit: byteSize(ln.w.opts.MaxMemory), At: ev.at}
+			return ln.w.budgetError("memory", ev.at, 0) // the window counts them all
 		}
 		ln.heap.pop()
 		ln.now.Store(int64(ev.at))
@@ -543,8 +536,8 @@ func (p *parallel) newEpoch() uint64 {
 
 // reorder sorts the lanes busiest first by the events each ran in the
 // window that just ended (from before, each lane's count at its start).
-func (p *parallel) reorder(before []int64) {
-	lanes := p.w.lanes
+func (p *parallel) reorder() {
+	lanes, before := p.w.lanes, p.before
 	slices.SortStableFunc(p.order, func(a, b int) int {
 		return cmp.Compare(lanes[b].events-before[b], lanes[a].events-before[a])
 	})

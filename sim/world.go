@@ -187,6 +187,14 @@ func (w *World) Seed() uint64 { return w.opts.Seed }
 // every lane is at it; an event's own code reads its lane's clock.
 func (w *World) Now() time.Duration { return w.lanes[0].Now() }
 
+// setNow sets every lane's clock to t: between runs (and between a
+// parallel World's windows), the World is at t.
+func (w *World) setNow(t time.Duration) {
+	for _, ln := range w.lanes {
+		ln.now.Store(int64(t))
+	}
+}
+
 // Events returns how many events have run.
 func (w *World) Events() int64 {
 	var n int64
@@ -286,23 +294,13 @@ func (w *World) At(t time.Duration, fn func()) {
 		w.par.at(t, fn)
 		return
 	}
-	ln := w.lanes[0]
-	ln.mu.Lock()
-	defer ln.mu.Unlock()
-	ev := &event{kind: evApp, fn: fn, index: -1}
-	ln.scheduleLocked(ev, t-ln.Now())
+	w.lanes[0].at(t, fn)
 }
 
 // At schedules fn to run at virtual time t (or now, if t has passed) as an
 // event of the host's lane: fn may call the methods of the host and of the
 // other nodes of its lane. With one lane it is World.At.
-func (h *Host) At(t time.Duration, fn func()) {
-	ln := h.ln
-	ln.mu.Lock()
-	defer ln.mu.Unlock()
-	ev := &event{kind: evApp, fn: fn, index: -1}
-	ln.scheduleLocked(ev, t-ln.Now())
-}
+func (h *Host) At(t time.Duration, fn func()) { h.ln.at(t, fn) }
 
 // Now returns the host's clock: its lane's, which between runs is the
 // World's.
@@ -384,15 +382,30 @@ func (w *World) Step() (bool, error) {
 // budget.
 func (w *World) budget(at time.Duration, events int64) error {
 	if at > w.opts.MaxTime {
-		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: at, Events: events}
+		return w.budgetError("virtual-time", at, events)
 	}
 	if events >= w.opts.MaxEvents {
-		return &BudgetError{Budget: "event", Limit: fmt.Sprint(w.opts.MaxEvents), At: at, Events: events}
+		return w.budgetError("event", at, events)
 	}
 	if events%memoryCheckEvents == 0 && overMemory(w.lanes[0].heapSample, w.opts.MaxMemory) {
-		return &BudgetError{Budget: "memory", Limit: byteSize(w.opts.MaxMemory), At: at, Events: events}
+		return w.budgetError("memory", at, events)
 	}
 	return nil
+}
+
+// budgetError says that the run reached budget ("virtual-time", "event"
+// or "memory") at at, after events events.
+func (w *World) budgetError(budget string, at time.Duration, events int64) *BudgetError {
+	var limit string
+	switch budget {
+	case "virtual-time":
+		limit = w.opts.MaxTime.String()
+	case "event":
+		limit = fmt.Sprint(w.opts.MaxEvents)
+	case "memory":
+		limit = byteSize(w.opts.MaxMemory)
+	}
+	return &BudgetError{Budget: budget, Limit: limit, At: at, Events: events}
 }
 
 // RunFor runs every event due within d of now, then advances the clock to
@@ -402,7 +415,7 @@ func (w *World) RunFor(d time.Duration) error {
 	w.until = end
 	defer func() { w.until = 0 }()
 	if end > w.opts.MaxTime {
-		return &BudgetError{Budget: "virtual-time", Limit: w.opts.MaxTime.String(), At: end, Events: w.Events()}
+		return w.budgetError("virtual-time", end, w.Events())
 	}
 	if w.par != nil {
 		return w.par.runFor(end)
@@ -422,7 +435,7 @@ func (w *World) RunFor(d time.Duration) error {
 		c.Sleep(end, w.wake) // an event may be posted meanwhile
 	}
 	w.sampleBefore(end, true)
-	w.lanes[0].now.Store(int64(end))
+	w.setNow(end)
 	return nil
 }
 
